@@ -1,0 +1,91 @@
+import amqp, {type Channel, type ChannelModel, type ConfirmChannel} from 'amqplib'
+
+import {ConnectionError, oneLine} from '../core/errors.js'
+import {maskSecrets, maskUrl} from '../core/mask.js'
+import {withTimeout} from './mysql.js'
+
+const SUGGESTION = 'check that RabbitMQ is running and the URL (--amqp-url, MSGOPS_AMQP_URL or amqp.url)'
+
+/** One AMQP connection, no automatic recovery: a command fails fast and says so instead of retrying forever. */
+export class AmqpAdapter {
+  /** Set when the broker closed the connection or it broke; operations check it to fail with a clear line. */
+  closedWith?: Error
+  blocked?: string
+  private closing = false
+
+  private constructor(
+    readonly model: ChannelModel,
+    readonly url: string,
+  ) {
+    model.on('error', (error: Error) => {
+      this.closedWith ??= error
+    })
+    model.on('close', (error?: Error) => {
+      if (!this.closing) this.closedWith ??= error ?? new Error('connection closed')
+    })
+    model.on('blocked', (reason: string) => {
+      this.blocked = reason
+    })
+    model.on('unblocked', () => {
+      this.blocked = undefined
+    })
+  }
+
+  static async connect(url: string, timeoutMs: number): Promise<AmqpAdapter> {
+    try {
+      const model = await withTimeout(
+        amqp.connect(url, {timeout: timeoutMs, clientProperties: {connection_name: `msgops ${process.pid}`}}),
+        timeoutMs,
+      )
+      return new AmqpAdapter(model, url)
+    } catch (error) {
+      throw amqpConnectionError(url, error, timeoutMs)
+    }
+  }
+
+  get version(): string {
+    return String(this.model.connection.serverProperties.version ?? 'unknown')
+  }
+
+  get product(): string {
+    return String(this.model.connection.serverProperties.product ?? 'RabbitMQ')
+  }
+
+  async confirmChannel(): Promise<ConfirmChannel> {
+    try {
+      const channel = await this.model.createConfirmChannel()
+      channel.on('error', () => {})
+      return channel
+    } catch (error) {
+      throw amqpConnectionError(this.url, error)
+    }
+  }
+
+  async channel(): Promise<Channel> {
+    try {
+      const channel = await this.model.createChannel()
+      // Channel errors (e.g. a 404 on a passive declare) also reject the call that caused them.
+      channel.on('error', () => {})
+      return channel
+    } catch (error) {
+      throw amqpConnectionError(this.url, error)
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closing = true
+    await this.model.close().catch(() => {})
+  }
+}
+
+export function amqpConnectionError(url: string, error: unknown, timeoutMs?: number): ConnectionError {
+  const e = error as {code?: string; message?: string}
+  let reason: string
+  if (e.code === 'TIMEOUT' || e.code === 'ETIMEDOUT' || /timeout/i.test(e.message ?? '')) reason = `no answer within ${timeoutMs ?? 'the'} ms`
+  else if (e.code === 'ECONNREFUSED') reason = 'connection refused'
+  else if (e.code === 'ENOTFOUND') reason = 'host not found'
+  else if (/ACCESS[-_]REFUSED|403/.test(e.message ?? '')) reason = 'access refused (wrong user or password)'
+  else if (/NOT_ALLOWED|vhost/i.test(e.message ?? '')) reason = 'access to the virtual host refused'
+  else reason = oneLine(maskSecrets(e.message ?? String(error)))
+  return new ConnectionError('RabbitMQ', `cannot connect to RabbitMQ at ${maskUrl(url)}: ${reason}`, SUGGESTION, error)
+}

@@ -1,0 +1,144 @@
+import mysql, {type Pool, type PoolConnection, type ResultSetHeader} from 'mysql2/promise'
+
+import {ConnectionError, OperationError, oneLine} from '../core/errors.js'
+import {maskSecrets, maskUrl} from '../core/mask.js'
+import type {Row, SqlExecutor, SqlPort} from '../core/ports.js'
+
+const SUGGESTION = 'check that MySQL is running and the URL (--mysql-url, MSGOPS_MYSQL_URL or mysql.url)'
+
+/** Codes that mean the server could not be reached or refused us, rather than a bad statement. */
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE',
+  'PROTOCOL_CONNECTION_LOST', 'ER_ACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_HOST_NOT_PRIVILEGED',
+  'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_CON_COUNT_ERROR',
+])
+
+export class MysqlAdapter implements SqlPort {
+  private constructor(
+    private readonly pool: Pool,
+    readonly url: string,
+    readonly database: string,
+  ) {}
+
+  /** Opens a small pool and proves it with one round trip, within timeoutMs. */
+  static async connect(url: string, timeoutMs: number, poolSize = 4): Promise<MysqlAdapter> {
+    const parsed = new URL(url)
+    const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''))
+    const pool = mysql.createPool({
+      host: parsed.hostname,
+      port: parsed.port ? Number(parsed.port) : 3306,
+      user: decodeURIComponent(parsed.username),
+      password: decodeURIComponent(parsed.password),
+      database: database || undefined,
+      connectTimeout: timeoutMs,
+      connectionLimit: poolSize,
+      maxIdle: poolSize,
+      enableKeepAlive: true,
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      // Binary JSON columns come back as strings on MariaDB and objects on MySQL; callers normalise.
+      multipleStatements: false,
+    })
+    // A dead server must not become an unhandled 'error' event that crashes the process.
+    pool.on('connection', (conn) => conn.on('error', () => {}))
+    const adapter = new MysqlAdapter(pool, url, database)
+    try {
+      await withTimeout(pool.query('SELECT 1'), timeoutMs)
+    } catch (error) {
+      await pool.end().catch(() => {})
+      throw connectionError(url, error, timeoutMs)
+    }
+    return adapter
+  }
+
+  async query<T extends Row = Row>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return runQuery<T>(this.pool, sql, params, this.url)
+  }
+
+  async execute(sql: string, params: unknown[] = []): Promise<{affectedRows: number}> {
+    return runExecute(this.pool, sql, params, this.url)
+  }
+
+  async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    let conn: PoolConnection
+    try {
+      conn = await this.pool.getConnection()
+    } catch (error) {
+      throw connectionError(this.url, error)
+    }
+    const tx: SqlExecutor = {
+      query: <R extends Row = Row>(sql: string, params: unknown[] = []) => runQuery<R>(conn, sql, params, this.url),
+      execute: (sql, params = []) => runExecute(conn, sql, params, this.url),
+    }
+    try {
+      await conn.beginTransaction()
+      const result = await work(tx)
+      await conn.commit()
+      return result
+    } catch (error) {
+      await conn.rollback().catch(() => {})
+      throw error
+    } finally {
+      conn.release()
+    }
+  }
+
+  async version(): Promise<string> {
+    const rows = await this.query<{v: string}>('SELECT VERSION() AS v')
+    return String(rows[0]?.v ?? '')
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end().catch(() => {})
+  }
+}
+
+type Queryable = Pick<Pool, 'query'>
+
+async function runQuery<T>(on: Queryable, sql: string, params: unknown[], url: string): Promise<T[]> {
+  try {
+    const [rows] = await on.query(sql, params)
+    return rows as T[]
+  } catch (error) {
+    throw sqlError(url, error)
+  }
+}
+
+async function runExecute(on: Queryable, sql: string, params: unknown[], url: string): Promise<{affectedRows: number}> {
+  try {
+    const [result] = await on.query<ResultSetHeader>(sql, params)
+    return {affectedRows: result.affectedRows}
+  } catch (error) {
+    throw sqlError(url, error)
+  }
+}
+
+function sqlError(url: string, error: unknown): Error {
+  const code = (error as {code?: string}).code
+  if (code && CONNECTION_CODES.has(code)) return connectionError(url, error)
+  const message = oneLine(maskSecrets((error as Error).message ?? String(error)))
+  return new OperationError(`MySQL: ${message}`, undefined, error)
+}
+
+export function connectionError(url: string, error: unknown, timeoutMs?: number): ConnectionError {
+  const code = (error as {code?: string}).code
+  const reason = code === 'TIMEOUT' || code === 'ETIMEDOUT'
+    ? `no answer within ${timeoutMs ? `${timeoutMs} ms` : 'the timeout'}`
+    : oneLine(maskSecrets(describe(error)))
+  return new ConnectionError('MySQL', `cannot connect to MySQL at ${maskUrl(url)}: ${reason}`, SUGGESTION, error)
+}
+
+function describe(error: unknown): string {
+  const e = error as {code?: string; message?: string}
+  if (e.code === 'ECONNREFUSED') return 'connection refused'
+  if (e.code === 'ENOTFOUND') return 'host not found'
+  return e.message && e.message !== '' ? e.message : (e.code ?? String(error))
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error('timeout'), {code: 'TIMEOUT'})), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}

@@ -1,0 +1,91 @@
+import {Redis} from 'ioredis'
+
+import {ConnectionError, oneLine, OperationError} from '../core/errors.js'
+import {maskSecrets, maskUrl} from '../core/mask.js'
+import type {LockStore} from '../core/ports.js'
+
+const SUGGESTION = 'check that Redis is running and the URL (--redis-url, MSGOPS_REDIS_URL or redis.url)'
+
+const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`
+const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`
+
+/** One Redis client, no reconnect loop and no offline queue: a dead server fails the command at once. */
+export class RedisAdapter implements LockStore {
+  private constructor(
+    readonly client: Redis,
+    readonly url: string,
+  ) {}
+
+  static async connect(url: string, timeoutMs: number): Promise<RedisAdapter> {
+    const client = new Redis(url, {
+      lazyConnect: true,
+      connectTimeout: timeoutMs,
+      commandTimeout: Math.max(timeoutMs, 10_000),
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+      reconnectOnError: () => false,
+    })
+    client.on('error', () => {})
+    try {
+      await client.connect()
+      await client.ping()
+    } catch (error) {
+      client.disconnect()
+      throw redisConnectionError(url, error, timeoutMs)
+    }
+    return new RedisAdapter(client, url)
+  }
+
+  async version(): Promise<string> {
+    const info = await this.run(() => this.client.info('server'))
+    return /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown'
+  }
+
+  async ping(): Promise<void> {
+    await this.run(() => this.client.ping())
+  }
+
+  async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    return (await this.run(() => this.client.set(key, value, 'PX', ttlMs, 'NX'))) === 'OK'
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.run(() => this.client.get(key))
+  }
+
+  async renewIfEquals(key: string, value: string, ttlMs: number): Promise<boolean> {
+    return Number(await this.run(() => this.client.eval(RENEW, 1, key, value, String(ttlMs)))) === 1
+  }
+
+  async deleteIfEquals(key: string, value: string): Promise<boolean> {
+    return Number(await this.run(() => this.client.eval(RELEASE, 1, key, value))) === 1
+  }
+
+  /** Maps driver failures to our errors so that no raw driver message or stack escapes. */
+  async run<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call()
+    } catch (error) {
+      const message = (error as Error).message ?? ''
+      if (/closed|ECONN|ETIMEDOUT|EPIPE|timed out|Stream isn't writeable|enableOfflineQueue/i.test(message))
+        throw redisConnectionError(this.url, error)
+      throw new OperationError(`Redis: ${oneLine(maskSecrets(message))}`, undefined, error)
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.client.status === 'end') return
+    await this.client.quit().catch(() => this.client.disconnect())
+  }
+}
+
+export function redisConnectionError(url: string, error: unknown, timeoutMs?: number): ConnectionError {
+  const e = error as {code?: string; message?: string}
+  let reason: string
+  if (e.code === 'ECONNREFUSED' || /ECONNREFUSED/.test(e.message ?? '')) reason = 'connection refused'
+  else if (/ETIMEDOUT|timed? ?out/i.test(`${e.code} ${e.message}`)) reason = `no answer within ${timeoutMs ?? 'the'} ms`
+  else if (/WRONGPASS|NOAUTH|invalid password/i.test(e.message ?? '')) reason = 'authentication failed'
+  else reason = oneLine(maskSecrets(e.message ?? String(error)))
+  return new ConnectionError('Redis', `cannot connect to Redis at ${maskUrl(url)}: ${reason}`, SUGGESTION, error)
+}

@@ -1,0 +1,50 @@
+import type {Config} from '../config/schema.js'
+import {parseDuration} from '../core/duration.js'
+import {AmqpAdapter} from './amqp.js'
+import {ManagementClient} from './management.js'
+import {MysqlAdapter} from './mysql.js'
+import {RedisAdapter} from './redis.js'
+
+/**
+ * The connections a command uses, opened on first use and all closed by close(),
+ * so that every command ends with nothing left open and the process exits at once.
+ */
+export class Services {
+  private mysqlConn?: Promise<MysqlAdapter>
+  private amqpConn?: Promise<AmqpAdapter>
+  private redisConn?: Promise<RedisAdapter>
+  readonly timeoutMs: number
+
+  constructor(readonly config: Config) {
+    this.timeoutMs = parseDuration(config.connectTimeout, 'connectTimeout')
+  }
+
+  mysql(): Promise<MysqlAdapter> {
+    this.mysqlConn ??= MysqlAdapter.connect(this.config.mysql.url, this.timeoutMs)
+    return this.mysqlConn
+  }
+
+  amqp(): Promise<AmqpAdapter> {
+    this.amqpConn ??= AmqpAdapter.connect(this.config.amqp.url, this.timeoutMs)
+    return this.amqpConn
+  }
+
+  redis(): Promise<RedisAdapter> {
+    this.redisConn ??= RedisAdapter.connect(this.config.redis.url, this.timeoutMs)
+    return this.redisConn
+  }
+
+  management(): ManagementClient {
+    return new ManagementClient(this.config.management.url, this.timeoutMs)
+  }
+
+  async close(): Promise<void> {
+    const open = [this.mysqlConn, this.amqpConn, this.redisConn]
+    this.mysqlConn = this.amqpConn = this.redisConn = undefined
+    await Promise.all(open.map(async (conn) => {
+      if (!conn) return
+      const adapter = await conn.catch(() => undefined)
+      await adapter?.close()
+    }))
+  }
+}

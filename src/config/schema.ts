@@ -1,0 +1,101 @@
+import {z} from 'zod'
+
+import {parseDuration} from '../core/duration.js'
+import {IDENTIFIER} from '../core/sql.js'
+
+const identifier = z.string().regex(IDENTIFIER, {message: 'must be a SQL identifier (letters, digits and _, at most 64 characters)'})
+/** A mapped column; null means the table has no such column. */
+const column = identifier.nullable()
+const statusValue = z.union([z.string().min(1).max(64), z.number().int()])
+
+function urlOf(what: string, schemes: string[]) {
+  return z.string().refine((value) => {
+    try {
+      return schemes.includes(new URL(value).protocol)
+    } catch {
+      return false
+    }
+  }, {message: `must be a ${what} URL (${schemes.map((s) => `${s}//…`).join(' or ')})`})
+}
+
+const duration = z.string().refine((value) => {
+  try {
+    parseDuration(value)
+    return true
+  } catch {
+    return false
+  }
+}, {message: 'must be a duration such as 500ms, 5s or 2m'})
+
+export const outboxColumns = z.strictObject({
+  id: identifier,
+  aggregateType: column,
+  aggregateId: column,
+  eventType: column,
+  exchange: column,
+  routingKey: column,
+  payload: identifier,
+  headers: column,
+  status: identifier,
+  attempts: column,
+  lastError: column,
+  createdAt: identifier,
+  availableAt: column,
+  sentAt: column,
+})
+
+export const inboxColumns = z.strictObject({
+  messageId: identifier,
+  consumer: column,
+  aggregateId: column,
+  status: identifier,
+  attempts: column,
+  lastError: column,
+  receivedAt: identifier,
+  processedAt: column,
+})
+
+export const orderColumns = z.strictObject({
+  id: identifier,
+  messageId: column,
+  status: column,
+  createdAt: column,
+  updatedAt: column,
+})
+
+const settings = {
+  mysql: z.strictObject({url: urlOf('MySQL', ['mysql:'])}),
+  amqp: z.strictObject({url: urlOf('AMQP', ['amqp:', 'amqps:'])}),
+  redis: z.strictObject({
+    url: urlOf('Redis', ['redis:', 'rediss:']),
+    keyPrefix: z.string().min(1).max(100).regex(/^[\w:.-]+$/, {message: 'may hold letters, digits, _ : . and - only'}),
+  }),
+  management: z.strictObject({url: urlOf('HTTP', ['http:', 'https:'])}),
+  connectTimeout: duration,
+  outbox: z.strictObject({
+    table: identifier,
+    columns: outboxColumns,
+    statuses: z.strictObject({pending: statusValue, sent: statusValue, deadLetter: statusValue}),
+    exchange: z.string().max(255).nullable(),
+    routingKey: z.string().max(255).nullable(),
+  }),
+  inbox: z.strictObject({
+    table: identifier,
+    columns: inboxColumns,
+    statuses: z.strictObject({received: statusValue.nullable(), processed: statusValue, failed: statusValue}),
+  }),
+  orders: z.strictObject({table: identifier, columns: orderColumns}),
+  cache: z.strictObject({
+    keyPattern: z.string().min(1).max(200).refine((p) => p.includes('{id}'), {message: 'must contain {id}'}),
+    format: z.enum(['string', 'hash', 'json']),
+    field: z.string().min(1).max(100),
+    onDrift: z.enum(['rewrite', 'delete']),
+  }),
+  audit: z.strictObject({table: identifier}),
+}
+
+export const configSchema = z.strictObject(settings)
+export type Config = z.infer<typeof configSchema>
+
+/** The file may also hold named profiles, each a partial configuration checked like the file itself. */
+export const TOP_LEVEL_KEYS = [...Object.keys(settings), 'profiles']

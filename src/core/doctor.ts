@@ -1,0 +1,115 @@
+import type {Config} from '../config/schema.js'
+import type {SqlPort} from './ports.js'
+import {inspectTables, type TableCheck} from './tables.js'
+
+export interface Probe {
+  /** The URL as it may be shown: password masked. */
+  url: string
+  version(): Promise<string>
+  ping(): Promise<void>
+}
+
+export interface DoctorPorts {
+  sql: SqlPort & {url: string}
+  broker: Probe
+  cache: Probe
+  /** Present when a management API URL was configured. */
+  management?: Probe
+}
+
+export interface DoctorCheck {
+  name: string
+  ok: boolean
+  detail: string
+  latencyMs?: number
+}
+
+export interface DoctorReport {
+  ok: boolean
+  checks: DoctorCheck[]
+}
+
+/**
+ * Whether `SELECT … FOR UPDATE SKIP LOCKED` is supported.
+ *
+ * | server  | version   | supported |
+ * | ------- | --------- | --------- |
+ * | MariaDB | >= 10.6   | yes       |
+ * | MariaDB | <  10.6   | no        |
+ * | MySQL   | >= 8.0.1  | yes       |
+ * | MySQL   | <  8.0.1  | no        |
+ * | unknown | anything  | no        |
+ */
+export function supportsSkipLocked(version: string): boolean {
+  const match = /^(\d+)\.(\d+)\.(\d+)/.exec(version)
+  if (!match) return false
+  const [major, minor, patch] = match.slice(1).map(Number)
+  if (/mariadb/i.test(version)) return major > 10 || (major === 10 && minor >= 6)
+  return major > 8 || (major === 8 && (minor > 0 || patch >= 1))
+}
+
+async function timed<T>(work: () => Promise<T>): Promise<{value: T; ms: number}> {
+  const start = performance.now()
+  const value = await work()
+  return {value, ms: Math.round((performance.now() - start) * 10) / 10}
+}
+
+async function probeCheck(name: string, probe: Probe): Promise<DoctorCheck> {
+  try {
+    const {ms} = await timed(() => probe.ping())
+    const version = await probe.version()
+    return {name, ok: true, detail: `${version} at ${probe.url}`, latencyMs: ms}
+  } catch (error) {
+    return {name, ok: false, detail: (error as Error).message}
+  }
+}
+
+function tableChecks(check: TableCheck): DoctorCheck[] {
+  const name = `mysql.${check.role}`
+  if (!check.exists) return [{name, ok: false, detail: `table ${check.table} does not exist (run \`msgops schema init\` or map ${check.role}.table)`}]
+  if (check.missingRequired.length > 0)
+    return [{name, ok: false, detail: `table ${check.table} lacks required column(s) ${check.missingRequired.join(', ')} (map ${check.role}.columns)`}]
+  const optional = check.missingOptional.length > 0 ? `; optional column(s) not present, so not used: ${check.missingOptional.join(', ')}` : ''
+  return [{name, ok: true, detail: `table ${check.table} has every required column${optional}`}]
+}
+
+async function outboxIndexCheck(sql: SqlPort, config: Config, outbox: TableCheck): Promise<DoctorCheck> {
+  const name = 'mysql.outbox.index'
+  if (!outbox.exists) return {name, ok: false, detail: `table ${outbox.table} does not exist`}
+  const rows = await sql.query<{k: string; seq: number; c: string}>(
+    `SELECT INDEX_NAME AS k, SEQ_IN_INDEX AS seq, COLUMN_NAME AS c FROM information_schema.STATISTICS
+     WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY INDEX_NAME, SEQ_IN_INDEX`,
+    [outbox.table],
+  )
+  const byIndex = new Map<string, string[]>()
+  for (const row of rows) byIndex.set(String(row.k), [...(byIndex.get(String(row.k)) ?? []), String(row.c).toLowerCase()])
+  const want = [config.outbox.columns.status.toLowerCase(), config.outbox.columns.createdAt.toLowerCase()]
+  for (const [index, cols] of byIndex) {
+    if (cols[0] === want[0] && cols[1] === want[1]) return {name, ok: true, detail: `index ${index} covers (${want.join(', ')})`}
+  }
+  return {
+    name,
+    ok: false,
+    detail: `no index starts with (${want.join(', ')}): status and drain scan the whole table; add one with CREATE INDEX idx_outbox_status_created ON ${outbox.table} (${want.join(', ')})`,
+  }
+}
+
+/** Every check of `msgops doctor`; a failed check is a finding, not an error. */
+export async function runDoctor(ports: DoctorPorts, config: Config): Promise<DoctorReport> {
+  const checks: DoctorCheck[] = []
+  const {value: version, ms} = await timed(() => ports.sql.version())
+  checks.push({name: 'mysql', ok: true, detail: `${version} at ${ports.sql.url}`, latencyMs: ms})
+  const tables = await inspectTables(ports.sql, config)
+  checks.push(...tableChecks(tables.outbox), ...tableChecks(tables.inbox), ...tableChecks(tables.orders))
+  checks.push(await outboxIndexCheck(ports.sql, config, tables.outbox))
+  const skip = supportsSkipLocked(version)
+  checks.push({
+    name: 'mysql.skip-locked',
+    ok: skip,
+    detail: skip ? 'FOR UPDATE SKIP LOCKED is supported' : `${version} lacks FOR UPDATE SKIP LOCKED (needs MySQL 8.0.1+ or MariaDB 10.6+); drain runs under the Redis lock alone`,
+  })
+  checks.push(await probeCheck('rabbitmq', ports.broker))
+  if (ports.management) checks.push(await probeCheck('rabbitmq.management', ports.management))
+  checks.push(await probeCheck('redis', ports.cache))
+  return {ok: checks.every((c) => c.ok), checks}
+}

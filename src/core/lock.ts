@@ -1,0 +1,97 @@
+import {randomBytes} from 'node:crypto'
+import {hostname} from 'node:os'
+
+import {InterruptedError, LockHeldError} from './errors.js'
+import type {LockStore} from './ports.js'
+
+export interface LockOwner {
+  token: string
+  host: string
+  pid: number
+  since: string
+  command: string
+}
+
+export interface LockOptions {
+  /** How long the key lives without renewal; renewed every third of it while the work runs. */
+  ttlMs?: number
+  /** How long to wait for a held lock before giving up; 0 gives up at once. */
+  waitMs?: number
+  command: string
+  signal?: AbortSignal
+}
+
+export interface HeldLock {
+  readonly key: string
+  readonly owner: LockOwner
+  /** Aborted when a renewal finds the lock gone or taken: the work must stop. */
+  readonly lost: AbortSignal
+  release(): Promise<void>
+}
+
+/**
+ * A Redis lock: SET NX PX with a random token, renewed while the work runs,
+ * released by a compare-and-delete script so that we never delete another holder's lock.
+ */
+export async function acquireLock(store: LockStore, key: string, options: LockOptions): Promise<HeldLock> {
+  const ttlMs = options.ttlMs ?? 30_000
+  const owner: LockOwner = {
+    token: randomBytes(16).toString('hex'),
+    host: hostname(),
+    pid: process.pid,
+    since: new Date().toISOString(),
+    command: options.command,
+  }
+  const value = JSON.stringify(owner)
+  const deadline = Date.now() + (options.waitMs ?? 0)
+  while (!(await store.setIfAbsent(key, value, ttlMs))) {
+    if (Date.now() >= deadline) {
+      const holder = parseOwner(await store.get(key))
+      const who = holder ? `held by ${holder.host}/${holder.pid} since ${holder.since} (${holder.command})` : 'held by another run'
+      throw new LockHeldError(
+        `lock ${key} is ${who}`,
+        options.waitMs ? `it was still held after waiting; try again later` : 'wait for that run to finish, or pass --wait-lock 5m to wait for it',
+      )
+    }
+    if (options.signal?.aborted) throw new InterruptedError()
+    await sleep(Math.min(500, Math.max(50, deadline - Date.now())))
+  }
+
+  const lost = new AbortController()
+  const timer = setInterval(() => {
+    store.renewIfEquals(key, value, ttlMs).then(
+      (still) => {
+        if (!still) lost.abort(new LockHeldError(`lock ${key} was lost while the work ran`, 'another run may have taken it; check before running again'))
+      },
+      (error) => lost.abort(error),
+    )
+  }, Math.max(100, Math.floor(ttlMs / 3)))
+  timer.unref()
+
+  let released = false
+  return {
+    key,
+    owner,
+    lost: lost.signal,
+    async release() {
+      if (released) return
+      released = true
+      clearInterval(timer)
+      await store.deleteIfEquals(key, value)
+    },
+  }
+}
+
+export function parseOwner(value: string | null): LockOwner | undefined {
+  if (!value) return undefined
+  try {
+    const owner = JSON.parse(value) as LockOwner
+    return typeof owner.host === 'string' ? owner : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

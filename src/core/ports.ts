@@ -1,0 +1,31 @@
+/** The small interfaces the core operations run over; src/adapters implements them with the real drivers. */
+
+export type Row = Record<string, unknown>
+
+export interface SqlExecutor {
+  /** Runs one statement with `?` placeholders (arrays expand to lists) and returns its rows. */
+  query<T extends Row = Row>(sql: string, params?: unknown[]): Promise<T[]>
+  /** Runs one statement that changes rows and returns how many it changed. */
+  execute(sql: string, params?: unknown[]): Promise<{affectedRows: number}>
+}
+
+export interface SqlPort extends SqlExecutor {
+  /** Runs work in one transaction on one connection: committed when it resolves, rolled back when it throws. */
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>
+  /** The server's version string, e.g. `10.11.6-MariaDB` or `8.0.36`. */
+  version(): Promise<string>
+}
+
+/** What the Redis lock needs from a key-value store. */
+export interface LockStore {
+  /** SET key value NX PX ttl: true when the key was free and is now ours. */
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>
+  get(key: string): Promise<string | null>
+  /** Extends the key's expiry only while it still holds value. */
+  renewIfEquals(key: string, value: string, ttlMs: number): Promise<boolean>
+  /** Deletes the key only while it still holds value. */
+  deleteIfEquals(key: string, value: string): Promise<boolean>
+}
+
+/** Reports progress of a long operation; the command decides how to show it. */
+export type ProgressCallback = (progress: {done: number; total?: number; label?: string}) => void

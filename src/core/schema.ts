@@ -1,0 +1,133 @@
+import type {Config} from '../config/schema.js'
+import type {SqlPort} from './ports.js'
+import {qid} from './sql.js'
+
+type Line = string | null
+
+function statusType(values: (string | number | null)[]): string {
+  return values.every((v) => v === null || typeof v === 'number') ? 'INT' : 'VARCHAR(32)'
+}
+
+function literal(value: string | number): string {
+  return typeof value === 'number' ? String(value) : `'${value.replaceAll("'", "''").replaceAll('\\', '\\\\')}'`
+}
+
+function col(name: string | null, type: string): Line {
+  return name === null ? null : `  ${qid(name)} ${type}`
+}
+
+function table(name: string, lines: Line[]): string {
+  const body = lines.filter((l): l is string => l !== null).join(',\n')
+  return `CREATE TABLE IF NOT EXISTS ${qid(name)} (\n${body}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`
+}
+
+function index(kind: 'KEY' | 'UNIQUE KEY', name: string, columns: (string | null)[]): Line {
+  if (columns.some((c) => c === null)) return null
+  return `  ${kind} ${qid(name)} (${(columns as string[]).map(qid).join(', ')})`
+}
+
+/**
+ * The DDL of the reference tables, with the configured table and column names
+ * (a column mapped to null is left out) and an INT status column when the statuses are integers.
+ * Every identifier passes through qid(); runs on MariaDB 10.11 and MySQL 8.
+ */
+export function referenceDdl(config: Config): string[] {
+  const o = config.outbox.columns
+  const os = config.outbox.statuses
+  const i = config.inbox.columns
+  const is = config.inbox.statuses
+  const r = config.orders.columns
+  const outboxStatus = statusType([os.pending, os.sent, os.deadLetter])
+  const inboxStatus = statusType([is.received, is.processed, is.failed])
+  return [
+    table(config.orders.table, [
+      col(r.id, 'VARCHAR(64) NOT NULL'),
+      col(r.messageId, 'VARCHAR(64) NULL'),
+      col(r.status, "VARCHAR(32) NOT NULL DEFAULT 'created'"),
+      '  `amount` DECIMAL(12,2) NOT NULL DEFAULT 0',
+      col(r.createdAt, 'DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)'),
+      col(r.updatedAt, 'DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3)'),
+      `  PRIMARY KEY (${qid(r.id)})`,
+      index('KEY', 'idx_orders_message_id', [r.messageId]),
+      index('KEY', 'idx_orders_created_at', [r.createdAt]),
+    ]),
+    table(config.outbox.table, [
+      col(o.id, 'VARCHAR(64) NOT NULL'),
+      col(o.aggregateType, 'VARCHAR(64) NULL'),
+      col(o.aggregateId, 'VARCHAR(64) NULL'),
+      col(o.eventType, 'VARCHAR(128) NULL'),
+      col(o.exchange, 'VARCHAR(255) NULL'),
+      col(o.routingKey, 'VARCHAR(255) NULL'),
+      col(o.payload, 'JSON NOT NULL'),
+      col(o.headers, 'JSON NULL'),
+      col(o.status, `${outboxStatus} NOT NULL DEFAULT ${literal(os.pending)}`),
+      col(o.attempts, 'INT NOT NULL DEFAULT 0'),
+      col(o.lastError, 'TEXT NULL'),
+      col(o.createdAt, 'DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)'),
+      col(o.availableAt, 'DATETIME(3) NULL'),
+      col(o.sentAt, 'DATETIME(3) NULL'),
+      `  PRIMARY KEY (${qid(o.id)})`,
+      index('KEY', 'idx_outbox_status_created', [o.status, o.createdAt]),
+      index('KEY', 'idx_outbox_aggregate_id', [o.aggregateId]),
+      index('KEY', 'idx_outbox_created_at', [o.createdAt]),
+    ]),
+    table(config.inbox.table, [
+      '  `id` BIGINT NOT NULL AUTO_INCREMENT',
+      col(i.messageId, 'VARCHAR(64) NOT NULL'),
+      col(i.consumer, "VARCHAR(128) NOT NULL DEFAULT 'default'"),
+      col(i.aggregateId, 'VARCHAR(64) NULL'),
+      col(i.status, `${inboxStatus} NOT NULL DEFAULT ${literal(is.received ?? is.processed)}`),
+      col(i.attempts, 'INT NOT NULL DEFAULT 0'),
+      col(i.lastError, 'TEXT NULL'),
+      col(i.receivedAt, 'DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)'),
+      col(i.processedAt, 'DATETIME(3) NULL'),
+      '  PRIMARY KEY (`id`)',
+      index('UNIQUE KEY', 'uq_inbox_message_consumer', i.consumer === null ? [i.messageId] : [i.messageId, i.consumer]),
+      index('KEY', 'idx_inbox_status_received', [i.status, i.receivedAt]),
+      index('KEY', 'idx_inbox_received_at', [i.receivedAt]),
+    ]),
+    auditDdl(config.audit.table),
+  ]
+}
+
+export function auditDdl(tableName: string): string {
+  return table(tableName, [
+    '  `id` BIGINT NOT NULL AUTO_INCREMENT',
+    '  `at` DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)',
+    '  `os_user` VARCHAR(128) NOT NULL',
+    '  `host` VARCHAR(255) NOT NULL',
+    '  `command` VARCHAR(128) NOT NULL',
+    '  `arguments` JSON NOT NULL',
+    '  `outcome` JSON NOT NULL',
+    '  `exit_code` INT NOT NULL',
+    '  PRIMARY KEY (`id`)',
+    '  KEY `idx_audit_at` (`at`)',
+  ])
+}
+
+export interface SchemaInitResult {
+  statements: string[]
+  created: string[]
+  existing: string[]
+}
+
+/** Creates the tables that are missing; existing tables are left exactly as they are. */
+export async function initSchema(sql: SqlPort, config: Config): Promise<SchemaInitResult> {
+  const names = [config.orders.table, config.outbox.table, config.inbox.table, config.audit.table]
+  const before = new Set(await existingTables(sql, names))
+  const statements = referenceDdl(config)
+  for (const statement of statements) await sql.execute(statement)
+  return {
+    statements,
+    created: names.filter((n) => !before.has(n.toLowerCase())),
+    existing: names.filter((n) => before.has(n.toLowerCase())),
+  }
+}
+
+export async function existingTables(sql: SqlPort, names: string[]): Promise<string[]> {
+  const rows = await sql.query<{name: string}>(
+    'SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?)',
+    [names],
+  )
+  return rows.map((r) => String(r.name).toLowerCase())
+}

@@ -1,0 +1,66 @@
+import type {Config} from '../config/schema.js'
+import {ConfigError} from './errors.js'
+import type {SqlPort} from './ports.js'
+
+export type TableRole = 'outbox' | 'inbox' | 'orders'
+
+/** Columns every command needs; the others are used where the table has them. */
+export const REQUIRED_COLUMNS: Record<TableRole, string[]> = {
+  outbox: ['id', 'payload', 'status', 'createdAt'],
+  inbox: ['messageId', 'status', 'receivedAt'],
+  orders: ['id'],
+}
+
+export interface TableCheck {
+  role: TableRole
+  table: string
+  exists: boolean
+  /** Mapped columns, by logical name; an optional column the table lacks is null. */
+  columns: Record<string, string | null>
+  missingRequired: string[]
+  missingOptional: string[]
+}
+
+/** Reads information_schema once and tells, for each mapped table, which mapped columns really exist. */
+export async function inspectTables(sql: SqlPort, config: Config): Promise<Record<TableRole, TableCheck>> {
+  const mapped: Record<TableRole, {table: string; columns: Record<string, string | null>}> = {
+    outbox: config.outbox,
+    inbox: config.inbox,
+    orders: config.orders,
+  }
+  const rows = await sql.query<{t: string; c: string}>(
+    'SELECT TABLE_NAME AS t, COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?)',
+    [Object.values(mapped).map((m) => m.table)],
+  )
+  const present = new Map<string, Set<string>>()
+  for (const row of rows) {
+    const t = String(row.t).toLowerCase()
+    if (!present.has(t)) present.set(t, new Set())
+    present.get(t)!.add(String(row.c).toLowerCase())
+  }
+  const result = {} as Record<TableRole, TableCheck>
+  for (const role of Object.keys(mapped) as TableRole[]) {
+    const {table, columns} = mapped[role]
+    const have = present.get(table.toLowerCase())
+    const check: TableCheck = {role, table, exists: have !== undefined, columns: {}, missingRequired: [], missingOptional: []}
+    for (const [logical, name] of Object.entries(columns)) {
+      const exists = name !== null && have?.has(name.toLowerCase()) === true
+      check.columns[logical] = exists ? name : null
+      if (name !== null && !exists) (REQUIRED_COLUMNS[role].includes(logical) ? check.missingRequired : check.missingOptional).push(`${logical} (${name})`)
+    }
+    result[role] = check
+  }
+  return result
+}
+
+/** The resolved columns of one table, or a clear error when the table or a required column is missing. */
+export function requireTable(check: TableCheck): Record<string, string | null> {
+  if (!check.exists)
+    throw new ConfigError(`the ${check.role} table "${check.table}" does not exist`, `run \`msgops schema init\`, or map ${check.role}.table to your table`)
+  if (check.missingRequired.length > 0)
+    throw new ConfigError(
+      `the ${check.role} table "${check.table}" has no column ${check.missingRequired.join(', ')}`,
+      `map ${check.role}.columns to your column names`,
+    )
+  return check.columns
+}

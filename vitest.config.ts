@@ -1,0 +1,13 @@
+import {defineConfig} from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    disableConsoleIntercept: true,
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Integration tests share three real services on a 2-core machine.
+    fileParallelism: true,
+    maxWorkers: 2,
+  },
+})
