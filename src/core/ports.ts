@@ -29,3 +29,38 @@ export interface LockStore {
 
 /** Reports progress of a long operation; the command decides how to show it. */
 export type ProgressCallback = (progress: {done: number; total?: number; label?: string}) => void
+
+export interface OutgoingMessage {
+  exchange: string
+  routingKey: string
+  body: Buffer
+  /** AMQP basic properties: messageId, headers, contentType, timestamp, … persistent is forced on. */
+  properties: {
+    messageId?: string
+    headers?: Record<string, unknown>
+    contentType?: string
+    contentEncoding?: string
+    correlationId?: string
+    type?: string
+    appId?: string
+    timestamp?: number
+    expiration?: string
+    priority?: number
+    replyTo?: string
+    userId?: string
+    deliveryMode?: number
+  }
+}
+
+/**
+ * What the broker said about one published message.
+ * confirmed: acked and not returned, the only outcome that lets a caller mark it done;
+ * returned: unroutable (mandatory), with the broker's reply text; nacked: the broker refused it.
+ */
+export type PublishOutcome = {status: 'confirmed'} | {status: 'returned'; reason: string} | {status: 'nacked'; reason: string}
+
+export interface PublisherPort {
+  /** Publishes every message (mandatory, persistent) and resolves when the broker has answered for each. */
+  publishBatch(messages: OutgoingMessage[], options?: {timeoutMs?: number}): Promise<PublishOutcome[]>
+  close(): Promise<void>
+}

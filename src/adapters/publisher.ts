@@ -1,0 +1,121 @@
+import type {ConfirmChannel, Message} from 'amqplib'
+
+import {OperationError, oneLine} from '../core/errors.js'
+import type {OutgoingMessage, PublishOutcome, PublisherPort} from '../core/ports.js'
+import type {AmqpAdapter} from './amqp.js'
+
+interface Pending {
+  exchange: string
+  routingKey: string
+  messageId?: string
+  size: number
+  returned?: string
+}
+
+/**
+ * Publishes on a confirm channel with mandatory set, and tells per message whether the broker
+ * confirmed it, returned it (unroutable) or nacked it. A return always arrives before the ack of the
+ * same message, so a message counts as confirmed only when its ack came and no return did.
+ * A return is matched to the oldest unanswered publish with the same exchange, routing key, message id
+ * and body size, so nothing is added to the message to tell them apart.
+ */
+export class ConfirmPublisher implements PublisherPort {
+  private channel?: ConfirmChannel
+  private failure?: Error
+  private seq = 0
+  private readonly pending = new Map<number, Pending>()
+
+  constructor(private readonly amqp: AmqpAdapter) {}
+
+  private async open(): Promise<ConfirmChannel> {
+    if (this.failure) throw this.failure
+    if (this.channel) return this.channel
+    const channel = await this.amqp.confirmChannel()
+    channel.on('return', (message: Message) => {
+      const fields = message.fields as {exchange: string; routingKey: string; replyCode?: number; replyText?: string}
+      for (const entry of this.pending.values()) {
+        if (entry.returned === undefined && entry.exchange === fields.exchange && entry.routingKey === fields.routingKey
+          && entry.messageId === message.properties.messageId && entry.size === message.content.length) {
+          entry.returned = `${fields.replyCode ?? 312} ${fields.replyText ?? 'NO_ROUTE'}`
+          break
+        }
+      }
+    })
+    channel.on('error', (error: Error) => {
+      this.failure ??= channelFailure(error)
+    })
+    channel.on('close', () => {
+      this.failure ??= channelFailure(this.amqp.closedWith ?? new Error('channel closed'))
+      this.channel = undefined
+    })
+    this.channel = channel
+    return channel
+  }
+
+  async publishBatch(messages: OutgoingMessage[], options: {timeoutMs?: number} = {}): Promise<PublishOutcome[]> {
+    const channel = await this.open()
+    const outcomes: (PublishOutcome | undefined)[] = Array.from({length: messages.length})
+    const timeoutMs = options.timeoutMs ?? 60_000
+    let settled = 0
+    let done!: () => void
+    let fail!: (error: Error) => void
+    const all = new Promise<void>((resolve, reject) => {
+      done = resolve
+      fail = reject
+    })
+    if (messages.length === 0) done()
+    const onClose = () => fail(this.failure ?? channelFailure(new Error('channel closed')))
+    channel.once('close', onClose)
+    const timer = setTimeout(() => {
+      const blocked = this.amqp.blocked ? ` (the broker is blocking publishers: ${this.amqp.blocked})` : ''
+      fail(new OperationError(`RabbitMQ did not confirm ${messages.length - settled} of ${messages.length} messages within ${timeoutMs} ms${blocked}`, 'nothing unconfirmed was marked done; check the broker (memory or disk alarm) and run again'))
+    }, timeoutMs)
+    const seqs: number[] = []
+    try {
+      for (const [index, message] of messages.entries()) {
+        if (this.failure) throw this.failure
+        const seq = ++this.seq
+        seqs.push(seq)
+        this.pending.set(seq, {exchange: message.exchange, routingKey: message.routingKey, messageId: message.properties.messageId, size: message.body.length})
+        const ok = channel.publish(
+          message.exchange,
+          message.routingKey,
+          message.body,
+          {...message.properties, mandatory: true, persistent: true},
+          (error: unknown) => {
+            const returned = this.pending.get(seq)?.returned
+            this.pending.delete(seq)
+            outcomes[index] = error
+              ? {status: 'nacked', reason: 'the broker nacked the message'}
+              : returned
+                ? {status: 'returned', reason: returned}
+                : {status: 'confirmed'}
+            if (++settled === messages.length) done()
+          },
+        )
+        // Respect the socket's back-pressure instead of buffering a whole batch in memory.
+        if (!ok) await new Promise<void>((resolve) => channel.once('drain', resolve))
+      }
+      await all
+    } finally {
+      clearTimeout(timer)
+      channel.removeListener('close', onClose)
+      for (const seq of seqs) this.pending.delete(seq)
+    }
+    return outcomes as PublishOutcome[]
+  }
+
+  async close(): Promise<void> {
+    const channel = this.channel
+    this.channel = undefined
+    await channel?.close().catch(() => {})
+  }
+}
+
+function channelFailure(error: Error): OperationError {
+  const text = oneLine(error.message ?? String(error))
+  const missing = /NOT_FOUND - no exchange '([^']*)'/.exec(text)
+  if (missing)
+    return new OperationError(`RabbitMQ: exchange "${missing[1]}" does not exist`, 'declare it (msgops topology apply) or fix the exchange of the rows; nothing was marked sent', error)
+  return new OperationError(`RabbitMQ closed the channel: ${text}`, 'nothing unconfirmed was marked done; check the broker and run again', error)
+}
