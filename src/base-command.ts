@@ -131,6 +131,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   public override async catch(error: Error & {oclif?: {exit?: number}; code?: string}): Promise<void> {
+    // A parse error was handled here; oclif must not also warn that the command never parsed.
+    ;(this as unknown as {parsed: boolean}).parsed = true
     const interrupted = this.interrupt.signal.aborted
     let code = interrupted ? EXIT.interrupted : exitCodeFor(error)
     let message = interrupted && !(error instanceof MsgopsError && error.kind !== 'interrupted') ? 'interrupted' : error.message

@@ -26,13 +26,17 @@ export class RedisAdapter implements LockStore {
       retryStrategy: () => null,
       reconnectOnError: () => false,
     })
-    client.on('error', () => {})
+    // With no retries, connect() only says "Connection is closed": the cause arrives as an 'error' event.
+    let cause: unknown
+    client.on('error', (error) => {
+      cause ??= error
+    })
     try {
       await client.connect()
       await client.ping()
     } catch (error) {
       client.disconnect()
-      throw redisConnectionError(url, error, timeoutMs)
+      throw redisConnectionError(url, cause ?? error, timeoutMs)
     }
     return new RedisAdapter(client, url)
   }

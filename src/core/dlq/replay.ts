@@ -1,0 +1,225 @@
+import {oneLine} from '../errors.js'
+import type {OutgoingMessage, ProgressCallback, PublisherPort} from '../ports.js'
+import {describeLetter} from './deaths.js'
+import {type DeadLetterFilters, decideReplay, matcher, replayMessage, returnKey, type Target, type TargetOverride} from './decide.js'
+import type {DeadLetter, DeadLetterQueues, DeadLetterReader} from './ports.js'
+
+export interface ReplayOptions {
+  queue: string
+  filters: DeadLetterFilters
+  override?: TargetOverride
+  maxReplays: number
+  /** Move at most this many messages. */
+  limit?: number
+  /** Messages per second at most. */
+  rate?: number
+  dryRun: boolean
+  prefetch: number
+  errorHeaders: string[]
+  idleMs: number
+  publishTimeoutMs?: number
+  now?: () => number
+}
+
+export interface ReplayPorts {
+  queues: DeadLetterQueues
+  /** Not used (may be absent) in a dry run. */
+  publisher?: PublisherPort
+}
+
+export interface TargetCount extends Target {
+  count: number
+}
+
+export interface ReplayItemReport {
+  messageId?: string
+  group: string
+  reason: string
+}
+
+export interface ReplayReport {
+  queue: string
+  depth: number
+  read: number
+  dryRun: boolean
+  /** Published, confirmed, not returned, and acked (in a dry run: would be). */
+  moved: number
+  /** Publish returned (unroutable), nacked or unanswered: the dead letter stays in the queue. */
+  failed: number
+  /** Matched but not moved: at --max-replays, or nowhere to send it. Stays in the queue. */
+  skipped: number
+  /** Did not match the filters. Stays in the queue. */
+  left: number
+  targets: TargetCount[]
+  failures: (ReplayItemReport & {target: Target; reason: string})[]
+  skips: (ReplayItemReport & {why: string; replayCount: number})[]
+  /** Why it stopped early: the channel died, confirms timed out. */
+  stoppedBy?: string
+  interrupted: boolean
+}
+
+/** Reports list at most this many failures and skips; the counts are always complete. */
+const DETAIL_LIMIT = 100
+/** Batches in flight together; each holds a quarter of the prefetch window so the window never runs dry. */
+const IN_FLIGHT = 4
+
+interface Item {
+  letter: DeadLetter
+  message: OutgoingMessage
+  key: string
+  info: ReplayItemReport
+  target: Target
+}
+
+/**
+ * Moves dead letters back: reads at most the depth seen at the start, decides per message (decideReplay),
+ * publishes movers with confirms in pipelined batches and acks each dead letter only after its publish was
+ * confirmed and not returned. Everything else is held unacked and returned to the queue, in place, when the
+ * reader closes at the end, so it is never read twice in a run.
+ */
+export async function replayDeadLetters(
+  ports: ReplayPorts,
+  options: ReplayOptions,
+  progress: ProgressCallback = () => {},
+  signal?: AbortSignal,
+): Promise<ReplayReport> {
+  const now = options.now ?? Date.now
+  const state = await ports.queues.state(options.queue)
+  const report: ReplayReport = {
+    queue: options.queue, depth: state.messages, read: 0, dryRun: options.dryRun,
+    moved: 0, failed: 0, skipped: 0, left: 0, targets: [], failures: [], skips: [], interrupted: false,
+  }
+  if (state.messages === 0) return report
+  const publisher = ports.publisher
+  if (!options.dryRun && !publisher) throw new Error('replayDeadLetters needs a publisher unless it is a dry run')
+  const matches = matcher(options.filters, now)
+  const targets = new Map<string, TargetCount>()
+  const countTarget = (target: Target) => {
+    const k = JSON.stringify([target.exchange, target.routingKey])
+    const entry = targets.get(k) ?? {...target, count: 0}
+    entry.count++
+    targets.set(k, entry)
+  }
+  const reader: DeadLetterReader = await ports.queues.open(options.queue, {prefetch: Math.max(1, options.prefetch)})
+  const batchSize = Math.max(1, Math.floor(options.prefetch / IN_FLIGHT))
+  const inFlight = new Set<Promise<void>>()
+  const keysInFlight = new Map<string, number>()
+  let batch: Item[] = []
+  let batchKeys = new Set<string>()
+  let planned = 0
+  let stopped: Error | undefined
+  const started = now()
+
+  const fail = (item: Item, reason: string) => {
+    reader.hold(item.letter)
+    report.failed++
+    if (report.failures.length < DETAIL_LIMIT) report.failures.push({...item.info, target: item.target, reason})
+  }
+
+  const flush = async () => {
+    const items = batch
+    batch = []
+    batchKeys = new Set()
+    if (items.length === 0) return
+    while (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight)
+    if (stopped) {
+      for (const item of items) fail(item, `not published: ${oneLine(stopped.message)}`)
+      return
+    }
+    for (const item of items) keysInFlight.set(item.key, (keysInFlight.get(item.key) ?? 0) + 1)
+    const work: Promise<void> = publisher!
+      .publishBatch(items.map((i) => i.message), {timeoutMs: options.publishTimeoutMs})
+      .then(
+        (outcomes) => {
+          for (const [index, item] of items.entries()) {
+            const outcome = outcomes[index]
+            if (outcome.status === 'confirmed') {
+              reader.ack(item.letter)
+              report.moved++
+              countTarget(item.target)
+            } else fail(item, outcome.reason)
+          }
+        },
+        (error: Error) => {
+          // The channel died or confirms timed out: these may or may not have arrived, so their dead letters stay.
+          stopped ??= error
+          for (const item of items) fail(item, `unconfirmed: ${oneLine(error.message)}`)
+        },
+      )
+      .finally(() => {
+        inFlight.delete(work)
+        for (const item of items) {
+          const n = (keysInFlight.get(item.key) ?? 1) - 1
+          if (n === 0) keysInFlight.delete(item.key)
+          else keysInFlight.set(item.key, n)
+        }
+        progress({done: report.read, total: state.messages})
+      })
+    inFlight.add(work)
+  }
+
+  try {
+    while (report.read < state.messages && !signal?.aborted && !stopped && (options.limit === undefined || planned < options.limit)) {
+      const letter = await reader.next(batch.length > 0 ? 0 : options.idleMs)
+      if (!letter) {
+        // Nothing buffered: publish what is waiting rather than sit on it; nothing at all for idleMs: done.
+        if (batch.length > 0) {
+          await flush()
+          continue
+        }
+        break
+      }
+      report.read++
+      const facts = describeLetter(letter, options.errorHeaders)
+      const decision = decideReplay(facts, matches(letter, facts), {maxReplays: options.maxReplays, override: options.override})
+      const info = {messageId: facts.messageId, group: facts.group, reason: facts.reason}
+      if (decision.action === 'leave') {
+        reader.hold(letter)
+        report.left++
+      } else if (decision.action === 'skip') {
+        reader.hold(letter)
+        report.skipped++
+        if (report.skips.length < DETAIL_LIMIT) report.skips.push({...info, why: decision.why, replayCount: facts.replayCount})
+      } else if (options.dryRun) {
+        reader.hold(letter)
+        planned++
+        report.moved++
+        countTarget(decision.target)
+      } else {
+        planned++
+        if (options.rate) {
+          const due = started + ((planned - 1) / options.rate) * 1000
+          if (due > now()) {
+            await flush()
+            await sleep(due - now())
+          }
+        }
+        const message = replayMessage(letter, facts, decision.target, new Date(now()))
+        const key = returnKey(message)
+        if (batchKeys.has(key) || keysInFlight.has(key)) {
+          await flush()
+          await Promise.all(inFlight)
+        }
+        batch.push({letter, message, key, info, target: decision.target})
+        batchKeys.add(key)
+        if (batch.length >= batchSize) await flush()
+      }
+      if (options.dryRun && report.read % 100 === 0) progress({done: report.read, total: state.messages})
+    }
+    await flush()
+    await Promise.all(inFlight)
+  } finally {
+    // Settle what is in flight before closing, so that nothing confirmed is returned unacked.
+    await Promise.allSettled(inFlight)
+    await reader.close()
+  }
+  progress({done: report.read, total: state.messages})
+  report.targets = [...targets.values()].sort((a, b) => b.count - a.count)
+  report.interrupted = signal?.aborted === true
+  if (stopped) report.stoppedBy = oneLine(stopped.message)
+  return report
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

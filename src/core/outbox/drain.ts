@@ -1,0 +1,314 @@
+import type {Config} from '../../config/schema.js'
+import {supportsSkipLocked} from '../doctor.js'
+import {ConfigError, OperationError} from '../errors.js'
+import type {OutgoingMessage, ProgressCallback, PublishOutcome, PublisherPort, SqlPort} from '../ports.js'
+import {type OutboxRow, OutboxRepository, type RowFilter} from './repository.js'
+import {headersOf, type OutboxTable, payloadText, resolveOutbox} from './table.js'
+
+/** A clock that tests and benchmarks can replace; sleep resolves early when the signal aborts. */
+export interface Clock {
+  now(): number
+  sleep(ms: number, signal?: AbortSignal): Promise<void>
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve) => {
+      if (ms <= 0 || signal?.aborted) return resolve()
+      const timer = setTimeout(done, ms)
+      function done() {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', done)
+        resolve()
+      }
+      signal?.addEventListener('abort', done, {once: true})
+    }),
+}
+
+export interface DrainPorts {
+  sql: SqlPort
+  publisher: PublisherPort
+  /** Checked between batches: the batch in hand is finished (committed) first. */
+  signal?: AbortSignal
+  clock?: Clock
+}
+
+export interface DrainOptions {
+  config: Config
+  /** Only rows created at least this long ago (default 30 s): younger ones are the application's own relay's business. */
+  olderThanMs?: number
+  /** At most this many rows in the whole run. */
+  limit?: number
+  /** Rows per transaction (default 500). */
+  batchSize?: number
+  /** A row whose failed attempts reach this becomes a dead letter (default 10). */
+  maxAttempts?: number
+  /** Messages per second at most. */
+  ratePerSecond?: number
+  /** Count and sample, publish nothing. */
+  dryRun?: boolean
+  /** How long to wait for the broker's confirms of one batch (default 30 s). */
+  confirmTimeoutMs?: number
+  /** Only these rows (e.g. reconcile --fix). */
+  ids?: string[]
+  /** Rows shown by a dry run (default 10). */
+  sampleSize?: number
+  /** Asked once the eligible rows are counted; false cancels without publishing. */
+  confirm?: (plan: DrainPlan) => Promise<boolean>
+}
+
+export interface DrainPlan {
+  eligible: number
+  skipLocked: boolean
+}
+
+export interface DrainSample {
+  id: string
+  eventType: string | null
+  exchange: string
+  routingKey: string
+  attempts: number | null
+  ageMs: number
+}
+
+export interface DrainFailure {
+  id: string
+  outcome: 'returned' | 'nacked' | 'invalid'
+  reason: string
+  deadLettered: boolean
+}
+
+export interface DrainResult {
+  dryRun: boolean
+  cancelled: boolean
+  /** SIGINT (or a lost lock) stopped the run between batches. */
+  interrupted: boolean
+  /** Pending rows old enough when the run began (capped by limit). */
+  eligible: number
+  /** Confirmed by the broker and not returned: now sent. */
+  published: number
+  /** Unroutable (mandatory): attempts + 1. */
+  returned: number
+  /** Refused by the broker: attempts + 1. */
+  nacked: number
+  /** Rows that could not be published at all (no exchange): attempts + 1. */
+  invalid: number
+  /** Failed rows that reached max attempts in this run. */
+  deadLettered: number
+  /** Pending rows old enough still there at the end. */
+  remaining: number
+  batches: number
+  skipLocked: boolean
+  elapsedMs: number
+  /** Published rows per second over the run. */
+  rate: number
+  /** The first failures (at most 20), for the summary. */
+  failures: DrainFailure[]
+  /** Dry run: the first rows that would be published. */
+  sample: DrainSample[]
+  /** Things the operator should know (no SKIP LOCKED, no attempts column). */
+  notes: string[]
+}
+
+/**
+ * What happens to a row after its publish, decided from the broker's answer.
+ *
+ * | outcome            | attempts column | attempts + 1 >= max | row becomes                      |
+ * | ------------------ | --------------- | ------------------- | -------------------------------- |
+ * | confirmed          | any             | any                 | sent (sent_at = now)             |
+ * | returned/nacked/invalid | present    | yes                 | dead letter, attempts + 1, error |
+ * | returned/nacked/invalid | present    | no                  | pending, attempts + 1, error     |
+ * | returned/nacked/invalid | absent     | -                   | pending, error (cannot count)    |
+ */
+export function decideRow(outcome: PublishOutcome['status'] | 'invalid', attempts: number | null, hasAttempts: boolean, maxAttempts: number): 'sent' | 'retry' | 'dead-letter' {
+  if (outcome === 'confirmed') return 'sent'
+  if (!hasAttempts) return 'retry'
+  return (attempts ?? 0) + 1 >= maxAttempts ? 'dead-letter' : 'retry'
+}
+
+/** The AMQP message of a row: body = payload JSON text, messageId = row id, exchange/routing key from the row or the configuration. */
+export function toMessage(row: OutboxRow, table: OutboxTable, drainedAt: string): OutgoingMessage | {invalid: string} {
+  const exchange = row.exchange ?? table.exchange
+  if (exchange === null) return {invalid: 'no exchange: the row has none and outbox.exchange is not configured'}
+  const routingKey = row.routingKey ?? table.routingKey ?? ''
+  const properties: OutgoingMessage['properties'] = {
+    messageId: row.id,
+    contentType: 'application/json',
+    headers: {...headersOf(row.headers), 'x-msgops-drained-at': drainedAt},
+    timestamp: Math.floor(Date.now() / 1000),
+  }
+  if (row.eventType) properties.type = row.eventType
+  return {exchange, routingKey, body: Buffer.from(payloadText(row.payload), 'utf8'), properties}
+}
+
+function positive(value: number | undefined, fallback: number, what: string): number {
+  const v = value ?? fallback
+  if (!Number.isFinite(v) || v <= 0) throw new ConfigError(`${what} must be a positive number, not ${v}`)
+  return v
+}
+
+/**
+ * Publishes pending outbox rows with confirms, in batches of one transaction each:
+ * SELECT … FOR UPDATE [SKIP LOCKED] in id order, publish, wait for the confirms, one UPDATE per outcome, commit.
+ * A row becomes sent only after a confirm that was not a return. If the channel or connection dies,
+ * the batch rolls back (its rows stay pending, to be sent again with the same message id) and this throws.
+ */
+export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onProgress?: ProgressCallback): Promise<DrainResult> {
+  const clock = ports.clock ?? systemClock
+  const started = clock.now()
+  const table = await resolveOutbox(ports.sql, options.config)
+  const repo = new OutboxRepository(table)
+  if (table.c.exchange === null && table.exchange === null)
+    throw new ConfigError(`the outbox table "${table.name}" has no exchange column and outbox.exchange is not set`, 'set outbox.exchange (and outbox.routingKey) in the configuration')
+  const olderThanMs = options.olderThanMs ?? 30_000
+  const maxAttempts = Math.floor(positive(options.maxAttempts, 10, 'max attempts'))
+  const rate = options.ratePerSecond === undefined ? undefined : positive(options.ratePerSecond, 1, 'rate')
+  let batchSize = Math.floor(positive(options.batchSize, 500, 'batch size'))
+  if (rate !== undefined) batchSize = Math.max(1, Math.min(batchSize, Math.floor(rate)))
+  const limit = options.limit === undefined ? Number.POSITIVE_INFINITY : Math.floor(positive(options.limit, 1, 'limit'))
+  const timeoutMs = positive(options.confirmTimeoutMs, 30_000, 'confirm timeout')
+  const skipLocked = supportsSkipLocked(await ports.sql.version())
+  const notes: string[] = []
+  if (!skipLocked) notes.push('this server lacks FOR UPDATE SKIP LOCKED: rows are locked with FOR UPDATE, so concurrent drains wait for each other; run it under the Redis lock')
+  if (!repo.hasAttempts) notes.push(`the outbox table has no attempts column: failed rows stay pending and never become dead letters`)
+
+  const base: RowFilter = {status: table.statuses.pending, olderThanMs, availableOnly: true, ids: options.ids}
+  const result: DrainResult = {
+    dryRun: options.dryRun === true, cancelled: false, interrupted: false, eligible: 0, published: 0, returned: 0, nacked: 0, invalid: 0,
+    deadLettered: 0, remaining: 0, batches: 0, skipLocked, elapsedMs: 0, rate: 0, failures: [], sample: [], notes,
+  }
+  const eligible = await repo.count(ports.sql, base)
+  result.eligible = Math.min(eligible, limit)
+
+  const finish = async (): Promise<DrainResult> => {
+    result.remaining = await repo.count(ports.sql, base)
+    result.elapsedMs = clock.now() - started
+    result.rate = result.elapsedMs > 0 ? Math.round((result.published * 1000) / result.elapsedMs) : 0
+    return result
+  }
+
+  if (options.dryRun) {
+    const drainedAt = new Date(clock.now()).toISOString()
+    const rows = await repo.rows(ports.sql, base, Math.min(options.sampleSize ?? 10, limit))
+    result.sample = rows.map((row) => {
+      const message = toMessage(row, table, drainedAt)
+      const invalid = 'invalid' in message
+      return {id: row.id, eventType: row.eventType, exchange: invalid ? '(none)' : message.exchange, routingKey: invalid ? '' : message.routingKey, attempts: row.attempts, ageMs: row.ageMs}
+    })
+    return finish()
+  }
+  if (result.eligible === 0) return finish()
+  if (options.confirm && !(await options.confirm({eligible: result.eligible, skipLocked}))) {
+    result.cancelled = true
+    return finish()
+  }
+
+  let afterId: string | undefined
+  let handled = 0
+  onProgress?.({done: 0, total: result.eligible, label: 'drain'})
+  while (handled < limit) {
+    if (ports.signal?.aborted) {
+      result.interrupted = true
+      break
+    }
+    const take = Math.min(batchSize, limit - handled)
+    let batch: {rows: number; lastId?: string; tally?: Tally}
+    try {
+      batch = await ports.sql.transaction(async (tx) => {
+        const rows = await repo.rows(tx, {...base, afterId}, take, skipLocked ? 'skip-locked' : 'update')
+        if (rows.length === 0) return {rows: 0}
+        const drainedAt = new Date(clock.now()).toISOString()
+        const messages: OutgoingMessage[] = []
+        const publishedRows: OutboxRow[] = []
+        const outcomes = new Map<OutboxRow, {status: PublishOutcome['status'] | 'invalid'; reason?: string}>()
+        for (const row of rows) {
+          const message = toMessage(row, table, drainedAt)
+          if ('invalid' in message) outcomes.set(row, {status: 'invalid', reason: message.invalid})
+          else {
+            messages.push(message)
+            publishedRows.push(row)
+          }
+        }
+        const answers = await publishWithDeadline(ports.publisher, messages, timeoutMs)
+        if (answers.some((a) => a.status !== 'confirmed')) {
+          // A dying channel fails its unconfirmed publishes as nacks; an empty batch surfaces the channel's real error.
+          await ports.publisher.publishBatch([], {timeoutMs})
+        }
+        for (const [i, answer] of answers.entries()) outcomes.set(publishedRows[i], {status: answer.status, reason: 'reason' in answer ? answer.reason : undefined})
+        const tally = await applyOutcomes(tx, repo, outcomes, maxAttempts)
+        return {rows: rows.length, lastId: rows.at(-1)!.id, tally}
+      })
+    } catch (error) {
+      const done = `${result.published} published in earlier batches`
+      if (error instanceof OperationError)
+        throw new OperationError(`${error.message}; the batch in hand was rolled back (its rows stay pending), ${done}`, error.suggestion, error)
+      throw error
+    }
+    if (batch.rows === 0) break
+    // Counted only once the batch is committed.
+    const tally = batch.tally!
+    for (const key of ['published', 'returned', 'nacked', 'invalid', 'deadLettered'] as const) result[key] += tally[key]
+    for (const failure of tally.failures) if (result.failures.length < 20) result.failures.push(failure)
+    result.batches++
+    handled += batch.rows
+    afterId = batch.lastId
+    onProgress?.({done: handled, total: Math.max(result.eligible, handled), label: 'drain'})
+    if (rate !== undefined) {
+      const due = started + (handled * 1000) / rate
+      await clock.sleep(due - clock.now(), ports.signal)
+    }
+  }
+  return finish()
+}
+
+/** The publisher's own timeout covers the confirms; this also bounds a publish that never returns. */
+async function publishWithDeadline(publisher: PublisherPort, messages: OutgoingMessage[], timeoutMs: number): Promise<PublishOutcome[]> {
+  if (messages.length === 0) return []
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(
+      () => reject(new OperationError(`RabbitMQ did not answer for ${messages.length} messages within ${timeoutMs + 5000} ms`, 'nothing unconfirmed was marked sent; check the broker and run again')),
+      timeoutMs + 5000,
+    )
+  })
+  try {
+    return await Promise.race([publisher.publishBatch(messages, {timeoutMs}), deadline])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** One UPDATE per outcome (sent; and per failure reason, retry or dead letter). */
+async function applyOutcomes(
+  tx: Parameters<Parameters<SqlPort['transaction']>[0]>[0],
+  repo: OutboxRepository,
+  outcomes: Map<OutboxRow, {status: PublishOutcome['status'] | 'invalid'; reason?: string}>,
+  maxAttempts: number,
+): Promise<Tally> {
+  const result: Tally = {published: 0, returned: 0, nacked: 0, invalid: 0, deadLettered: 0, failures: []}
+  const sent: string[] = []
+  const failed = new Map<string, {ids: string[]; reason: string; dead: boolean}>()
+  for (const [row, outcome] of outcomes) {
+    const decision = decideRow(outcome.status, row.attempts, repo.hasAttempts, maxAttempts)
+    if (decision === 'sent') {
+      sent.push(row.id)
+      continue
+    }
+    const status = outcome.status as 'returned' | 'nacked' | 'invalid'
+    const reason = `${status}: ${outcome.reason ?? 'unknown'}`
+    const dead = decision === 'dead-letter'
+    const key = `${dead}|${reason}`
+    if (!failed.has(key)) failed.set(key, {ids: [], reason, dead})
+    failed.get(key)!.ids.push(row.id)
+    result[status]++
+    if (dead) result.deadLettered++
+    if (result.failures.length < 20) result.failures.push({id: row.id, outcome: status, reason: outcome.reason ?? 'unknown', deadLettered: dead})
+  }
+  await repo.markSent(tx, sent)
+  result.published += sent.length
+  for (const group of failed.values()) await repo.markFailed(tx, group.ids, group.reason, group.dead)
+  return result
+}
+
+type Tally = Pick<DrainResult, 'published' | 'returned' | 'nacked' | 'invalid' | 'deadLettered' | 'failures'>

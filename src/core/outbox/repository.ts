@@ -1,0 +1,184 @@
+import type {Row, SqlExecutor} from '../ports.js'
+import type {OutboxTable, StatusValue} from './table.js'
+
+/** One outbox row under logical names, whatever the table calls its columns. */
+export interface OutboxRow {
+  id: string
+  status: unknown
+  payload: unknown
+  headers: unknown
+  aggregateType: string | null
+  aggregateId: string | null
+  eventType: string | null
+  exchange: string | null
+  routingKey: string | null
+  attempts: number | null
+  lastError: string | null
+  createdAt: Date | string | null
+  availableAt: Date | string | null
+  sentAt: Date | string | null
+  /** Milliseconds since created_at, computed by the server so that time zones play no part. */
+  ageMs: number
+}
+
+/** Filters shared by list, requeue and drain; every value reaches SQL as a parameter. */
+export interface RowFilter {
+  status?: StatusValue
+  /** created_at at least this old. */
+  olderThanMs?: number
+  /** created_at at most this old. */
+  newerThanMs?: number
+  aggregateId?: string
+  eventType?: string
+  errorContains?: string
+  ids?: string[]
+  /** Keyset cursor: id greater than this. */
+  afterId?: string
+  /** Leave out rows whose available_at is still in the future (when the column exists). */
+  availableOnly?: boolean
+}
+
+const OPTIONAL = ['aggregateType', 'aggregateId', 'eventType', 'exchange', 'routingKey', 'headers', 'attempts', 'lastError', 'availableAt', 'sentAt'] as const
+
+/** The SQL of the outbox, built from the resolved mapping: identifiers through qid, values as `?`. */
+export class OutboxRepository {
+  constructor(readonly table: OutboxTable) {}
+
+  get hasAttempts(): boolean {
+    return this.table.c.attempts !== null
+  }
+
+  /** Select list giving OutboxRow aliases; a missing optional column reads as NULL. */
+  selectList(): string {
+    const c = this.table.c
+    const parts = [`${c.id} AS \`id\``, `${c.status} AS \`status\``, `${c.payload} AS \`payload\``, `${c.createdAt} AS \`createdAt\``]
+    for (const name of OPTIONAL) parts.push(`${c[name] ?? 'NULL'} AS \`${name}\``)
+    parts.push(`TIMESTAMPDIFF(MICROSECOND, ${c.createdAt}, NOW(3)) DIV 1000 AS \`ageMs\``)
+    return parts.join(', ')
+  }
+
+  /** WHERE clause and its parameters for a filter. */
+  where(filter: RowFilter): {sql: string; params: unknown[]} {
+    const c = this.table.c
+    const conditions: string[] = []
+    const params: unknown[] = []
+    if (filter.status !== undefined) {
+      conditions.push(`${c.status} = ?`)
+      params.push(filter.status)
+    }
+    if (filter.olderThanMs !== undefined) {
+      conditions.push(`${c.createdAt} <= NOW(3) - INTERVAL ? MICROSECOND`)
+      params.push(Math.round(filter.olderThanMs * 1000))
+    }
+    if (filter.newerThanMs !== undefined) {
+      conditions.push(`${c.createdAt} >= NOW(3) - INTERVAL ? MICROSECOND`)
+      params.push(Math.round(filter.newerThanMs * 1000))
+    }
+    if (filter.aggregateId !== undefined && c.aggregateId) {
+      conditions.push(`${c.aggregateId} = ?`)
+      params.push(filter.aggregateId)
+    }
+    if (filter.eventType !== undefined && c.eventType) {
+      conditions.push(`${c.eventType} = ?`)
+      params.push(filter.eventType)
+    }
+    if (filter.errorContains !== undefined && c.lastError) {
+      conditions.push(`LOCATE(?, ${c.lastError}) > 0`)
+      params.push(filter.errorContains)
+    }
+    if (filter.ids !== undefined) {
+      conditions.push(filter.ids.length > 0 ? `${c.id} IN (?)` : 'FALSE')
+      if (filter.ids.length > 0) params.push(filter.ids)
+    }
+    if (filter.afterId !== undefined) {
+      conditions.push(`${c.id} > ?`)
+      params.push(filter.afterId)
+    }
+    if (filter.availableOnly && c.availableAt) conditions.push(`(${c.availableAt} IS NULL OR ${c.availableAt} <= NOW(3))`)
+    return {sql: conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '', params}
+  }
+
+  async count(on: SqlExecutor, filter: RowFilter): Promise<number> {
+    const w = this.where(filter)
+    const rows = await on.query<{n: unknown}>(`SELECT COUNT(*) AS n FROM ${this.table.t} ${w.sql}`, w.params)
+    return Number(rows[0]?.n ?? 0)
+  }
+
+  /** Rows in id order, keyset-paginated by filter.afterId. */
+  async rows(on: SqlExecutor, filter: RowFilter, limit: number, lock: 'none' | 'update' | 'skip-locked' = 'none'): Promise<OutboxRow[]> {
+    const w = this.where(filter)
+    const suffix = lock === 'none' ? '' : lock === 'update' ? ' FOR UPDATE' : ' FOR UPDATE SKIP LOCKED'
+    const rows = await on.query(`SELECT ${this.selectList()} FROM ${this.table.t} ${w.sql} ORDER BY ${this.table.c.id} LIMIT ?${suffix}`, [...w.params, limit])
+    return rows.map(toOutboxRow)
+  }
+
+  async byId(on: SqlExecutor, id: string): Promise<Row | undefined> {
+    const rows = await on.query(`SELECT *, TIMESTAMPDIFF(MICROSECOND, ${this.table.c.createdAt}, NOW(3)) DIV 1000 AS \`msgops_age_ms\` FROM ${this.table.t} WHERE ${this.table.c.id} = ?`, [id])
+    return rows[0]
+  }
+
+  /** Confirmed rows become sent; the status guard keeps a row another process changed meanwhile untouched. */
+  async markSent(on: SqlExecutor, ids: string[]): Promise<number> {
+    if (ids.length === 0) return 0
+    const c = this.table.c
+    const sets = [`${c.status} = ?`]
+    if (c.sentAt) sets.push(`${c.sentAt} = NOW(3)`)
+    const result = await on.execute(`UPDATE ${this.table.t} SET ${sets.join(', ')} WHERE ${c.id} IN (?) AND ${c.status} = ?`, [this.table.statuses.sent, ids, this.table.statuses.pending])
+    return result.affectedRows
+  }
+
+  /** A failed publish: one more attempt, the error recorded, and the row moved to deadLetter when asked. */
+  async markFailed(on: SqlExecutor, ids: string[], error: string, deadLetter: boolean): Promise<number> {
+    if (ids.length === 0) return 0
+    const c = this.table.c
+    const sets: string[] = []
+    const params: unknown[] = []
+    if (c.attempts) sets.push(`${c.attempts} = ${c.attempts} + 1`)
+    if (c.lastError) {
+      sets.push(`${c.lastError} = ?`)
+      params.push(error.slice(0, 1000))
+    }
+    if (deadLetter) {
+      sets.push(`${c.status} = ?`)
+      params.push(this.table.statuses.deadLetter)
+    }
+    if (sets.length === 0) return 0
+    const result = await on.execute(`UPDATE ${this.table.t} SET ${sets.join(', ')} WHERE ${c.id} IN (?) AND ${c.status} = ?`, [...params, ids, this.table.statuses.pending])
+    return result.affectedRows
+  }
+
+  /** Dead letters back to pending with attempts reset; guarded by status so a concurrent change wins. */
+  async requeue(on: SqlExecutor, ids: string[]): Promise<number> {
+    if (ids.length === 0) return 0
+    const c = this.table.c
+    const sets = [`${c.status} = ?`]
+    if (c.attempts) sets.push(`${c.attempts} = 0`)
+    const result = await on.execute(`UPDATE ${this.table.t} SET ${sets.join(', ')} WHERE ${c.id} IN (?) AND ${c.status} = ?`, [this.table.statuses.pending, ids, this.table.statuses.deadLetter])
+    return result.affectedRows
+  }
+}
+
+function text(value: unknown): string | null {
+  if (value === null || value === undefined) return null
+  return Buffer.isBuffer(value) ? value.toString('utf8') : String(value)
+}
+
+export function toOutboxRow(row: Row): OutboxRow {
+  return {
+    id: String(row.id),
+    status: row.status,
+    payload: row.payload,
+    headers: row.headers ?? null,
+    aggregateType: text(row.aggregateType),
+    aggregateId: text(row.aggregateId),
+    eventType: text(row.eventType),
+    exchange: text(row.exchange),
+    routingKey: text(row.routingKey),
+    attempts: row.attempts === null || row.attempts === undefined ? null : Number(row.attempts),
+    lastError: text(row.lastError),
+    createdAt: (row.createdAt as Date | string | null) ?? null,
+    availableAt: (row.availableAt as Date | string | null) ?? null,
+    sentAt: (row.sentAt as Date | string | null) ?? null,
+    ageMs: Number(row.ageMs ?? 0),
+  }
+}

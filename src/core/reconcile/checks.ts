@@ -1,0 +1,250 @@
+import type {Config} from '../../config/schema.js'
+import {ConfigError} from '../errors.js'
+import type {SqlPort} from '../ports.js'
+import {qid} from '../sql.js'
+import {inspectTables, requireTable, type TableRole} from '../tables.js'
+import type {ScanSpec} from './scan.js'
+import type {Bounds} from './window.js'
+
+export const CHECKS = [
+  'order_without_message',
+  'message_stuck',
+  'message_dead',
+  'sent_not_consumed',
+  'consumed_failed',
+  'orphan_consumed',
+  'cache_drift',
+] as const
+export type CheckName = (typeof CHECKS)[number]
+
+export const CHECK_DESCRIPTIONS: Record<CheckName, string> = {
+  order_without_message: 'order with no outbox row',
+  message_stuck: 'outbox row still pending past the grace period',
+  message_dead: 'outbox dead-letter row',
+  sent_not_consumed: 'outbox row sent past the grace period with no inbox record',
+  consumed_failed: 'inbox record failed or not processed past the grace period',
+  orphan_consumed: 'inbox record with no outbox row, or whose order does not exist',
+  cache_drift: 'Redis key of an order missing or not equal to the order status',
+}
+
+/** Tables each check reads. */
+const NEEDS: Record<CheckName, TableRole[]> = {
+  order_without_message: ['orders', 'outbox'],
+  message_stuck: ['outbox'],
+  message_dead: ['outbox'],
+  sent_not_consumed: ['outbox', 'inbox'],
+  consumed_failed: ['inbox'],
+  orphan_consumed: ['inbox', 'outbox'],
+  cache_drift: ['orders'],
+}
+
+type Columns = Record<string, string | null>
+
+/** The mapped tables with the columns that really exist, and how orders link to outbox rows. */
+export interface Schema {
+  config: Config
+  tables: Partial<Record<TableRole, {table: string; c: Columns}>>
+  /**
+   * How an order finds its outbox row.
+   *
+   * | orders.messageId exists | outbox.aggregateId exists | link          |
+   * | ----------------------- | ------------------------- | ------------- |
+   * | yes                     | any                       | 'messageId'   |
+   * | no                      | yes                       | 'aggregateId' |
+   * | no                      | no                        | null          |
+   */
+  link: 'messageId' | 'aggregateId' | null
+}
+
+export function orderLink(ordersMessageId: string | null | undefined, outboxAggregateId: string | null | undefined): Schema['link'] {
+  if (ordersMessageId) return 'messageId'
+  if (outboxAggregateId) return 'aggregateId'
+  return null
+}
+
+/** Reads information_schema once; a table a selected check needs must exist with its required columns. */
+export async function loadSchema(sql: SqlPort, config: Config, checks: CheckName[]): Promise<Schema> {
+  const inspected = await inspectTables(sql, config)
+  const needed = new Set(checks.flatMap((c) => NEEDS[c]))
+  const tables: Schema['tables'] = {}
+  for (const role of ['orders', 'outbox', 'inbox'] as TableRole[]) {
+    if (needed.has(role)) tables[role] = {table: inspected[role].table, c: requireTable(inspected[role])}
+    // orphan_consumed uses orders when the table is there; it still runs its outbox half without it.
+    else if (role === 'orders' && checks.includes('orphan_consumed') && inspected.orders.exists)
+      tables.orders = {table: inspected.orders.table, c: requireTable(inspected.orders)}
+  }
+  const outboxAggregate = tables.outbox?.c.aggregateId ?? (inspected.outbox.exists ? inspected.outbox.columns.aggregateId : null)
+  return {config, tables, link: orderLink(tables.orders?.c.messageId, outboxAggregate)}
+}
+
+/** Why a selected check cannot run on this schema, or null when it can. */
+export function skipReason(check: CheckName, schema: Schema): string | null {
+  if (check === 'order_without_message' && schema.link === null)
+    return 'cannot link orders to outbox rows: map orders.columns.messageId or outbox.columns.aggregateId'
+  if (check === 'cache_drift' && !schema.tables.orders?.c.status) return 'the orders table has no status column to compare with: map orders.columns.status'
+  return null
+}
+
+const T = (alias: string, column: string) => `${alias}.${qid(column)}`
+
+function tableOf(schema: Schema, role: TableRole): {name: string; c: Columns} {
+  const t = schema.tables[role]
+  if (!t) throw new ConfigError(`the ${role} table is needed but not mapped`, `map ${role}.table`)
+  return {name: qid(t.table), c: t.c}
+}
+
+/** since <= ts, ts < until, ts <= cutoff: the window, with the grace period as a second upper bound. */
+function windowOn(ts: string | null, bounds: Bounds): {where: string[]; params: unknown[]} {
+  if (!ts) return {where: [], params: []}
+  const where = [`${ts} >= ?`, `${ts} <= ?`]
+  const params: unknown[] = [bounds.since, bounds.cutoff]
+  if (bounds.until) {
+    where.push(`${ts} < ?`)
+    params.push(bounds.until)
+  }
+  return {where, params}
+}
+
+/** The outbox condition an order `o` must meet to have its message. */
+function orderHasMessage(schema: Schema): string {
+  const m = tableOf(schema, 'outbox')
+  const o = tableOf(schema, 'orders')
+  if (schema.link === 'messageId') return `EXISTS (SELECT 1 FROM ${m.name} m WHERE ${T('m', m.c.id!)} = ${T('o', o.c.messageId!)})`
+  return `EXISTS (SELECT 1 FROM ${m.name} m WHERE ${T('m', m.c.aggregateId!)} = ${T('o', o.c.id!)})`
+}
+
+/** Orders in the window, oldest first: with has_msg when order_without_message rides along, with status and settled for the cache. */
+export function ordersScan(schema: Schema, bounds: Bounds, opts: {withMessage: boolean; withCache: boolean}): ScanSpec {
+  const o = tableOf(schema, 'orders')
+  const ts = o.c.createdAt ? T('o', o.c.createdAt) : null
+  const w = windowOn(ts, bounds)
+  const select: string[] = []
+  const selectParams: unknown[] = []
+  if (opts.withMessage) select.push(`${orderHasMessage(schema)} AS has_msg`)
+  if (opts.withCache) {
+    select.push(`${T('o', o.c.status!)} AS order_status`)
+    // An order updated within the grace period may not have reached the cache yet.
+    if (o.c.updatedAt) {
+      select.push(`(${T('o', o.c.updatedAt)} <= ?) AS settled`)
+      selectParams.push(bounds.cutoff)
+    } else select.push('1 AS settled')
+  }
+  const where = [...w.where]
+  if (opts.withMessage && !opts.withCache) where.push(`NOT ${orderHasMessage(schema)}`)
+  return {select, selectParams, from: `${o.name} o`, where, params: w.params, ts, keys: [T('o', o.c.id!)]}
+}
+
+export type SqlCheck = Exclude<CheckName, 'cache_drift' | 'order_without_message'>
+
+/** The finding rows of a check that SQL alone decides, oldest first; `detail` explains each when useful. */
+export function findingScan(check: SqlCheck | 'order_without_message', schema: Schema, bounds: Bounds): ScanSpec {
+  const os = schema.config.outbox.statuses
+  const is = schema.config.inbox.statuses
+  switch (check) {
+    case 'order_without_message':
+      return ordersScan(schema, bounds, {withMessage: true, withCache: false})
+    case 'message_stuck':
+    case 'message_dead':
+    case 'sent_not_consumed': {
+      const m = tableOf(schema, 'outbox')
+      const ts = T('m', m.c.createdAt!)
+      const w = windowOn(ts, bounds)
+      const status = check === 'message_stuck' ? os.pending : check === 'message_dead' ? os.deadLetter : os.sent
+      const where = [`${T('m', m.c.status!)} = ?`, ...w.where]
+      const params: unknown[] = [status, ...w.params]
+      if (check === 'message_stuck' && m.c.availableAt) {
+        // A row scheduled for later (backoff) is waiting, not stuck.
+        where.push(`(${T('m', m.c.availableAt)} IS NULL OR ${T('m', m.c.availableAt)} <= ?)`)
+        params.push(bounds.cutoff)
+      }
+      if (check === 'sent_not_consumed') {
+        const i = tableOf(schema, 'inbox')
+        if (m.c.sentAt) {
+          where.push(`(${T('m', m.c.sentAt)} IS NULL OR ${T('m', m.c.sentAt)} <= ?)`)
+          params.push(bounds.cutoff)
+        }
+        where.push(`NOT EXISTS (SELECT 1 FROM ${i.name} i WHERE ${T('i', i.c.messageId!)} = ${T('m', m.c.id!)})`)
+      }
+      const select = check === 'message_stuck' && m.c.attempts ? [`CONCAT('attempts=', ${T('m', m.c.attempts)}) AS detail`] : []
+      return {select, selectParams: [], from: `${m.name} m`, where, params, ts, keys: [T('m', m.c.id!)]}
+    }
+    case 'consumed_failed': {
+      const i = tableOf(schema, 'inbox')
+      const ts = T('i', i.c.receivedAt!)
+      const w = windowOn(ts, bounds)
+      const st = T('i', i.c.status!)
+      const detail = i.c.consumer ? `CONCAT('status=', COALESCE(${st}, 'NULL'), ' consumer=', ${T('i', i.c.consumer)})` : `CONCAT('status=', COALESCE(${st}, 'NULL'))`
+      return {
+        select: [`${detail} AS detail`],
+        selectParams: [],
+        from: `${i.name} i`,
+        where: [`(${st} IS NULL OR ${st} <> ?)`, ...w.where],
+        params: [is.processed, ...w.params],
+        ts,
+        keys: inboxKeys(i.c),
+      }
+    }
+    case 'orphan_consumed': {
+      const i = tableOf(schema, 'inbox')
+      const m = tableOf(schema, 'outbox')
+      const ts = T('i', i.c.receivedAt!)
+      const w = windowOn(ts, bounds)
+      const mid = T('i', i.c.messageId!)
+      const orders = schema.tables.orders
+      let noOrder: string | null = null
+      if (orders && schema.link === 'messageId')
+        noOrder = `NOT EXISTS (SELECT 1 FROM ${qid(orders.table)} o WHERE ${T('o', orders.c.messageId!)} = ${mid})`
+      else if (orders && schema.link === 'aggregateId')
+        noOrder = `NOT EXISTS (SELECT 1 FROM ${qid(orders.table)} o WHERE ${T('o', orders.c.id!)} = ${T('m', m.c.aggregateId!)})`
+      const missing = `${T('m', m.c.id!)} IS NULL`
+      const consumer = i.c.consumer ? `, ' (consumer ', ${T('i', i.c.consumer)}, ')'` : ''
+      return {
+        select: [`CONCAT(CASE WHEN ${missing} THEN 'no outbox row' ELSE 'no order' END${consumer}) AS detail`],
+        selectParams: [],
+        from: `${i.name} i LEFT JOIN ${m.name} m ON ${T('m', m.c.id!)} = ${mid}`,
+        where: [noOrder ? `(${missing} OR ${noOrder})` : missing, ...w.where],
+        params: w.params,
+        ts,
+        keys: inboxKeys(i.c),
+      }
+    }
+  }
+}
+
+/** An inbox record is one (message id, consumer); without a consumer column, the message id alone. */
+function inboxKeys(c: Columns): string[] {
+  return [T('i', c.messageId!), ...(c.consumer ? [T('i', c.consumer)] : [])]
+}
+
+/** The fix UPDATEs re-check the finding's condition, so a row that changed since the scan is left alone. */
+export function requeueSentSql(schema: Schema, count: number): {sql: string; params: unknown[]} {
+  const m = tableOf(schema, 'outbox')
+  const i = tableOf(schema, 'inbox')
+  const {pending, sent} = schema.config.outbox.statuses
+  const sets = [`${T('m', m.c.status!)} = ?`]
+  const params: unknown[] = [pending]
+  if (m.c.availableAt) sets.push(`${T('m', m.c.availableAt)} = NULL`)
+  if (m.c.lastError) {
+    sets.push(`${T('m', m.c.lastError)} = ?`)
+    params.push('msgops reconcile: sent but never consumed; set back to pending')
+  }
+  params.push(sent)
+  const marks = Array.from({length: count}, () => '?').join(', ')
+  return {
+    sql: `UPDATE ${m.name} m SET ${sets.join(', ')} WHERE ${T('m', m.c.status!)} = ? AND ${T('m', m.c.id!)} IN (${marks}) AND NOT EXISTS (SELECT 1 FROM ${i.name} i WHERE ${T('i', i.c.messageId!)} = ${T('m', m.c.id!)})`,
+    params,
+  }
+}
+
+export function requeueDeadSql(schema: Schema, count: number): {sql: string; params: unknown[]} {
+  const m = tableOf(schema, 'outbox')
+  const {pending, deadLetter} = schema.config.outbox.statuses
+  const sets = [`${T('m', m.c.status!)} = ?`]
+  const params: unknown[] = [pending]
+  // A requeued dead letter gets its attempts back, or the next drain would dead-letter it again at once.
+  if (m.c.attempts) sets.push(`${T('m', m.c.attempts)} = 0`)
+  if (m.c.availableAt) sets.push(`${T('m', m.c.availableAt)} = NULL`)
+  params.push(deadLetter)
+  const marks = Array.from({length: count}, () => '?').join(', ')
+  return {sql: `UPDATE ${m.name} m SET ${sets.join(', ')} WHERE ${T('m', m.c.status!)} = ? AND ${T('m', m.c.id!)} IN (${marks})`, params}
+}

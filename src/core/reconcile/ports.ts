@@ -1,0 +1,31 @@
+/** The small ports reconciliation needs beyond SqlPort; src/adapters/cache.ts implements CachePort with ioredis. */
+
+/** What one cache key holds, read the configured way (plain string, hash field or JSON field). */
+export type CacheRead =
+  | {state: 'missing'}
+  | {state: 'value'; value: string}
+  /** The key exists but cannot be read as configured: wrong Redis type, not JSON, no such field. */
+  | {state: 'invalid'; reason: string}
+
+export interface CachePort {
+  /** Reads every key in one pipelined round trip; results in the order of keys. */
+  read(keys: string[]): Promise<CacheRead[]>
+  /** Writes each value the configured way (string SET, HSET field, JSON field), keeping any TTL; pipelined. */
+  write(entries: {key: string; value: string}[]): Promise<void>
+  /** Deletes the keys; pipelined. */
+  remove(keys: string[]): Promise<void>
+}
+
+/** What a drain of stuck outbox rows reports. */
+export interface DrainOutcome {
+  /** Rows published, confirmed and marked sent. */
+  sent: number
+  /** Rows that could not be published this time (an attempt was added or they became dead letters). */
+  failed: number
+}
+
+/**
+ * Publishes these pending outbox rows with the code of `msgops outbox drain`; rows no longer pending are skipped.
+ * Reconcile never publishes by itself: the command hands this in, or leaves message_stuck unfixed.
+ */
+export type DrainPort = (ids: string[], signal?: AbortSignal) => Promise<DrainOutcome>

@@ -1,0 +1,356 @@
+import type {Config} from '../../config/schema.js'
+import {formatDuration} from '../duration.js'
+import type {ProgressCallback, SqlPort} from '../ports.js'
+import {
+  CHECKS,
+  type CheckName,
+  findingScan,
+  loadSchema,
+  ordersScan,
+  requeueDeadSql,
+  requeueSentSql,
+  type Schema,
+  skipReason,
+  type SqlCheck,
+} from './checks.js'
+import type {CachePort, CacheRead, DrainPort} from './ports.js'
+import {type ScanRow, scanPages} from './scan.js'
+import {type Bounds, resolveBounds, type TimeSpec} from './window.js'
+
+export interface Sample {
+  id: string
+  /** The row's timestamp (database time), or null when the table has none. */
+  at: string | null
+  detail?: string
+}
+
+export interface CheckResult {
+  count: number
+  oldest: string | null
+  samples: Sample[]
+  /** Set when the check could not run on this schema; count is then 0. */
+  skipped?: string
+}
+
+export interface ReconcileWindow {
+  since: string
+  until: string | null
+  grace: string
+  /** Rows at or before this time are past the grace period. */
+  cutoff: string
+  now: string
+}
+
+export interface ReconcileReport {
+  window: ReconcileWindow
+  checks: Partial<Record<CheckName, CheckResult>>
+  total: number
+  durationMs: number
+}
+
+export interface ReconcileOptions {
+  checks: CheckName[]
+  since: TimeSpec
+  until?: TimeSpec
+  graceMs: number
+  /** Sample ids kept per check. */
+  sample: number
+  /** Rows per SQL page and keys per Redis pipeline. */
+  batchSize?: number
+  signal?: AbortSignal
+  onProgress?: ProgressCallback
+}
+
+export interface ReconcilePorts {
+  sql: SqlPort
+  /** Needed for cache_drift. */
+  cache?: CachePort
+  /** Needed to fix message_stuck; without it the rows are reported as not fixed. */
+  drain?: DrainPort
+}
+
+export const DEFAULT_BATCH = 5000
+
+/** Keeps the count, the oldest time and the first samples of a check, whatever the number of findings. */
+export class Tally {
+  count = 0
+  oldest: string | null = null
+  samples: Sample[] = []
+  constructor(private readonly keep: number) {}
+
+  add(sample: Sample): void {
+    this.count++
+    if (sample.at !== null && (this.oldest === null || sample.at < this.oldest)) this.oldest = sample.at
+    if (this.samples.length < this.keep) this.samples.push(sample)
+  }
+
+  result(): CheckResult {
+    return {count: this.count, oldest: this.oldest, samples: this.samples}
+  }
+}
+
+/**
+ * What a cache entry must be compared with, and whether it drifted.
+ *
+ * | order status | cache            | drift? | detail                       |
+ * | ------------ | ---------------- | ------ | ---------------------------- |
+ * | S            | missing          | yes    | missing                      |
+ * | S            | value S          | no     |                              |
+ * | S            | value V ≠ S      | yes    | cache=V db=S                 |
+ * | any          | unreadable       | yes    | the reason (wrong type, …)   |
+ * | NULL         | missing          | no     |                              |
+ * | NULL         | value V          | yes    | cache=V db=NULL              |
+ */
+export function cacheDrift(dbStatus: string | null, read: CacheRead): string | null {
+  if (read.state === 'invalid') return read.reason
+  if (read.state === 'missing') return dbStatus === null ? null : 'missing'
+  if (dbStatus !== null && read.value === dbStatus) return null
+  return `cache=${clip(read.value)} db=${dbStatus ?? 'NULL'}`
+}
+
+function clip(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 39)}…` : text
+}
+
+export function cacheKey(pattern: string, id: string): string {
+  return pattern.replaceAll('{id}', id)
+}
+
+function text(value: unknown): string | null {
+  if (value === null || value === undefined) return null
+  if (value instanceof Date) return value.toISOString()
+  if (Buffer.isBuffer(value)) return value.toString('utf8')
+  return String(value)
+}
+
+function sampleOf(row: ScanRow, detail?: string): Sample {
+  const d = detail ?? text(row.detail) ?? undefined
+  return {id: String(row._k0), at: row._ts, ...(d === undefined ? {} : {detail: d})}
+}
+
+interface CacheCompared {
+  row: ScanRow
+  key: string
+  status: string | null
+  read: CacheRead
+  drift: string
+}
+
+/** Reads the keys of one page of orders in one pipeline and returns the drifted ones. */
+async function compareCache(cache: CachePort, pattern: string, rows: ScanRow[]): Promise<CacheCompared[]> {
+  const settled = rows.filter((r) => Number(r.settled) === 1)
+  const keys = settled.map((r) => cacheKey(pattern, String(r._k0)))
+  const reads = keys.length > 0 ? await cache.read(keys) : []
+  const drifted: CacheCompared[] = []
+  for (const [n, row] of settled.entries()) {
+    const status = text(row.order_status)
+    const drift = cacheDrift(status, reads[n])
+    if (drift !== null) drifted.push({row, key: keys[n], status, read: reads[n], drift})
+  }
+  return drifted
+}
+
+function describeWindow(bounds: Bounds, graceMs: number): ReconcileWindow {
+  return {since: bounds.since, until: bounds.until, grace: formatDuration(graceMs), cutoff: bounds.cutoff, now: bounds.now}
+}
+
+/**
+ * Runs the selected checks over the window and reports each kind of discrepancy; changes nothing.
+ * Two lanes run side by side: the orders scan (order_without_message and cache_drift share it) and the other
+ * checks one after another; every read is a keyset-paginated scan, so memory holds a page or two whatever the size.
+ */
+export async function reconcile(ports: ReconcilePorts, config: Config, options: ReconcileOptions): Promise<ReconcileReport> {
+  const started = Date.now()
+  const batch = options.batchSize ?? DEFAULT_BATCH
+  const checks = CHECKS.filter((c) => options.checks.includes(c))
+  const schema = await loadSchema(ports.sql, config, checks)
+  const bounds = await resolveBounds(ports.sql, options.since, options.until, options.graceMs)
+  const results: Partial<Record<CheckName, CheckResult>> = {}
+  const runnable: CheckName[] = []
+  for (const check of checks) {
+    const reason = skipReason(check, schema)
+    if (reason) results[check] = {count: 0, oldest: null, samples: [], skipped: reason}
+    else runnable.push(check)
+  }
+  if (runnable.includes('cache_drift') && !ports.cache) throw new Error('cache_drift needs a cache port')
+
+  let done = 0
+  const progress = (rows: number, label: string) => {
+    done += rows
+    options.onProgress?.({done, label})
+  }
+
+  const ordersLane = async () => {
+    const withCache = runnable.includes('cache_drift')
+    const withMessage = runnable.includes('order_without_message')
+    if (!withCache) return
+    const cache = new Tally(options.sample)
+    const orphans = withMessage ? new Tally(options.sample) : null
+    const spec = ordersScan(schema, bounds, {withMessage, withCache})
+    for await (const rows of scanPages(ports.sql, spec, batch, options.signal)) {
+      if (orphans) for (const row of rows) if (Number(row.has_msg) !== 1) orphans.add(sampleOf(row))
+      for (const d of await compareCache(ports.cache!, config.cache.keyPattern, rows)) cache.add(sampleOf(d.row, d.drift))
+      progress(rows.length, 'orders')
+    }
+    results.cache_drift = cache.result()
+    if (orphans) results.order_without_message = orphans.result()
+  }
+
+  const sqlLane = async () => {
+    for (const check of runnable) {
+      if (check === 'cache_drift' || (check === 'order_without_message' && runnable.includes('cache_drift'))) continue
+      const tally = new Tally(options.sample)
+      for await (const rows of scanPages(ports.sql, findingScan(check as SqlCheck, schema, bounds), batch, options.signal)) {
+        for (const row of rows) tally.add(sampleOf(row))
+        progress(rows.length, check)
+      }
+      results[check] = tally.result()
+    }
+  }
+
+  await Promise.all([ordersLane(), sqlLane()])
+  const ordered: Partial<Record<CheckName, CheckResult>> = {}
+  for (const check of checks) ordered[check] = results[check]
+  return {
+    window: describeWindow(bounds, options.graceMs),
+    checks: ordered,
+    total: Object.values(ordered).reduce((sum, r) => sum + (r?.count ?? 0), 0),
+    durationMs: Date.now() - started,
+  }
+}
+
+export const FIXABLE = ['message_stuck', 'sent_not_consumed', 'message_dead', 'cache_drift'] as const
+export type FixableCheck = (typeof FIXABLE)[number]
+
+export interface FixResult {
+  /** What the fix does (or would do). */
+  action: string
+  /** Rows or keys changed; with --dry-run, how many would be (the findings). */
+  fixed: number
+  /** Rows or keys found again but not changed (a drain that failed, a missing key in delete mode). */
+  notFixed: number
+  /** Why the findings were not fixed, when they were not. */
+  note?: string
+  /** The first ids fixed, for the audit record. */
+  ids: string[]
+}
+
+export interface FixReport {
+  dryRun: boolean
+  interrupted: boolean
+  checks: Partial<Record<FixableCheck, FixResult>>
+}
+
+export interface FixOptions extends ReconcileOptions {
+  /** Only these checks are fixed (those with findings, in the command). */
+  fix: FixableCheck[]
+  /** message_dead is set back to pending only when asked for explicitly. */
+  fixDead: boolean
+  dryRun: boolean
+}
+
+/**
+ * The repair of each check.
+ *
+ * | check             | fix                                                                  | condition          |
+ * | ----------------- | -------------------------------------------------------------------- | ------------------ |
+ * | message_stuck     | drained through the DrainPort (the code of `outbox drain`)          | a DrainPort given  |
+ * | sent_not_consumed | set back to pending (consumers discard duplicates by message id)      | always             |
+ * | message_dead      | set back to pending, attempts 0                                       | --fix-dead         |
+ * | cache_drift       | rewrite the value from MySQL, or delete the key (cache.onDrift)       | always             |
+ * | the others        | reported, never invented                                             | —                  |
+ */
+export function fixAction(check: FixableCheck, config: Config, has: {drain: boolean; fixDead: boolean}): {action: string; note?: string} {
+  switch (check) {
+    case 'message_stuck':
+      return has.drain ? {action: 'drain (publish with confirms)'} : {action: 'none', note: 'not fixed: drain with `msgops outbox drain`'}
+    case 'sent_not_consumed':
+      return {action: 'set back to pending'}
+    case 'message_dead':
+      return has.fixDead ? {action: 'set back to pending'} : {action: 'none', note: 'not fixed: pass --fix-dead to set dead letters back to pending'}
+    case 'cache_drift':
+      return config.cache.onDrift === 'delete' ? {action: 'delete the key'} : {action: 'rewrite from MySQL'}
+  }
+}
+
+/**
+ * Repairs what can be repaired: every fixable check is scanned again (the world moved since the report) and each
+ * page is fixed as it is read; SQL fixes re-check their condition in the UPDATE itself. Stops between pages on abort.
+ */
+export async function fixFindings(ports: ReconcilePorts, config: Config, options: FixOptions, report: ReconcileReport): Promise<FixReport> {
+  const out: FixReport = {dryRun: options.dryRun, interrupted: false, checks: {}}
+  const todo = FIXABLE.filter((c) => options.fix.includes(c))
+  const batch = options.batchSize ?? DEFAULT_BATCH
+  const schema = todo.length > 0 ? await loadSchema(ports.sql, config, [...todo]) : null
+  const bounds = schema ? await resolveBounds(ports.sql, options.since, options.until, options.graceMs) : null
+  const keepIds = Math.max(options.sample, 20)
+  let done = 0
+  for (const check of todo) {
+    const {action, note} = fixAction(check, config, {drain: ports.drain !== undefined, fixDead: options.fixDead})
+    const found = report.checks[check]?.count ?? 0
+    const result: FixResult = {action, fixed: 0, notFixed: 0, ids: [], ...(note ? {note} : {})}
+    out.checks[check] = result
+    if (note) {
+      result.notFixed = found
+      continue
+    }
+    if (options.dryRun) {
+      result.fixed = found
+      continue
+    }
+    if (out.interrupted) continue
+    const remember = (ids: string[]) => {
+      for (const id of ids) if (result.ids.length < keepIds) result.ids.push(id)
+    }
+    const spec = check === 'cache_drift' ? ordersScan(schema!, bounds!, {withMessage: false, withCache: true}) : findingScan(check, schema!, bounds!)
+    try {
+      for await (const rows of scanPages(ports.sql, spec, batch)) {
+        if (options.signal?.aborted) {
+          out.interrupted = true
+          break
+        }
+        if (check === 'cache_drift') {
+          const drifted = await compareCache(ports.cache!, config.cache.keyPattern, rows)
+          if (config.cache.onDrift === 'delete') {
+            const present = drifted.filter((d) => d.read.state !== 'missing')
+            if (present.length > 0) await ports.cache!.remove(present.map((d) => d.key))
+            result.fixed += present.length
+            result.notFixed += drifted.length - present.length
+            remember(present.map((d) => String(d.row._k0)))
+          } else {
+            const writes = drifted.filter((d) => d.status !== null).map((d) => ({key: d.key, value: d.status!}))
+            const removes = drifted.filter((d) => d.status === null).map((d) => d.key)
+            if (writes.length > 0) await ports.cache!.write(writes)
+            if (removes.length > 0) await ports.cache!.remove(removes)
+            result.fixed += drifted.length
+            remember(drifted.map((d) => String(d.row._k0)))
+          }
+        } else {
+          const ids = rows.map((r) => String(r._k0))
+          if (check === 'message_stuck') {
+            const outcome = await ports.drain!(ids, options.signal)
+            result.fixed += outcome.sent
+            result.notFixed += outcome.failed
+          } else {
+            const update = check === 'sent_not_consumed' ? requeueSentSql(schema!, ids.length) : requeueDeadSql(schema!, ids.length)
+            const {affectedRows} = await ports.sql.execute(update.sql, [...update.params.slice(0, -1), ...tail(update.params), ...ids].slice(0, update.params.length).concat(ids))
+            result.fixed += affectedRows
+            result.notFixed += ids.length - affectedRows
+          }
+          remember(ids)
+        }
+        done += rows.length
+        options.onProgress?.({done, label: `fix ${check}`})
+      }
+    } catch (error) {
+      // A fix that failed half-way still reports (and the command audits) what it changed.
+      result.note = `stopped: ${(error as Error).message}`
+      throw Object.assign(error as Error, {partialFix: out})
+    }
+  }
+  return out
+}
+
+function tail(params: unknown[]): unknown[] {
+  return params.length > 0 ? [] : []
+}

@@ -1,0 +1,141 @@
+import {mkdtempSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import mysql from 'mysql2/promise'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {cliEnv, createTestDatabase, createTestRedis, runCli, type TestDatabase, type TestRedis} from '../helpers/env.js'
+
+let db: TestDatabase
+let redis: TestRedis
+
+beforeAll(async () => {
+  db = await createTestDatabase()
+  redis = await createTestRedis()
+})
+
+afterAll(async () => {
+  await db?.drop()
+  await redis?.cleanup()
+})
+
+function configDir(yaml: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'msgops-cli-'))
+  writeFileSync(join(dir, 'msgops.yaml'), yaml)
+  return dir
+}
+
+describe('msgops CLI', () => {
+  it('--help lists the topics', async () => {
+    const {code, stdout} = await runCli(['--help'])
+    expect(code).toBe(0)
+    expect(stdout).toMatch(/TOPICS/)
+    expect(stdout).toMatch(/config\s/)
+    expect(stdout).toMatch(/schema\s/)
+    expect(stdout).toMatch(/doctor/)
+  })
+
+  it('schema init creates the tables, and succeeds again without changing them', async () => {
+    const env = cliEnv({db, redis})
+    const first = await runCli(['schema', 'init', '--json'], {env})
+    expect(first.code).toBe(0)
+    expect(JSON.parse(first.stdout).created).toEqual(['orders', 'outbox', 'inbox', 'msgops_audit'])
+    const second = await runCli(['schema', 'init', '--json'], {env})
+    expect(second.code).toBe(0)
+    expect(JSON.parse(second.stdout)).toMatchObject({created: [], existing: ['orders', 'outbox', 'inbox', 'msgops_audit']})
+    const conn = await mysql.createConnection(db.url)
+    const [rows] = await conn.query('SELECT command, outcome FROM msgops_audit')
+    await conn.end()
+    // Only the run that created something changed state, so only it is audited.
+    expect(rows).toHaveLength(1)
+  })
+
+  it('doctor --json prints an array of checks and exits 0 when the schema is in place', async () => {
+    const env = cliEnv({db, redis})
+    await runCli(['schema', 'init'], {env})
+    const {code, stdout, stderr} = await runCli(['doctor', '--json'], {env})
+    const checks = JSON.parse(stdout) as {name: string; ok: boolean; detail: string}[]
+    expect(stderr).toBe('')
+    expect(checks.map((c) => c.name)).toEqual(
+      expect.arrayContaining(['mysql', 'mysql.outbox', 'mysql.inbox', 'mysql.orders', 'mysql.outbox.index', 'mysql.skip-locked', 'rabbitmq', 'redis']),
+    )
+    for (const check of checks) expect(check).toEqual({name: expect.any(String), ok: true, detail: expect.any(String), ...(check as {latencyMs?: number}).latencyMs === undefined ? {} : {latencyMs: expect.any(Number)}})
+    expect(code).toBe(0)
+  })
+
+  it('doctor exits 1 and names what is missing when a mapped table lacks a column', async () => {
+    const conn = await mysql.createConnection(db.url)
+    await conn.query('CREATE TABLE order_mq_tab (messageId VARCHAR(64) PRIMARY KEY, messageStatus INT, addTime DATETIME)')
+    await conn.end()
+    const cwd = configDir('outbox:\n  table: order_mq_tab\n  columns: {id: messageId, status: messageStatus, createdAt: addTime, payload: messageContent}\n')
+    const {code, stdout} = await runCli(['doctor', '--json'], {env: cliEnv({db, redis}), cwd})
+    expect(code).toBe(1)
+    const outbox = (JSON.parse(stdout) as {name: string; ok: boolean; detail: string}[]).find((c) => c.name === 'mysql.outbox')!
+    expect(outbox.ok).toBe(false)
+    expect(outbox.detail).toContain('payload (messageContent)')
+  })
+
+  it('an unreachable MySQL exits 2 with one line, no stack trace and no password', async () => {
+    const {code, stdout, stderr, ms} = await runCli(['doctor', '--mysql-url', 'mysql://root:s3cret@127.0.0.1:1/x'])
+    expect(code).toBe(2)
+    expect(stdout).toBe('')
+    expect(stderr.trim().split('\n')).toHaveLength(1)
+    expect(stderr).toMatch(/^Error: cannot connect to MySQL at mysql:\/\/root:\*\*\*\*@127\.0\.0\.1:1\/x/)
+    expect(stderr + stdout).not.toContain('s3cret')
+    expect(stderr).not.toMatch(/\n\s+at /)
+    expect(ms).toBeLessThan(10_000)
+  })
+
+  it('--verbose shows the stack that is hidden otherwise, still masked', async () => {
+    const {code, stderr} = await runCli(['doctor', '--verbose', '--redis-url', 'redis://:s3cret@127.0.0.1:1'])
+    expect(code).toBe(2)
+    expect(stderr).toMatch(/\n\s+at /)
+    expect(stderr).not.toContain('s3cret')
+  })
+
+  it('a configuration with an injected table name exits 2 naming the key, before connecting', async () => {
+    const cwd = configDir('outbox:\n  table: "orders; DROP TABLE x"\n')
+    const {code, stdout, stderr} = await runCli(['doctor', '--mysql-url', 'mysql://root:pw@127.0.0.1:1/never'], {cwd})
+    expect(code).toBe(2)
+    expect(stdout).toBe('')
+    expect(stderr).toMatch(/outbox\.table: must be a SQL identifier/)
+    expect(stderr).not.toMatch(/cannot connect/)
+    expect(stderr.trim().split('\n')).toHaveLength(1)
+  })
+
+  it('--json errors are JSON on stdout with the exit code', async () => {
+    const {code, stdout} = await runCli(['doctor', '--json', '--amqp-url', 'amqp://guest:s3cret@127.0.0.1:1'])
+    expect(code).toBe(2)
+    const body = JSON.parse(stdout)
+    expect(body.error).toMatchObject({kind: 'connection', exitCode: 2})
+    expect(stdout).not.toContain('s3cret')
+  })
+
+  it('config show lists every value with its source and masks passwords', async () => {
+    const cwd = configDir('outbox: {table: order_mq_tab}\nprofiles:\n  prod:\n    amqp: {url: "amqp://app:pr0d-secret@127.0.0.1:5672/prod"}\n')
+    const {code, stdout} = await runCli(['config', 'show', '--profile', 'prod', '--json', '--redis-url', 'redis://:fl4g-secret@127.0.0.1:6379'], {
+      cwd,
+      env: {MSGOPS_MYSQL_URL: 'mysql://root:env-secret@127.0.0.1:3306/test'},
+    })
+    expect(code).toBe(0)
+    const body = JSON.parse(stdout) as {file: string; profile: string; values: {key: string; value: unknown; source: string}[]}
+    const byKey = Object.fromEntries(body.values.map((v) => [v.key, v]))
+    expect(body.profile).toBe('prod')
+    expect(byKey['outbox.table']).toEqual({key: 'outbox.table', value: 'order_mq_tab', source: 'file'})
+    expect(byKey['amqp.url']).toMatchObject({value: 'amqp://app:****@127.0.0.1:5672/prod', source: 'profile'})
+    expect(byKey['mysql.url']).toMatchObject({value: 'mysql://root:****@127.0.0.1:3306/test', source: 'env'})
+    expect(byKey['redis.url']).toMatchObject({value: 'redis://:****@127.0.0.1:6379', source: 'flag'})
+    expect(byKey['inbox.table'].source).toBe('default')
+    expect(stdout).not.toMatch(/pr0d-secret|env-secret|fl4g-secret/)
+    const human = await runCli(['config', 'show', '--profile', 'prod'], {cwd})
+    expect(human.stdout).toMatch(/amqp\.url\s.*amqp:\/\/app:\*\*\*\*@127\.0\.0\.1:5672\/prod\s.*profile/)
+  })
+
+  it('an unknown flag is a usage error: exit 2, one line', async () => {
+    const {code, stderr} = await runCli(['doctor', '--bogus'])
+    expect(stderr).toBe('Error: Nonexistent flag: --bogus; see --help\n')
+    expect(code).toBe(2)
+    expect(stderr.trim().split('\n')).toHaveLength(1)
+    expect(stderr).toMatch(/Nonexistent flag: --bogus/)
+  })
+})
