@@ -3,6 +3,7 @@ import {Redis} from 'ioredis'
 import {ConnectionError, oneLine, OperationError} from '../core/errors.js'
 import {maskSecrets, maskUrl} from '../core/mask.js'
 import type {LockStore} from '../core/ports.js'
+import {withTimeout} from './mysql.js'
 
 const SUGGESTION = 'check that Redis is running and the URL (--redis-url, MSGOPS_REDIS_URL or redis.url)'
 
@@ -32,8 +33,11 @@ export class RedisAdapter implements LockStore {
       cause ??= error
     })
     try {
-      await client.connect()
-      await client.ping()
+      // connectTimeout covers only the TCP connect; a server that accepts and never answers is caught here.
+      await withTimeout((async () => {
+        await client.connect()
+        await client.ping()
+      })(), timeoutMs)
     } catch (error) {
       client.disconnect()
       throw redisConnectionError(url, cause ?? error, timeoutMs)
@@ -88,7 +92,7 @@ export function redisConnectionError(url: string, error: unknown, timeoutMs?: nu
   const e = error as {code?: string; message?: string}
   let reason: string
   if (e.code === 'ECONNREFUSED' || /ECONNREFUSED/.test(e.message ?? '')) reason = 'connection refused'
-  else if (/ETIMEDOUT|timed? ?out/i.test(`${e.code} ${e.message}`)) reason = `no answer within ${timeoutMs ?? 'the'} ms`
+  else if (/TIMEOUT|ETIMEDOUT|timed? ?out/i.test(`${e.code} ${e.message}`)) reason = `no answer within ${timeoutMs ?? 'the'} ms`
   else if (/WRONGPASS|NOAUTH|invalid password/i.test(e.message ?? '')) reason = 'authentication failed'
   else reason = oneLine(maskSecrets(e.message ?? String(error)))
   return new ConnectionError('Redis', `cannot connect to Redis at ${maskUrl(url)}: ${reason}`, SUGGESTION, error)
