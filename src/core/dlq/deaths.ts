@@ -95,9 +95,18 @@ export function replayCountOf(headers: Record<string, unknown> | undefined): num
   return Number.isFinite(n) && n > 0 ? Math.floor(n) : 0
 }
 
+/** Recent keys: a queue holds few groups and hashing every message costs more than the rest of its handling. */
+const keyCache = new Map<string, string>()
+
 export function groupKey(parts: {reason: string; queue: string; exchange?: string; routingKey?: string; error?: string}): string {
   const text = JSON.stringify([parts.reason, parts.queue, parts.exchange ?? null, parts.routingKey ?? null, parts.error ?? null])
-  return createHash('sha1').update(text).digest('hex').slice(0, 8)
+  let key = keyCache.get(text)
+  if (key === undefined) {
+    key = createHash('sha1').update(text).digest('hex').slice(0, 8)
+    if (keyCache.size >= 10_000) keyCache.clear()
+    keyCache.set(text, key)
+  }
+  return key
 }
 
 export function describeLetter(letter: DeadLetter, errorHeaders: string[]): DeadLetterFacts {

@@ -116,3 +116,30 @@ export function replayMessage(letter: DeadLetter, facts: DeadLetterFacts, target
 export function returnKey(message: OutgoingMessage): string {
   return JSON.stringify([message.exchange, message.routingKey, message.properties.messageId ?? null, message.body.length])
 }
+
+/** Filters from command-line text: `--header k=v` pairs, durations already parsed by the caller. */
+export function filtersFromInput(input: {
+  groups?: string[]
+  routingKey?: string
+  headers?: string[]
+  messageIds?: string[]
+  reasons?: string[]
+  olderThanMs?: number
+}): DeadLetterFilters {
+  const headers: Record<string, string> = {}
+  for (const pair of input.headers ?? []) {
+    const at = pair.indexOf('=')
+    if (at <= 0) throw new UsageError(`--header "${pair}" is not name=value`, 'write it as --header x-tenant=acme')
+    headers[pair.slice(0, at)] = pair.slice(at + 1)
+  }
+  const filters: DeadLetterFilters = {
+    groups: input.groups,
+    routingKey: input.routingKey,
+    headers: Object.keys(headers).length > 0 ? headers : undefined,
+    messageIds: input.messageIds,
+    reasons: input.reasons,
+    olderThanMs: input.olderThanMs,
+  }
+  checkFilters(filters)
+  return filters
+}

@@ -25,7 +25,8 @@ export interface QueueState {
 export interface DeadLetterReader {
   /** The next delivery; null when none arrives within waitMs (0: only what is already buffered). */
   next(waitMs: number): Promise<DeadLetter | null>
-  ack(letter: DeadLetter): void
+  /** Removes it from the queue; false when the channel is gone (the delivery went back to the queue). */
+  ack(letter: DeadLetter): boolean
   /** Keeps it unacked until close(), without letting it block further deliveries. */
   hold(letter: DeadLetter): void
   /** Stops consuming and returns every delivery not acked to the queue. */

@@ -1,3 +1,4 @@
+import {OperationError} from '../errors.js'
 import type {ProgressCallback} from '../ports.js'
 import {describeLetter, jsonSafe} from './deaths.js'
 import {type DeadLetterFilters, matcher} from './decide.js'
@@ -75,8 +76,11 @@ export async function purgeDeadLetters(
       await ports.archive.append(letters.map((l) => archiveLine(options.queue, l, new Date(now()))))
       report.archived += letters.length
     }
-    for (const letter of letters) reader.ack(letter)
-    report.purged += letters.length
+    let acked = 0
+    for (const letter of letters) if (reader.ack(letter)) acked++
+    report.purged += acked
+    // Unacked ones went back to the queue with the channel; the archive may then hold them twice, never zero times.
+    if (acked < letters.length) throw new OperationError(`the channel closed before ${letters.length - acked} archived messages were acked`, 'they are still in the queue; run again')
     progress({done: report.read, total: state.messages})
   }
   try {

@@ -60,8 +60,8 @@ export interface ReplayReport {
 
 /** Reports list at most this many failures and skips; the counts are always complete. */
 const DETAIL_LIMIT = 100
-/** Batches in flight together; each holds a quarter of the prefetch window so the window never runs dry. */
-const IN_FLIGHT = 4
+/** A batch is a quarter of the prefetch window, so several are in flight and the window never runs dry. */
+const BATCHES_PER_WINDOW = 4
 
 interface Item {
   letter: DeadLetter
@@ -101,7 +101,10 @@ export async function replayDeadLetters(
     targets.set(k, entry)
   }
   const reader: DeadLetterReader = await ports.queues.open(options.queue, {prefetch: Math.max(1, options.prefetch)})
-  const batchSize = Math.max(1, Math.floor(options.prefetch / IN_FLIGHT))
+  const batchSize = Math.max(1, Math.floor(options.prefetch / BATCHES_PER_WINDOW))
+  // The broker's prefetch already bounds unacked deliveries; this bounds memory if held ones make it roll consumers.
+  const maxInFlight = Math.max(1, options.prefetch) * 2
+  let messagesInFlight = 0
   const inFlight = new Set<Promise<void>>()
   const keysInFlight = new Map<string, number>()
   let batch: Item[] = []
@@ -121,23 +124,24 @@ export async function replayDeadLetters(
     batch = []
     batchKeys = new Set()
     if (items.length === 0) return
-    while (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight)
+    while (inFlight.size > 0 && messagesInFlight + items.length > maxInFlight) await Promise.race(inFlight)
     if (stopped) {
       for (const item of items) fail(item, `not published: ${oneLine(stopped.message)}`)
       return
     }
     for (const item of items) keysInFlight.set(item.key, (keysInFlight.get(item.key) ?? 0) + 1)
+    messagesInFlight += items.length
     const work: Promise<void> = publisher!
       .publishBatch(items.map((i) => i.message), {timeoutMs: options.publishTimeoutMs})
       .then(
         (outcomes) => {
           for (const [index, item] of items.entries()) {
             const outcome = outcomes[index]
-            if (outcome.status === 'confirmed') {
-              reader.ack(item.letter)
+            if (outcome.status !== 'confirmed') fail(item, outcome.reason)
+            else if (reader.ack(item.letter)) {
               report.moved++
               countTarget(item.target)
-            } else fail(item, outcome.reason)
+            } else fail(item, 'published, but the dead letter could not be acked (channel closed): it stays in the queue and may arrive twice')
           }
         },
         (error: Error) => {
@@ -148,6 +152,7 @@ export async function replayDeadLetters(
       )
       .finally(() => {
         inFlight.delete(work)
+        messagesInFlight -= items.length
         for (const item of items) {
           const n = (keysInFlight.get(item.key) ?? 1) - 1
           if (n === 0) keysInFlight.delete(item.key)

@@ -333,7 +333,7 @@ export async function fixFindings(ports: ReconcilePorts, config: Config, options
             result.notFixed += outcome.failed
           } else {
             const update = check === 'sent_not_consumed' ? requeueSentSql(schema!, ids.length) : requeueDeadSql(schema!, ids.length)
-            const {affectedRows} = await ports.sql.execute(update.sql, [...update.params.slice(0, -1), ...tail(update.params), ...ids].slice(0, update.params.length).concat(ids))
+            const {affectedRows} = await ports.sql.execute(update.sql, [...update.params, ...ids])
             result.fixed += affectedRows
             result.notFixed += ids.length - affectedRows
           }
@@ -349,8 +349,4 @@ export async function fixFindings(ports: ReconcilePorts, config: Config, options
     }
   }
   return out
-}
-
-function tail(params: unknown[]): unknown[] {
-  return params.length > 0 ? [] : []
 }

@@ -112,7 +112,7 @@ const name = z.string().min(1, {message: 'expected a non-empty name'}).max(255, 
 
 const exchangeSchema = z.strictObject({
   name: name.refine((n) => !n.startsWith('amq.'), {message: 'amq.* names are reserved by RabbitMQ: bind to them without declaring them'}),
-  type: z.union([z.enum(EXCHANGE_TYPES), z.string().regex(/^x-[\w.-]+$/)], {error: `expected one of ${EXCHANGE_TYPES.join('|')} (or a plugin type x-…)`}),
+  type: z.string().refine((t) => (EXCHANGE_TYPES as readonly string[]).includes(t) || /^x-[\w.-]+$/.test(t), {message: `expected one of ${EXCHANGE_TYPES.join('|')} (or a plugin type x-…)`}),
   durable: z.boolean().default(true),
   autoDelete: z.boolean().default(false),
   internal: z.boolean().default(false),
@@ -281,7 +281,7 @@ export function parseTopologyText(text: string, vhost: string, where: string): T
   try {
     data = parseYaml(text, {prettyErrors: false})
   } catch (error) {
-    const line = error instanceof YAMLParseError && error.linePos ? ` at line ${error.linePos[0].line}` : ''
+    const line = error instanceof YAMLParseError ? ` at line ${text.slice(0, error.pos[0]).split('\n').length}` : ''
     throw new UsageError(`${where}: not valid YAML or JSON${line}: ${(error as Error).message.split('\n')[0]}`)
   }
   return looksLikeDefinitions(data) ? parseDefinitions(data, vhost, where) : parseTopologyModel(data, where)
@@ -314,4 +314,17 @@ export function bindingName(b: BindingSpec): string {
 export function vhostOfAmqpUrl(url: string): string {
   const path = new URL(url).pathname
   return path === '' || path === '/' ? '/' : decodeURIComponent(path.slice(1))
+}
+
+/** Reads and validates a topology file; every problem is a UsageError naming the file. */
+export async function loadTopologyFile(path: string, vhost: string): Promise<Topology> {
+  const {readFile} = await import('node:fs/promises')
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    throw new UsageError(`cannot read topology file ${path}: ${code === 'ENOENT' ? 'no such file' : (code ?? 'error')}`, 'check the FILE argument')
+  }
+  return parseTopologyText(text, vhost, path)
 }

@@ -1,0 +1,228 @@
+/**
+ * `npm run bench -- reconcile [--rows 1000000] [--batch-size 5000] [--keep]`
+ *
+ * Loads N orders with their outbox rows, inbox records and Redis keys, injects 0.1% of every kind of discrepancy
+ * (disjoint sets), then in the same run measures:
+ *   raw limit: one SQL anti-join of orders against inbox (SELECT COUNT(*) … NOT EXISTS), warm;
+ *   reconcile: the built CLI `msgops reconcile --json` with all seven checks, Redis included, as cron runs it.
+ * Prints both times, their ratio, the CLI's peak RSS (VmHWM) and whether the findings equal the injected set.
+ * Targets: ratio ≤ 2, peak RSS < 200 MB at a million rows, findings exact. Needs dist/ (npx tsc -p tsconfig.build.json).
+ */
+import {spawn} from 'node:child_process'
+import {randomBytes} from 'node:crypto'
+import {readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {Redis} from 'ioredis'
+import mysql from 'mysql2/promise'
+
+import {DEFAULTS} from '../src/config/defaults.js'
+import {initSchema} from '../src/core/schema.js'
+
+const MYSQL_ROOT = process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test'
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
+const RUN_JS = fileURLToPath(new URL('../bin/run.js', import.meta.url))
+const INSERT_ROWS = 5000
+
+type Kind = 'order_without_message' | 'message_stuck' | 'message_dead' | 'sent_not_consumed' | 'consumed_failed' | 'orphan_consumed' | 'cache_drift'
+
+function arg(args: string[], name: string, fallback: string): string {
+  const i = args.indexOf(name)
+  return i >= 0 && args[i + 1] ? args[i + 1] : fallback
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(0)} MB`
+}
+
+/** Which discrepancy order i carries: one order in a thousand for each kind, disjoint. */
+function kindOf(i: number): Kind | null {
+  switch (i % 1000) {
+    case 0:
+      return 'order_without_message'
+    case 1:
+      return 'message_stuck'
+    case 2:
+      return 'message_dead'
+    case 3:
+      return 'sent_not_consumed'
+    case 4:
+      return 'consumed_failed'
+    case 5:
+      return 'cache_drift'
+    default:
+      return null
+  }
+}
+
+const pad = (i: number) => String(i).padStart(8, '0')
+
+/** Naive DATETIME arithmetic on the database's own clock text (only used to spread load timestamps). */
+function minusSeconds(base: string, seconds: number): string {
+  const [d, t] = base.split(' ')
+  const ms = Date.parse(`${d}T${t}Z`) - seconds * 1000
+  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
+}
+
+export async function main(args: string[]): Promise<void> {
+  const rows = Number(arg(args, '--rows', '1000000'))
+  const batch = arg(args, '--batch-size', '5000')
+  const keep = args.includes('--keep')
+  if (!Number.isInteger(rows) || rows < 1000) throw new Error('--rows must be an integer of at least 1000')
+
+  const dbName = `msgops_bench_rec_${randomBytes(3).toString('hex')}`
+  const prefix = `msgops_bench_rec_${randomBytes(3).toString('hex')}:`
+  const root = await mysql.createConnection(MYSQL_ROOT)
+  await root.query(`CREATE DATABASE \`${dbName}\``)
+  await root.end()
+  const url = new URL(MYSQL_ROOT)
+  url.pathname = `/${dbName}`
+  const pool = mysql.createPool({uri: url.toString(), connectionLimit: 4})
+  const redis = new Redis(REDIS_URL)
+  const dir = join(tmpdir(), `msgops-bench-rec-${randomBytes(3).toString('hex')}`)
+  const configFile = `${dir}.yaml`
+  writeFileSync(configFile, `cache:\n  keyPattern: "${prefix}order:{id}"\n`)
+
+  try {
+    process.stdout.write(`reconcile bench: ${rows.toLocaleString('en')} orders, 0.1% of each discrepancy, database ${dbName}\n`)
+    const config = {...DEFAULTS, cache: {...DEFAULTS.cache, keyPattern: `${prefix}order:{id}`}}
+    await initSchema({
+      query: async (sql: string, params?: unknown[]) => (await pool.query(sql, params))[0] as never,
+      execute: async (sql: string, params?: unknown[]) => ({affectedRows: 0, ...((await pool.query(sql, params))[0] as object)}),
+      transaction: async () => {
+        throw new Error('unused')
+      },
+      version: async () => '',
+    }, config)
+
+    const [[{base}]] = (await pool.query("SELECT DATE_FORMAT(NOW(3) - INTERVAL 1 HOUR, '%Y-%m-%d %H:%i:%s.%f') AS base")) as unknown as [[{base: string}]]
+    const injected: Record<Kind, Set<string>> = {
+      order_without_message: new Set(),
+      message_stuck: new Set(),
+      message_dead: new Set(),
+      sent_not_consumed: new Set(),
+      consumed_failed: new Set(),
+      orphan_consumed: new Set(),
+      cache_drift: new Set(),
+    }
+
+    const loadStart = Date.now()
+    for (let start = 0; start < rows; start += INSERT_ROWS) {
+      const orders: unknown[][] = []
+      const outbox: unknown[][] = []
+      const inbox: unknown[][] = []
+      const redisPipe = redis.pipeline()
+      for (let i = start; i < Math.min(rows, start + INSERT_ROWS); i++) {
+        const kind = kindOf(i)
+        const oid = `o${pad(i)}`
+        const mid = `m${pad(i)}`
+        const at = minusSeconds(base, i % 3600)
+        orders.push([oid, mid, 'paid', at, at])
+        if (kind !== 'order_without_message') {
+          const status = kind === 'message_stuck' ? 'pending' : kind === 'message_dead' ? 'dead_letter' : 'sent'
+          outbox.push([mid, 'order', oid, 'order.created', 'orders', 'order.created', '{}', status, at, status === 'sent' ? at : null])
+          if (status === 'sent' && kind !== 'sent_not_consumed') inbox.push([mid, 'billing', kind === 'consumed_failed' ? 'failed' : 'processed', at])
+        }
+        if (kind === 'cache_drift') {
+          // Half the drifted keys are missing, half hold another status.
+          if ((i / 1000) % 2 === 0) redisPipe.set(`${prefix}order:${oid}`, 'created')
+        } else redisPipe.set(`${prefix}order:${oid}`, 'paid')
+        if (kind) injected[kind].add(kind === 'order_without_message' || kind === 'cache_drift' ? oid : mid)
+        if (i % 1000 === 6) {
+          // An inbox record whose message never existed in the outbox.
+          inbox.push([`x${pad(i)}`, 'billing', 'processed', at])
+          injected.orphan_consumed.add(`x${pad(i)}`)
+        }
+      }
+      await Promise.all([
+        pool.query('INSERT INTO orders (id, message_id, status, created_at, updated_at) VALUES ?', [orders]),
+        outbox.length > 0
+          ? pool.query('INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, exchange, routing_key, payload, status, created_at, sent_at) VALUES ?', [outbox])
+          : null,
+        inbox.length > 0 ? pool.query('INSERT INTO inbox (message_id, consumer, status, received_at) VALUES ?', [inbox]) : null,
+        redisPipe.exec(),
+      ])
+      if (start % 100_000 === 0) process.stderr.write(`  loaded ${start.toLocaleString('en')}…\r`)
+    }
+    await pool.query('ANALYZE TABLE orders, outbox, inbox')
+    process.stdout.write(`loaded in ${((Date.now() - loadStart) / 1000).toFixed(1)}s\n`)
+
+    // Raw limit, warm: the anti-join of orders against inbox, once to warm the buffer pool, then timed.
+    const antiJoin = 'SELECT COUNT(*) AS n FROM orders o WHERE NOT EXISTS (SELECT 1 FROM inbox i WHERE i.message_id = o.message_id)'
+    await pool.query(antiJoin)
+    const rawStart = process.hrtime.bigint()
+    await pool.query(antiJoin)
+    const rawMs = Number(process.hrtime.bigint() - rawStart) / 1e6
+
+    const env: Record<string, string> = {}
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('MSGOPS_')) env[k] = v
+    Object.assign(env, {MSGOPS_MYSQL_URL: url.toString(), MSGOPS_REDIS_URL: REDIS_URL, MSGOPS_REDIS_KEY_PREFIX: prefix, NO_COLOR: '1'})
+    const run = await runMeasured(['reconcile', '--json', '--config', configFile, '--sample', '1000', '--batch-size', batch], env)
+    if (run.code !== 0 && run.code !== 1) throw new Error(`reconcile exited ${run.code}: ${run.stderr}`)
+    const report = JSON.parse(run.stdout) as {checks: Record<Kind, {count: number; samples: {id: string}[]}>; total: number}
+
+    let exact = true
+    const lines: string[] = []
+    for (const kind of Object.keys(injected) as Kind[]) {
+      const found = report.checks[kind]
+      const want = injected[kind]
+      const got = new Set(found.samples.map((s) => s.id))
+      // Samples hold every finding when count ≤ 1000 (0.1% of a million); above that the count and the sample are checked.
+      const same = found.count === want.size && [...got].every((id) => want.has(id)) && (want.size > 1000 || got.size === want.size)
+      exact &&= same
+      lines.push(`  ${kind.padEnd(22)} injected ${String(want.size).padStart(6)}  found ${String(found.count).padStart(6)}  ${same ? 'exact' : 'DIFFERENT'}`)
+    }
+    process.stdout.write(`${lines.join('\n')}\n`)
+    process.stdout.write(
+      [
+        `raw limit  single SQL anti-join orders ⟕ inbox:    ${(rawMs / 1000).toFixed(2)}s`,
+        `reconcile  msgops reconcile, 7 checks + Redis (CLI): ${(run.ms / 1000).toFixed(2)}s  (${(run.ms / rawMs).toFixed(2)}× the anti-join; target ≤ 2)`,
+        `peak RSS   of the reconcile process:              ${mb(run.peakRss)}  (target < 200 MB at 1,000,000 rows)`,
+        `findings   ${exact ? 'exactly the injected set' : 'NOT the injected set'}`,
+      ].join('\n') + '\n',
+    )
+  } finally {
+    if (keep) process.stdout.write(`kept database ${dbName} and Redis prefix ${prefix}\n`)
+    else {
+      await pool.query(`DROP DATABASE IF EXISTS \`${dbName}\``).catch(() => {})
+      let cursor = '0'
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 10_000)
+        if (keys.length > 0) await redis.unlink(...keys)
+        cursor = next
+      } while (cursor !== '0')
+    }
+    await pool.end()
+    redis.disconnect()
+    rmSync(configFile, {force: true})
+  }
+}
+
+/** Runs the built CLI; its peak RSS is read from /proc (VmHWM) while it runs. */
+function runMeasured(args: string[], env: Record<string, string>): Promise<{code: number | null; stdout: string; stderr: string; ms: number; peakRss: number}> {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint()
+    const child = spawn(process.execPath, [RUN_JS, ...args], {env, stdio: ['ignore', 'pipe', 'pipe']})
+    let stdout = ''
+    let stderr = ''
+    let peak = 0
+    const sample = () => {
+      try {
+        const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))
+        if (hwm) peak = Math.max(peak, Number(hwm[1]) * 1024)
+      } catch {
+        // The process has ended.
+      }
+    }
+    const timer = setInterval(sample, 20)
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('error', reject)
+    child.on('exit', () => sample())
+    child.on('close', (code) => {
+      clearInterval(timer)
+      resolve({code, stdout, stderr, ms: Number(process.hrtime.bigint() - started) / 1e6, peakRss: peak})
+    })
+  })
+}

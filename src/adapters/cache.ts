@@ -1,0 +1,105 @@
+import type {Redis} from 'ioredis'
+
+import type {CachePort, CacheRead} from '../core/reconcile/ports.js'
+import type {RedisAdapter} from './redis.js'
+
+export type CacheFormat = 'string' | 'hash' | 'json'
+
+type PipelineResult = [error: Error | null, value: unknown][] | null
+
+/**
+ * The order cache on Redis: each call is one pipeline (one round trip for the whole batch).
+ * string: GET/SET; hash: HGET/HSET of the field; json: a JSON document in a string key, the field read and
+ * rewritten in place (other fields kept). Writes keep the key's TTL.
+ */
+export class RedisCache implements CachePort {
+  private readonly client: Redis
+
+  constructor(
+    private readonly redis: RedisAdapter,
+    private readonly format: CacheFormat,
+    private readonly field: string,
+  ) {
+    this.client = redis.client
+  }
+
+  async read(keys: string[]): Promise<CacheRead[]> {
+    const pipeline = this.client.pipeline()
+    for (const key of keys) {
+      if (this.format === 'hash') pipeline.hget(key, this.field)
+      else pipeline.get(key)
+    }
+    const results = await this.exec(() => pipeline.exec())
+    return keys.map((_key, n) => this.interpret(results[n]))
+  }
+
+  async write(entries: {key: string; value: string}[]): Promise<void> {
+    if (entries.length === 0) return
+    let docs: CacheRead[] = []
+    // A JSON document is rewritten field by field, so its other fields survive; one more round trip to read them.
+    if (this.format === 'json') docs = await this.readRaw(entries.map((e) => e.key))
+    const pipeline = this.client.pipeline()
+    for (const [n, {key, value}] of entries.entries()) {
+      if (this.format === 'hash') pipeline.hset(key, this.field, value)
+      else if (this.format === 'string') pipeline.set(key, value, 'KEEPTTL')
+      else {
+        const raw = docs[n]
+        let doc: Record<string, unknown> = {}
+        if (raw.state === 'value') {
+          try {
+            const parsed = JSON.parse(raw.value) as unknown
+            if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) doc = parsed as Record<string, unknown>
+          } catch {
+            // Not JSON: replaced by a document holding the field.
+          }
+        }
+        // An integer status stays a JSON number when it was one.
+        doc[this.field] = typeof doc[this.field] === 'number' && /^-?\d+$/.test(value) ? Number(value) : value
+        pipeline.set(key, JSON.stringify(doc), 'KEEPTTL')
+      }
+    }
+    await this.exec(() => pipeline.exec(), true)
+  }
+
+  async remove(keys: string[]): Promise<void> {
+    if (keys.length === 0) return
+    const pipeline = this.client.pipeline()
+    for (const key of keys) pipeline.del(key)
+    await this.exec(() => pipeline.exec(), true)
+  }
+
+  private async readRaw(keys: string[]): Promise<CacheRead[]> {
+    const pipeline = this.client.pipeline()
+    for (const key of keys) pipeline.get(key)
+    const results = await this.exec(() => pipeline.exec())
+    return results.map(([error, value]) => (error ? {state: 'invalid', reason: 'wrong type'} : value === null ? {state: 'missing'} : {state: 'value', value: String(value)}))
+  }
+
+  /** One pipeline result read the configured way. */
+  private interpret([error, value]: [Error | null, unknown]): CacheRead {
+    if (error) return {state: 'invalid', reason: /WRONGTYPE/.test(error.message) ? 'wrong Redis type' : `unreadable: ${error.message.slice(0, 60)}`}
+    if (value === null || value === undefined) return {state: 'missing'}
+    const raw = String(value)
+    if (this.format !== 'json') return {state: 'value', value: raw}
+    let doc: unknown
+    try {
+      doc = JSON.parse(raw)
+    } catch {
+      return {state: 'invalid', reason: 'not JSON'}
+    }
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return {state: 'invalid', reason: 'not a JSON object'}
+    const field = (doc as Record<string, unknown>)[this.field]
+    if (field === undefined || field === null) return {state: 'invalid', reason: `no field ${this.field}`}
+    return {state: 'value', value: typeof field === 'string' ? field : JSON.stringify(field)}
+  }
+
+  /** Runs a pipeline through the adapter's error mapping; with failOnError, any failed command fails the call. */
+  private async exec(run: () => Promise<PipelineResult>, failOnError = false): Promise<[Error | null, unknown][]> {
+    const results = (await this.redis.run(run)) ?? []
+    if (failOnError) {
+      const failed = results.find(([error]) => error)
+      if (failed) await this.redis.run(() => Promise.reject(failed[0]))
+    }
+    return results
+  }
+}

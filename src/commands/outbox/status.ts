@@ -1,0 +1,62 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../base-command.js'
+import {parseDuration} from '../../core/duration.js'
+import {UsageError} from '../../core/errors.js'
+import {outboxStatus, type StatusReport} from '../../core/outbox/status.js'
+import {systemClock} from '../../core/outbox/drain.js'
+import {writeMetricsFile} from '../../render/metrics.js'
+import {renderStatus, statusMetrics} from '../../render/outbox.js'
+
+export default class OutboxStatus extends BaseCommand<typeof OutboxStatus> {
+  static summary = 'Show the outbox at a glance: rows per status, oldest pending row, stuck rows, attempts, send rate.'
+  static description = `Counts rows per status (with the configured status names), the age of the oldest pending row, how many pending rows are older than --stuck-after, a histogram of failed attempts, the rows sent in the last 1 m / 5 m / 1 h (when a sent-at column is mapped) and the top event types among pending rows.
+With --fail-if-pending-older-than or --fail-if-dead-letters it exits 1 when a threshold is breached, for cron alerts. --metrics-file writes the figures in Prometheus text format (atomically) for node_exporter's textfile collector.
+Exit 0 all good, 1 a threshold breached, 2 a configuration or connection error.`
+
+  static examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --fail-if-pending-older-than 10m --fail-if-dead-letters 1',
+    '<%= config.bin %> <%= command.id %> --metrics-file /var/lib/node_exporter/textfile/msgops_outbox.prom',
+    '<%= config.bin %> <%= command.id %> --watch 5',
+  ]
+
+  static graceful = true
+
+  static flags = {
+    'stuck-after': Flags.string({description: 'pending rows older than this count as stuck', default: '5m'}),
+    'fail-if-pending-older-than': Flags.string({description: 'exit 1 when the oldest pending row is older than this, e.g. 10m'}),
+    'fail-if-dead-letters': Flags.integer({description: 'exit 1 when there are at least this many dead-letter rows', min: 1}),
+    'metrics-file': Flags.string({description: 'write the figures to this file in Prometheus text format (temp file + rename)'}),
+    watch: Flags.integer({description: 'refresh every this many seconds until Ctrl-C (terminal only)', min: 1, max: 3600}),
+  }
+
+  async run(): Promise<StatusReport> {
+    const f = this.flags
+    if (f.watch !== undefined && this.jsonEnabled()) throw new UsageError('--watch cannot be combined with --json', 'leave out --watch, or --json')
+    const options = {
+      config: this.settings,
+      stuckAfterMs: parseDuration(f['stuck-after'], '--stuck-after'),
+      failIfPendingOlderThanMs: f['fail-if-pending-older-than'] === undefined ? undefined : parseDuration(f['fail-if-pending-older-than'], '--fail-if-pending-older-than'),
+      failIfDeadLetters: f['fail-if-dead-letters'],
+    }
+    const sql = await this.services.mysql()
+    for (;;) {
+      const report = await outboxStatus(sql, options)
+      if (f['metrics-file']) writeMetricsFile(f['metrics-file'], statusMetrics(report))
+      if (f.watch === undefined) {
+        this.print(renderStatus(report))
+        this.found(report.alerts.length > 0)
+        return report
+      }
+      // A terminal gets a refreshed screen; a pipe gets one report after another.
+      if (process.stdout.isTTY) process.stdout.write('\u001B[2J\u001B[H')
+      this.print(`${new Date().toISOString()} · every ${f.watch}s · Ctrl-C to stop\n${renderStatus(report)}\n`)
+      await systemClock.sleep(f.watch * 1000, this.signal)
+      if (this.signal.aborted) {
+        this.found(report.alerts.length > 0)
+        return report
+      }
+    }
+  }
+}

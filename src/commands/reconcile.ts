@@ -1,0 +1,137 @@
+import {Flags} from '@oclif/core'
+
+import {RedisCache} from '../adapters/cache.js'
+import {BaseCommand} from '../base-command.js'
+import {parseDuration} from '../core/duration.js'
+import {EXIT, UsageError} from '../core/errors.js'
+import {CHECKS, type CheckName} from '../core/reconcile/checks.js'
+import type {DrainPort} from '../core/reconcile/ports.js'
+import {
+  FIXABLE,
+  fixAction,
+  type FixableCheck,
+  type FixReport,
+  fixFindings,
+  type ReconcileOptions,
+  type ReconcileReport,
+  reconcile,
+} from '../core/reconcile/run.js'
+import {parseTimeSpec} from '../core/reconcile/window.js'
+import {writeMetricsFile} from '../render/metrics.js'
+import {progressBar} from '../render/progress.js'
+import {isInteractive} from '../render/prompt.js'
+import {describeChecks, reconcileMetrics, renderFixes, renderReconcile} from '../render/reconcile.js'
+
+export type ReconcileResult = ReconcileReport & {fixes?: FixReport}
+
+export default class Reconcile extends BaseCommand<typeof Reconcile> {
+  static summary = 'Compare orders, outbox, inbox and the Redis cache; report every discrepancy and optionally repair it.'
+  static description = `Checks, each selectable with --check (default all):
+${describeChecks()}
+Rows are read in keyset-paginated batches over the window (--since, --until, on each table's own timestamp) and rows younger than --grace are never flagged; Redis is read in pipelined batches.
+--fix repairs what can be repaired after a confirmation (message_stuck is drained, sent_not_consumed set back to pending, cache_drift rewritten from MySQL or deleted as cache.onDrift says, message_dead set back to pending only with --fix-dead); the rest is reported, never invented. Every fix is audited.
+Exit 0 when clean, 1 when anything was found, 2 on a usage, configuration or connection error, or when another reconcile holds the lock.`
+
+  static examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --since 7d --grace 10m --check sent_not_consumed --check cache_drift',
+    '<%= config.bin %> <%= command.id %> --json --metrics-file /var/lib/node_exporter/msgops_reconcile.prom',
+    '<%= config.bin %> <%= command.id %> --fix --dry-run',
+    '<%= config.bin %> <%= command.id %> --fix --fix-dead --yes --wait-lock 10m',
+  ]
+
+  static graceful = true
+
+  static flags = {
+    check: Flags.string({description: 'run only this check (repeatable)', options: [...CHECKS], multiple: true}),
+    since: Flags.string({description: 'start of the window: a duration ago (24h, 7d) or YYYY-MM-DD[ HH:MM:SS] in database time', default: '24h'}),
+    until: Flags.string({description: 'end of the window (exclusive): a duration ago or a database time; default now'}),
+    grace: Flags.string({description: 'rows younger than this are never flagged', default: '5m'}),
+    sample: Flags.integer({description: 'sample ids shown per check', default: 5, min: 0, max: 1000}),
+    'batch-size': Flags.integer({description: 'rows per SQL page and keys per Redis pipeline', default: 5000, min: 1, max: 50_000}),
+    fix: Flags.boolean({description: 'repair what can be repaired (asks first)'}),
+    'fix-dead': Flags.boolean({description: 'with --fix, also set dead-letter rows back to pending', dependsOn: ['fix']}),
+    'dry-run': Flags.boolean({description: 'with --fix, show what would be repaired and change nothing', dependsOn: ['fix']}),
+    yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation'}),
+    'wait-lock': Flags.string({description: 'wait this long for another reconcile to finish instead of exiting 2, e.g. 10m'}),
+    'metrics-file': Flags.string({description: 'write findings per check, duration and last success time in Prometheus text format'}),
+  }
+
+  async run(): Promise<ReconcileResult> {
+    const f = this.flags
+    const options: ReconcileOptions = {
+      checks: (f.check ?? [...CHECKS]) as CheckName[],
+      since: parseTimeSpec(f.since, '--since'),
+      until: f.until ? parseTimeSpec(f.until, '--until') : undefined,
+      graceMs: parseDuration(f.grace, '--grace'),
+      sample: f.sample,
+      batchSize: f['batch-size'],
+      signal: this.signal,
+    }
+    const changes = f.fix && !f['dry-run']
+    // Refuse before a long scan rather than after it.
+    if (changes && !f.yes && (this.jsonEnabled() || !isInteractive()))
+      throw new UsageError('--fix changes state and there is no terminal to confirm on', 'pass --yes to confirm, or --dry-run to see what it would do')
+
+    await this.lock('reconcile', f['wait-lock'])
+    const sql = await this.services.mysql()
+    const cache = options.checks.includes('cache_drift')
+      ? new RedisCache(await this.services.redis(), this.settings.cache.format, this.settings.cache.field)
+      : undefined
+    const ports = {sql, cache, drain: this.drainPort()}
+
+    const bar = progressBar('reconcile', !this.jsonEnabled())
+    let report: ReconcileReport
+    try {
+      report = await reconcile(ports, this.settings, {...options, onProgress: bar.update})
+    } finally {
+      bar.stop()
+    }
+    this.print(renderReconcile(report))
+
+    let fixes: FixReport | undefined
+    const fixable = FIXABLE.filter((c) => (report.checks[c]?.count ?? 0) > 0)
+    if (f.fix && fixable.length > 0) {
+      const fixOptions = {...options, fix: fixable, fixDead: f['fix-dead'], dryRun: f['dry-run']}
+      const has = {drain: ports.drain !== undefined, fixDead: f['fix-dead']}
+      const actionable = fixable.filter((c) => !fixAction(c, this.settings, has).note)
+      if (!changes || actionable.length === 0 || (await this.confirm(this.question(report, actionable, has), f.yes))) {
+        const fixBar = progressBar('fixing', !this.jsonEnabled() && changes)
+        try {
+          fixes = await fixFindings(ports, this.settings, fixOptions, report)
+        } catch (error) {
+          const partial = (error as {partialFix?: FixReport}).partialFix
+          if (partial) await this.audit({window: report.window, fixes: partial, error: (error as Error).message}, EXIT.error).catch(() => {})
+          throw error
+        } finally {
+          fixBar.stop()
+        }
+        this.print(renderFixes(fixes))
+        if (changes && actionable.length > 0) await this.audit({window: report.window, found: counts(report), fixes: fixes.checks, interrupted: fixes.interrupted}, report.total > 0 ? EXIT.found : EXIT.ok)
+      } else this.note('nothing was changed')
+    }
+
+    if (f['metrics-file']) writeMetricsFile(f['metrics-file'], reconcileMetrics(report, Date.now()))
+    this.found(report.total > 0)
+    return fixes ? {...report, fixes} : report
+  }
+
+  /** The confirmation names every change that is about to be made. */
+  private question(report: ReconcileReport, actionable: FixableCheck[], has: {drain: boolean; fixDead: boolean}): string {
+    const parts = actionable.map((check) => `${check} (${report.checks[check]!.count}): ${fixAction(check, this.settings, has).action}`)
+    return `Repair ${parts.join('; ')}?`
+  }
+
+  /**
+   * The drain of stuck rows, with the code of `msgops outbox drain`.
+   * TODO(issue 4): wire drainOutbox from src/core/outbox/drain.ts here once it exists; until then message_stuck
+   * is reported as not fixed.
+   */
+  private drainPort(): DrainPort | undefined {
+    return undefined
+  }
+}
+
+function counts(report: ReconcileReport): Record<string, number> {
+  return Object.fromEntries(Object.entries(report.checks).map(([k, v]) => [k, v?.count ?? 0]))
+}

@@ -1,0 +1,61 @@
+import type {InspectReport} from '../core/dlq/inspect.js'
+import type {PurgeReport} from '../core/dlq/purge.js'
+import type {ReplayReport} from '../core/dlq/replay.js'
+import {paint} from './color.js'
+import {cut, renderTable, terminalWidth} from './table.js'
+
+function when(iso?: string): string {
+  return iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-'
+}
+
+function target(exchange: string, routingKey: string): string {
+  return `${exchange === '' ? '(default)' : exchange} → ${routingKey}`
+}
+
+export function renderInspect(report: InspectReport): string {
+  const width = terminalWidth()
+  const lines = [
+    `${paint('bold', report.queue)}  depth ${report.depth}  consumers ${report.consumers}${report.consumers > 0 ? paint('yellow', ' (others consume this queue: counts may move)') : ''}`,
+  ]
+  if (report.depth === 0) return `${lines[0]}\n${paint('green', 'empty')}`
+  lines.push(paint('dim', `read ${report.read} of ${report.depth}${report.complete ? '' : ' (stopped at --max, or messages went to another consumer)'}; all returned to the queue`))
+  lines.push(renderTable(
+    ['group', 'count', 'reason', 'first queue', 'original exchange → routing key', 'error', 'oldest', 'newest'],
+    report.groups.map((g) => [g.key, g.count, g.reason, g.queue, g.exchange === undefined ? '-' : target(g.exchange, g.routingKey ?? ''), g.error ?? '', when(g.oldest), when(g.newest)]),
+    {maxWidths: [8, 8, 14, 24, 40, Math.max(20, width - 150), 20, 20]},
+  ))
+  for (const s of report.samples) {
+    lines.push('', `${paint('bold', 'message')} ${s.messageId ?? paint('dim', '(no message id)')}  group ${s.group}  ${s.reason}  died ${when(s.diedAt)}  deaths ${s.deaths}  replays ${s.replayCount}`)
+    const headers = Object.entries(s.headers).filter(([k]) => k !== 'x-death')
+    for (const [k, v] of headers) lines.push(`  ${paint('dim', k)}: ${cut(typeof v === 'string' ? v : JSON.stringify(v), width - k.length - 6)}`)
+    lines.push(`  ${paint('dim', `body (${s.bodyBytes} bytes${s.bodyEncoding === 'base64' ? ', base64' : ''})`)}: ${cut(s.body, width - 30)}${s.truncated ? '…' : ''}`)
+  }
+  return lines.join('\n')
+}
+
+export function renderReplay(report: ReplayReport): string {
+  const lines: string[] = []
+  const verb = report.dryRun ? 'would move' : 'moved'
+  if (report.targets.length > 0)
+    lines.push(renderTable(['target', report.dryRun ? 'would move' : 'moved'], report.targets.map((t) => [target(t.exchange, t.routingKey), t.count])))
+  for (const f of report.failures) lines.push(`${paint('red', 'failed')}  ${f.messageId ?? '(no id)'} → ${target(f.target.exchange, f.target.routingKey)}: ${f.reason}`)
+  for (const s of report.skips)
+    lines.push(`${paint('yellow', 'skipped')} ${s.messageId ?? '(no id)'}: ${s.why === 'max-replays' ? `already replayed ${s.replayCount} times (--max-replays)` : 'no x-death and no --to-exchange/--to-queue: nowhere to send it'}`)
+  if (report.failed > report.failures.length || report.skipped > report.skips.length) lines.push(paint('dim', '(details cut to the first 100)'))
+  const summary = `${report.queue}: read ${report.read} of ${report.depth}; ${verb} ${report.moved}, failed ${report.failed}, skipped ${report.skipped}, left (not matching) ${report.left}`
+  lines.push(report.failed + report.skipped > 0 ? paint('yellow', summary) : paint('green', summary))
+  if (report.dryRun) lines.push(paint('dim', 'dry run: nothing was moved'))
+  if (report.stoppedBy) lines.push(paint('red', `stopped early: ${report.stoppedBy}`))
+  if (report.interrupted) lines.push(paint('yellow', 'interrupted: the rest is still in the queue'))
+  return lines.join('\n')
+}
+
+export function renderPurge(report: PurgeReport): string {
+  const lines = [
+    `${report.queue}: read ${report.read} of ${report.depth}; ${report.dryRun ? 'would purge' : 'purged'} ${report.purged}, left (not matching) ${report.left}`,
+  ]
+  if (report.archive) lines.push(`archived ${report.archived} to ${report.archive}`)
+  if (report.dryRun) lines.push(paint('dim', 'dry run: nothing was removed'))
+  if (report.interrupted) lines.push(paint('yellow', 'interrupted: the rest is still in the queue'))
+  return lines.join('\n')
+}

@@ -1,0 +1,97 @@
+import {formatDuration} from '../core/duration.js'
+import type {DrainResult} from '../core/outbox/drain.js'
+import type {ListResult, ShownRow} from '../core/outbox/list.js'
+import type {RequeueResult} from '../core/outbox/requeue.js'
+import type {StatusReport} from '../core/outbox/status.js'
+import {paint} from './color.js'
+import type {Metric} from './metrics.js'
+import {renderTable, terminalWidth} from './table.js'
+
+const n = (value: number) => value.toLocaleString('en-US')
+
+export function renderStatus(report: StatusReport): string {
+  const v = report.statusValues
+  const raw = (value: string | number, name: string) => (String(value) === name ? '' : ` (${value})`)
+  const lines: string[] = []
+  const rows: (string | number)[][] = [
+    [`pending${raw(v.pending, 'pending')}`, n(report.counts.pending ?? 0)],
+    [`sent${raw(v.sent, 'sent')}`, n(report.counts.sent ?? 0)],
+    [`dead-letter${raw(v.deadLetter, 'dead_letter')}`, n(report.counts['dead-letter'] ?? 0)],
+  ]
+  for (const [name, count] of Object.entries(report.counts)) if (!['pending', 'sent', 'dead-letter'].includes(name)) rows.push([`other (${name})`, n(count)])
+  lines.push(`outbox ${report.table}: ${n(report.total)} rows`, renderTable(['status', 'rows'], rows))
+  const oldest = report.oldestPendingAgeMs === null ? 'none' : formatDuration(report.oldestPendingAgeMs)
+  const stuck = report.stuck > 0 ? paint('yellow', n(report.stuck)) : '0'
+  lines.push(`oldest pending: ${oldest} · stuck (pending > ${formatDuration(report.stuckAfterMs)}): ${stuck}`)
+  if (report.sentRecently) lines.push(`sent in the last 1m: ${n(report.sentRecently['1m'])} · 5m: ${n(report.sentRecently['5m'])} · 1h: ${n(report.sentRecently['1h'])}`)
+  if (report.attempts) lines.push(`attempts (pending + dead letters): ${Object.entries(report.attempts).map(([b, c]) => `${b}: ${n(c)}`).join(' · ')}`)
+  if (report.topEventTypes && report.topEventTypes.length > 0)
+    lines.push(`top pending event types: ${report.topEventTypes.map((e) => `${e.eventType} ${n(e.count)}`).join(' · ')}`)
+  for (const alert of report.alerts) lines.push(paint('red', `ALERT: ${alert}`))
+  return lines.join('\n')
+}
+
+/** The figures of `outbox status` for node_exporter's textfile collector. */
+export function statusMetrics(report: StatusReport): Metric[] {
+  const metrics: Metric[] = [
+    {name: 'msgops_outbox_rows', help: 'Outbox rows per status.', type: 'gauge', samples: Object.entries(report.counts).map(([status, value]) => ({labels: {table: report.table, status}, value}))},
+    {name: 'msgops_outbox_oldest_pending_age_seconds', help: 'Age of the oldest pending outbox row (0 when none).', type: 'gauge', samples: [{labels: {table: report.table}, value: (report.oldestPendingAgeMs ?? 0) / 1000}]},
+    {name: 'msgops_outbox_stuck_rows', help: 'Pending outbox rows older than the stuck threshold.', type: 'gauge', samples: [{labels: {table: report.table}, value: report.stuck}]},
+    {name: 'msgops_outbox_alerts', help: 'Thresholds breached by the last outbox status run.', type: 'gauge', samples: [{labels: {table: report.table}, value: report.alerts.length}]},
+  ]
+  if (report.attempts)
+    metrics.push({name: 'msgops_outbox_attempts_rows', help: 'Pending and dead-letter rows per attempts bucket.', type: 'gauge', samples: Object.entries(report.attempts).map(([attempts, value]) => ({labels: {table: report.table, attempts}, value}))})
+  if (report.sentRecently)
+    metrics.push({name: 'msgops_outbox_sent_recent_rows', help: 'Rows sent within the window.', type: 'gauge', samples: Object.entries(report.sentRecently).map(([window, value]) => ({labels: {table: report.table, window}, value}))})
+  return metrics
+}
+
+export function renderList(result: ListResult): string {
+  if (result.rows.length === 0) return 'no rows match'
+  const width = terminalWidth()
+  const table = renderTable(
+    ['id', 'status', 'attempts', 'age', 'event type', 'routing key', 'last error'],
+    result.rows.map((r) => [r.id, r.status, r.attempts ?? '', formatDuration(r.ageMs), r.eventType ?? '', r.routingKey ?? '', r.lastError ?? '']),
+    {maxWidths: [38, 12, 8, 8, 24, 24, Math.max(20, width - 140)]},
+  )
+  return result.next ? `${table}\nmore rows: --after ${result.next}` : table
+}
+
+export function renderShow(row: ShownRow): string {
+  const entries = Object.entries(row.columns).filter(([, value]) => value !== row.payload)
+  const width = Math.max(...entries.map(([k]) => k.length))
+  const lines = entries.map(([k, value]) => `${k.padEnd(width)}  ${value === null ? paint('dim', 'NULL') : typeof value === 'object' ? JSON.stringify(value) : String(value)}`)
+  lines.push(`${'age'.padEnd(width)}  ${formatDuration(row.ageMs)}`, '', paint('bold', 'payload:'), typeof row.payload === 'string' ? row.payload : JSON.stringify(row.payload, null, 2))
+  return lines.join('\n')
+}
+
+export function renderDrain(result: DrainResult): string {
+  const lines: string[] = []
+  if (result.dryRun) {
+    lines.push(`dry run: ${n(result.eligible)} pending row${result.eligible === 1 ? '' : 's'} would be published; nothing was sent`)
+    if (result.sample.length > 0)
+      lines.push(renderTable(['id', 'event type', 'exchange', 'routing key', 'attempts', 'age'], result.sample.map((s) => [s.id, s.eventType ?? '', s.exchange, s.routingKey, s.attempts ?? '', formatDuration(s.ageMs)]), {maxWidths: [38, 24, 30, 30, 8, 8]}))
+    return lines.join('\n')
+  }
+  if (result.cancelled) return 'cancelled: nothing was published'
+  lines.push(renderTable(
+    ['published', 'returned', 'nacked', 'invalid', 'dead-lettered', 'remaining', 'batches', 'rate'],
+    [[n(result.published), n(result.returned), n(result.nacked), n(result.invalid), n(result.deadLettered), n(result.remaining), n(result.batches), `${n(result.rate)}/s`]],
+  ))
+  if (result.failures.length > 0)
+    lines.push(renderTable(['id', 'outcome', 'reason', 'dead letter'], result.failures.map((f) => [f.id, f.outcome, f.reason, f.deadLettered ? 'yes' : '']), {maxWidths: [38, 10, 60, 11]}))
+  if (result.interrupted) lines.push(paint('yellow', 'stopped early: the batch in hand was finished'))
+  return lines.join('\n')
+}
+
+export function renderRequeue(result: RequeueResult): string {
+  if (result.dryRun) {
+    const lines = [`dry run: ${n(result.matching)} dead-letter row${result.matching === 1 ? '' : 's'} would go back to pending`]
+    if (result.sample.length > 0)
+      lines.push(renderTable(['id', 'event type', 'attempts', 'age', 'last error'], result.sample.map((s) => [s.id, s.eventType ?? '', s.attempts ?? '', formatDuration(s.ageMs), s.lastError ?? '']), {maxWidths: [38, 24, 8, 8, 60]}))
+    return lines.join('\n')
+  }
+  if (result.cancelled) return 'cancelled: nothing was changed'
+  if (result.matching === 0) return 'no dead-letter rows match'
+  return `${n(result.requeued)} dead-letter row${result.requeued === 1 ? '' : 's'} back to pending${result.interrupted ? ' (stopped early)' : ''}`
+}

@@ -1,0 +1,60 @@
+import {CHECK_DESCRIPTIONS, type CheckName} from '../core/reconcile/checks.js'
+import type {FixReport, ReconcileReport} from '../core/reconcile/run.js'
+import type {Metric} from './metrics.js'
+import {paint} from './color.js'
+import {renderTable, terminalWidth} from './table.js'
+
+function samplesText(report: ReconcileReport, check: CheckName): string {
+  const r = report.checks[check]
+  if (!r) return ''
+  if (r.skipped) return `skipped: ${r.skipped}`
+  return r.samples.map((s) => (s.detail ? `${s.id} (${s.detail})` : s.id)).join(', ')
+}
+
+/** One line per check: count, oldest and sample ids; then the total. */
+export function renderReconcile(report: ReconcileReport): string {
+  const width = terminalWidth()
+  const w = report.window
+  const header = `window ${w.since} → ${w.until ?? w.now} · grace ${w.grace} (rows after ${w.cutoff} not flagged)`
+  const rows = (Object.keys(report.checks) as CheckName[]).map((check) => {
+    const r = report.checks[check]!
+    const count = r.skipped ? paint('dim', '-') : r.count === 0 ? paint('green', '0') : paint('red', String(r.count))
+    return [check, count, r.oldest ?? '', samplesText(report, check)]
+  })
+  const table = renderTable(['check', 'count', 'oldest', 'samples'], rows, {maxWidths: [24, 10, 26, Math.max(30, width - 72)]})
+  const summary = report.total === 0 ? paint('green', 'no discrepancies') : paint('red', `${report.total} discrepanc${report.total === 1 ? 'y' : 'ies'} found`)
+  return `${header}\n${table}\n${summary} in ${(report.durationMs / 1000).toFixed(1)}s`
+}
+
+export function renderFixes(fixes: FixReport): string {
+  const rows = Object.entries(fixes.checks).map(([check, f]) => [check, f.action, fixes.dryRun && !f.note ? `would fix ${f.fixed}` : String(f.fixed), f.notFixed ? String(f.notFixed) : '', f.note ?? ''])
+  const head = fixes.dryRun ? 'dry run: nothing was changed' : fixes.interrupted ? paint('yellow', 'interrupted: fixes stopped between batches') : 'fixes'
+  return `${head}\n${renderTable(['check', 'action', 'fixed', 'not fixed', 'note'], rows, {maxWidths: [24, 30, 16, 10, 60]})}`
+}
+
+export function describeChecks(): string {
+  return Object.entries(CHECK_DESCRIPTIONS)
+    .map(([name, text]) => `  ${name}: ${text}`)
+    .join('\n')
+}
+
+/** Findings per check, duration and the time of this successful run, for node_exporter's textfile collector. */
+export function reconcileMetrics(report: ReconcileReport, finishedAtMs: number): Metric[] {
+  return [
+    {
+      name: 'msgops_reconcile_findings',
+      help: 'Discrepancies found by the last msgops reconcile, per check.',
+      type: 'gauge',
+      samples: Object.entries(report.checks)
+        .filter(([, r]) => !r?.skipped)
+        .map(([check, r]) => ({labels: {check}, value: r!.count})),
+    },
+    {name: 'msgops_reconcile_duration_seconds', help: 'Duration of the last msgops reconcile.', type: 'gauge', samples: [{value: report.durationMs / 1000}]},
+    {
+      name: 'msgops_reconcile_last_success_timestamp_seconds',
+      help: 'Unix time at which msgops reconcile last completed.',
+      type: 'gauge',
+      samples: [{value: Math.floor(finishedAtMs / 1000)}],
+    },
+  ]
+}

@@ -1,0 +1,242 @@
+import {readFile, rm} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import amqp, {type Channel, type ChannelModel} from 'amqplib'
+import mysql from 'mysql2/promise'
+import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
+
+import {cliEnv, createTestDatabase, createTestRedis, createTestVhost, runCli, type TestDatabase, type TestRedis, type TestVhost} from '../helpers/env.js'
+
+const EXCHANGE = 'order_exchange'
+const QUEUE = 'order_queue'
+const DLX = 'order_exchange.dlx'
+const DLQ = 'order_queue.dlq'
+
+let db: TestDatabase
+let vhost: TestVhost
+let redis: TestRedis
+let conn: ChannelModel
+let ch: Channel
+let env: Record<string, string>
+
+/** The design's topology, declared here so that this file depends on nothing but the broker. */
+async function declareTopology(): Promise<void> {
+  await ch.assertExchange(EXCHANGE, 'topic', {durable: true})
+  await ch.assertExchange(DLX, 'fanout', {durable: true})
+  await ch.assertQueue(QUEUE, {durable: true, arguments: {'x-dead-letter-exchange': DLX}})
+  await ch.bindQueue(QUEUE, EXCHANGE, 'order.*')
+  await ch.assertQueue(DLQ, {durable: true})
+  await ch.bindQueue(DLQ, DLX, '')
+}
+
+async function depth(queue: string): Promise<number> {
+  return (await ch.checkQueue(queue)).messageCount
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await check()) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+interface Spec {
+  id: string
+  routingKey: string
+  headers?: Record<string, unknown>
+}
+
+/** Publishes to order_exchange, then a consumer of order_queue rejects each without requeue: genuine x-death. */
+async function deadLetter(specs: Spec[]): Promise<void> {
+  const before = await depth(DLQ)
+  for (const s of specs)
+    ch.publish(EXCHANGE, s.routingKey, Buffer.from(JSON.stringify({order: s.id})), {messageId: s.id, contentType: 'application/json', headers: s.headers, persistent: true})
+  await waitFor(async () => (await depth(QUEUE)) === specs.length, 'order_queue to fill')
+  const consumer = await conn.createChannel()
+  await consumer.prefetch(50)
+  let rejected = 0
+  await consumer.consume(QUEUE, (msg) => {
+    if (!msg) return
+    consumer.nack(msg, false, false)
+    rejected++
+  })
+  await waitFor(async () => rejected === specs.length && (await depth(DLQ)) === before + specs.length, 'dead letters')
+  await consumer.close()
+}
+
+/** Takes every message out of a queue (acked), in order. */
+async function drain(queue: string): Promise<{id: string; body: string; headers: Record<string, unknown>; redelivered: boolean}[]> {
+  const out = []
+  for (;;) {
+    const msg = await ch.get(queue, {noAck: true})
+    if (!msg) return out
+    out.push({id: String(msg.properties.messageId), body: msg.content.toString(), headers: msg.properties.headers ?? {}, redelivered: msg.fields.redelivered})
+  }
+}
+
+const specs = (n: number, routingKey: string, prefix: string): Spec[] => Array.from({length: n}, (_, i) => ({id: `${prefix}-${i}`, routingKey}))
+
+beforeAll(async () => {
+  ;[db, vhost, redis] = await Promise.all([createTestDatabase(), createTestVhost(), createTestRedis()])
+  env = cliEnv({db, vhost, redis})
+  conn = await amqp.connect(vhost.amqpUrl)
+  ch = await conn.createChannel()
+  await declareTopology()
+})
+
+afterAll(async () => {
+  await conn?.close().catch(() => {})
+  await Promise.all([db?.drop(), vhost?.drop(), redis?.cleanup()])
+})
+
+beforeEach(async () => {
+  await ch.purgeQueue(QUEUE)
+  await ch.purgeQueue(DLQ)
+})
+
+describe('dlq inspect', () => {
+  it('groups by first death and routing key, shows samples, and leaves the depth unchanged', async () => {
+    await deadLetter([...specs(3, 'order.created', 'c'), ...specs(2, 'order.paid', 'p')])
+    const res = await runCli(['dlq', 'inspect', DLQ, '--sample', '2', '--json', '--idle', '500ms'], {env})
+    expect(res.stderr).toBe('')
+    expect(res.code).toBe(1)
+    const report = JSON.parse(res.stdout)
+    expect(report.queue).toBe(DLQ)
+    expect(report.depth).toBe(5)
+    expect(report.read).toBe(5)
+    expect(report.groups.map((g: {count: number; reason: string; queue: string; exchange: string; routingKey: string}) => [g.count, g.reason, g.queue, g.exchange, g.routingKey])).toEqual([
+      [3, 'rejected', QUEUE, EXCHANGE, 'order.created'],
+      [2, 'rejected', QUEUE, EXCHANGE, 'order.paid'],
+    ])
+    expect(report.groups[0].key).toMatch(/^[0-9a-f]{8}$/)
+    expect(report.groups[0].oldest).toMatch(/^\d{4}-/)
+    expect(report.samples).toHaveLength(2)
+    expect(report.samples[0].messageId).toBe('c-0')
+    expect(report.samples[0].body).toBe('{"order":"c-0"}')
+    expect(report.samples[0].headers['x-first-death-reason']).toBe('rejected')
+    // Nothing taken out, and the order is the same.
+    expect(await depth(DLQ)).toBe(5)
+    const left = await drain(DLQ)
+    expect(left.map((m) => m.id)).toEqual(['c-0', 'c-1', 'c-2', 'p-0', 'p-1'])
+    expect(left.every((m) => m.redelivered)).toBe(true)
+  })
+
+  it('reads at most --max and says the queue does not exist by name', async () => {
+    await deadLetter(specs(4, 'order.created', 'm'))
+    const res = await runCli(['dlq', 'inspect', DLQ, '--max', '2', '--json'], {env})
+    const report = JSON.parse(res.stdout)
+    expect([report.depth, report.read, report.complete]).toEqual([4, 2, false])
+    expect(await depth(DLQ)).toBe(4)
+    const missing = await runCli(['dlq', 'inspect', 'no_such_queue'], {env})
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toMatch(/queue "no_such_queue" does not exist/)
+  })
+})
+
+describe('dlq replay', () => {
+  it('sends real dead letters back to their original queue with body and message id, then audits', async () => {
+    await deadLetter(specs(6, 'order.created', 'r'))
+    const res = await runCli(['dlq', 'replay', DLQ, '--yes', '--json', '--idle', '500ms'], {env})
+    expect(res.stderr).toBe('')
+    expect(res.code).toBe(0)
+    const report = JSON.parse(res.stdout)
+    expect([report.moved, report.failed, report.skipped, report.left]).toEqual([6, 0, 0, 0])
+    expect(report.targets).toEqual([{exchange: EXCHANGE, routingKey: 'order.created', count: 6}])
+    expect(await depth(DLQ)).toBe(0)
+    await waitFor(async () => (await depth(QUEUE)) === 6, 'replayed messages')
+    const back = await drain(QUEUE)
+    expect(back.map((m) => m.id)).toEqual(['r-0', 'r-1', 'r-2', 'r-3', 'r-4', 'r-5'])
+    expect(back[0].body).toBe('{"order":"r-0"}')
+    expect(back[0].headers['x-msgops-replay-count']).toBe(1)
+    expect(back[0].headers['x-msgops-replayed-at']).toMatch(/^\d{4}-\d\d-\d\dT/)
+    expect(back[0].headers['x-death']).toBeDefined()
+    const sql = await mysql.createConnection(db.url)
+    const [rows] = await sql.query('SELECT command, outcome, exit_code FROM msgops_audit')
+    await sql.end()
+    expect(rows).toHaveLength(1)
+    expect((rows as {command: string}[])[0].command).toBe('dlq:replay')
+  })
+
+  it('moves only what the filters match and leaves the rest in order', async () => {
+    await deadLetter([
+      {id: 'a-0', routingKey: 'order.created'},
+      {id: 'b-0', routingKey: 'order.paid', headers: {'x-tenant': 'acme'}},
+      {id: 'a-1', routingKey: 'order.created'},
+      {id: 'b-1', routingKey: 'order.paid', headers: {'x-tenant': 'other'}},
+      {id: 'a-2', routingKey: 'order.created'},
+      {id: 'b-2', routingKey: 'order.paid', headers: {'x-tenant': 'acme'}},
+    ])
+    // A prefetch of 2 makes the reader hold more messages than its window: it must not stall.
+    const res = await runCli(['dlq', 'replay', DLQ, '--routing-key', 'order.p*', '--header', 'x-tenant=acme', '--prefetch', '2', '--yes', '--json', '--idle', '500ms'], {env})
+    const report = JSON.parse(res.stdout)
+    expect([report.moved, report.failed, report.skipped, report.left]).toEqual([2, 0, 0, 4])
+    await waitFor(async () => (await depth(QUEUE)) === 2, 'replayed messages')
+    expect((await drain(QUEUE)).map((m) => m.id)).toEqual(['b-0', 'b-2'])
+    expect((await drain(DLQ)).map((m) => m.id)).toEqual(['a-0', 'a-1', 'b-1', 'a-2'])
+  })
+
+  it('group keys from inspect, --limit and --dry-run', async () => {
+    await deadLetter([...specs(3, 'order.created', 'g'), ...specs(2, 'order.paid', 'h')])
+    const inspect = JSON.parse((await runCli(['dlq', 'inspect', DLQ, '--json', '--idle', '500ms'], {env})).stdout)
+    const paid = inspect.groups.find((g: {routingKey: string}) => g.routingKey === 'order.paid').key
+    const dry = JSON.parse((await runCli(['dlq', 'replay', DLQ, '--group', paid, '--dry-run', '--json', '--idle', '500ms'], {env})).stdout)
+    expect([dry.dryRun, dry.moved, dry.left]).toEqual([true, 2, 3])
+    expect(dry.targets).toEqual([{exchange: EXCHANGE, routingKey: 'order.paid', count: 2}])
+    expect(await depth(DLQ)).toBe(5)
+    expect(await depth(QUEUE)).toBe(0)
+    const limited = JSON.parse((await runCli(['dlq', 'replay', DLQ, '--limit', '2', '--yes', '--json', '--idle', '500ms'], {env})).stdout)
+    expect(limited.moved).toBe(2)
+    await waitFor(async () => (await depth(QUEUE)) === 2, 'replayed messages')
+    expect((await drain(DLQ)).map((m) => m.id)).toEqual(['g-2', 'h-0', 'h-1'])
+  })
+
+  it('leaves a message replayed --max-replays times in place and reports it', async () => {
+    await deadLetter([{id: 'loop', routingKey: 'order.created', headers: {'x-msgops-replay-count': 2}}, {id: 'fresh', routingKey: 'order.created'}])
+    const res = await runCli(['dlq', 'replay', DLQ, '--max-replays', '2', '--yes', '--json', '--idle', '500ms'], {env})
+    expect(res.code).toBe(1)
+    const report = JSON.parse(res.stdout)
+    expect([report.moved, report.skipped]).toEqual([1, 1])
+    expect(report.skips[0]).toMatchObject({messageId: 'loop', why: 'max-replays', replayCount: 2})
+    expect((await drain(DLQ)).map((m) => m.id)).toEqual(['loop'])
+  })
+
+  it('an unroutable target leaves the dead letter in the queue, counted as failed', async () => {
+    await deadLetter(specs(2, 'order.created', 'u'))
+    const res = await runCli(['dlq', 'replay', DLQ, '--to-exchange', EXCHANGE, '--to-routing-key', 'nowhere', '--yes', '--json', '--idle', '500ms'], {env})
+    expect(res.code).toBe(1)
+    const report = JSON.parse(res.stdout)
+    expect([report.moved, report.failed]).toEqual([0, 2])
+    expect(report.failures[0].reason).toMatch(/NO_ROUTE/)
+    expect((await drain(DLQ)).map((m) => m.id)).toEqual(['u-0', 'u-1'])
+  })
+
+  it('refuses without a terminal and without --yes, and changes nothing', async () => {
+    await deadLetter(specs(1, 'order.created', 'n'))
+    const res = await runCli(['dlq', 'replay', DLQ], {env})
+    expect(res.code).toBe(2)
+    expect(res.stderr).toMatch(/--yes/)
+    expect(await depth(DLQ)).toBe(1)
+  })
+})
+
+describe('dlq purge', () => {
+  it('with --archive writes every message before removing it', async () => {
+    await deadLetter(specs(5, 'order.created', 'x'))
+    const file = join(tmpdir(), `msgops-dlq-${process.pid}-${Date.now()}.jsonl`)
+    try {
+      const res = await runCli(['dlq', 'purge', DLQ, '--archive', file, '--prefetch', '2', '--yes', '--json', '--idle', '500ms'], {env})
+      expect(res.stderr).toBe('')
+      const report = JSON.parse(res.stdout)
+      expect([report.purged, report.archived]).toEqual([5, 5])
+      expect(await depth(DLQ)).toBe(0)
+      const lines = (await readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l))
+      expect(lines.map((l) => l.messageId)).toEqual(['x-0', 'x-1', 'x-2', 'x-3', 'x-4'])
+      expect(lines[0].body).toBe('{"order":"x-0"}')
+      expect(lines[0].headers['x-first-death-queue']).toBe(QUEUE)
+    } finally {
+      await rm(file, {force: true})
+    }
+  })
+})

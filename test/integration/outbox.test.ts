@@ -1,0 +1,323 @@
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import amqp, {type Channel, type ChannelModel, type ConsumeMessage} from 'amqplib'
+import mysql from 'mysql2/promise'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {AmqpAdapter} from '../../src/adapters/amqp.js'
+import {MysqlAdapter} from '../../src/adapters/mysql.js'
+import {ConfirmPublisher} from '../../src/adapters/publisher.js'
+import {loadConfig} from '../../src/config/load.js'
+import type {Config} from '../../src/config/schema.js'
+import {drainOutbox} from '../../src/core/outbox/drain.js'
+import {listOutbox, showOutbox} from '../../src/core/outbox/list.js'
+import {requeueOutbox} from '../../src/core/outbox/requeue.js'
+import {outboxStatus, statusAlerts} from '../../src/core/outbox/status.js'
+import {cliEnv, createTestDatabase, createTestRedis, createTestVhost, runCli, type TestDatabase, type TestRedis, type TestVhost} from '../helpers/env.js'
+
+/** The outbox as a test sees it, whatever its mapping: insert rows, read their state back, point the CLI at an exchange. */
+interface Variant {
+  name: string
+  setup(conn: mysql.Connection, env: Record<string, string>): Promise<void>
+  insert(conn: mysql.Connection, rows: {id: string; ageSec: number; exchange: string; attempts?: number; status?: 'pending' | 'dead'; eventType?: string}[]): Promise<void>
+  read(conn: mysql.Connection): Promise<Map<string, {status: string; attempts: number; sentAt: unknown; lastError: string | null}>>
+  /** CLI arguments that make the rows go to this exchange. */
+  args(exchange: string): string[]
+  clear(conn: mysql.Connection): Promise<void>
+}
+
+const ROUTING_KEY = 'order.created'
+const tempDir = mkdtempSync(join(tmpdir(), 'msgops-outbox-'))
+
+const reference: Variant = {
+  name: 'reference schema',
+  async setup(_conn, env) {
+    const init = await runCli(['schema', 'init'], {env})
+    expect(init.code, init.stderr).toBe(0)
+  },
+  async insert(conn, rows) {
+    for (const r of rows)
+      await conn.query(
+        'INSERT INTO outbox (id, event_type, exchange, routing_key, payload, headers, status, attempts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NOW(3) - INTERVAL ? SECOND)',
+        [r.id, r.eventType ?? 'order.created', r.exchange, ROUTING_KEY, JSON.stringify({orderId: r.id, amount: 12.5}), JSON.stringify({'x-tenant': 't1'}), r.status === 'dead' ? 'dead_letter' : 'pending', r.attempts ?? 0, r.ageSec],
+      )
+  },
+  async read(conn) {
+    const [rows] = await conn.query('SELECT id, status, attempts, sent_at, last_error FROM outbox')
+    const names: Record<string, string> = {pending: 'pending', sent: 'sent', dead_letter: 'dead'}
+    return new Map((rows as {id: string; status: string; attempts: number; sent_at: unknown; last_error: string | null}[]).map((r) => [r.id, {status: names[r.status], attempts: r.attempts, sentAt: r.sent_at, lastError: r.last_error}]))
+  },
+  args: () => [],
+  async clear(conn) {
+    await conn.query('DELETE FROM outbox')
+  },
+}
+
+const integer: Variant = {
+  name: 'integer-status mapping',
+  async setup(conn) {
+    // A team's own table: integer statuses, other column names, no exchange/routing key/last error columns, payload in TEXT.
+    await conn.query(`CREATE TABLE order_mq_tab (
+      messageId VARCHAR(64) NOT NULL PRIMARY KEY, messageContent TEXT NOT NULL, messageStatus INT NOT NULL DEFAULT 1,
+      retryCount INT NOT NULL DEFAULT 0, addTime DATETIME(3) NOT NULL, KEY idx_status_time (messageStatus, addTime))`)
+  },
+  async insert(conn, rows) {
+    for (const r of rows)
+      await conn.query('INSERT INTO order_mq_tab (messageId, messageContent, messageStatus, retryCount, addTime) VALUES (?, ?, ?, ?, NOW(3) - INTERVAL ? SECOND)', [
+        r.id, JSON.stringify({orderId: r.id, amount: 12.5}), r.status === 'dead' ? 3 : 1, r.attempts ?? 0, r.ageSec,
+      ])
+  },
+  async read(conn) {
+    const [rows] = await conn.query('SELECT messageId, messageStatus, retryCount FROM order_mq_tab')
+    const names: Record<number, string> = {1: 'pending', 2: 'sent', 3: 'dead'}
+    return new Map((rows as {messageId: string; messageStatus: number; retryCount: number}[]).map((r) => [r.messageId, {status: names[r.messageStatus], attempts: r.retryCount, sentAt: null, lastError: null}]))
+  },
+  args(exchange) {
+    const path = join(tempDir, `int-${exchange}.yaml`)
+    writeFileSync(path, `outbox:
+  table: order_mq_tab
+  columns: {id: messageId, payload: messageContent, status: messageStatus, createdAt: addTime, attempts: retryCount, lastError: null, sentAt: null}
+  statuses: {pending: 1, sent: 2, deadLetter: 3}
+  exchange: ${exchange}
+  routingKey: ${ROUTING_KEY}
+`)
+    return ['--config', path]
+  },
+  async clear(conn) {
+    await conn.query('DELETE FROM order_mq_tab')
+  },
+}
+
+let vhost: TestVhost
+let redis: TestRedis
+let broker: ChannelModel
+let channel: Channel
+const dbs: TestDatabase[] = []
+const conns: mysql.Connection[] = []
+
+beforeAll(async () => {
+  vhost = await createTestVhost()
+  redis = await createTestRedis()
+  broker = await amqp.connect(vhost.amqpUrl)
+  channel = await broker.createChannel()
+  await channel.assertExchange('orders.x', 'topic', {durable: true})
+  await channel.assertQueue('orders.q', {durable: true})
+  await channel.bindQueue('orders.q', 'orders.x', 'order.#')
+  await channel.assertExchange('unbound.x', 'topic', {durable: true})
+  // A queue that is always full and refuses publishes: the broker nacks them.
+  await channel.assertExchange('full.x', 'topic', {durable: true})
+  await channel.assertQueue('full.q', {durable: true, arguments: {'x-max-length': 0, 'x-overflow': 'reject-publish'}})
+  await channel.bindQueue('full.q', 'full.x', '#')
+})
+
+afterAll(async () => {
+  await broker?.close().catch(() => {})
+  for (const c of conns) await c.end().catch(() => {})
+  for (const d of dbs) await d.drop()
+  await vhost?.drop()
+  await redis?.cleanup()
+  rmSync(tempDir, {recursive: true, force: true})
+})
+
+/** Takes every message in the queue (they are all there once the drain has exited: confirmed means enqueued). */
+async function takeAll(queue: string): Promise<ConsumeMessage[]> {
+  const out: ConsumeMessage[] = []
+  for (;;) {
+    const m = await channel.get(queue, {noAck: true})
+    if (m === false) return out
+    out.push(m as unknown as ConsumeMessage)
+  }
+}
+
+function json(stdout: string): Record<string, unknown> {
+  return JSON.parse(stdout) as Record<string, unknown>
+}
+
+describe.each([reference, integer])('outbox on the $name', (variant) => {
+  let conn: mysql.Connection
+  let env: Record<string, string>
+  let sql: MysqlAdapter
+  let amqpAdapter: AmqpAdapter
+  const config = (exchange = 'orders.x'): Config => loadConfig({configPath: variant.args(exchange)[1], env}).config
+  const publisher = () => new ConfirmPublisher(amqpAdapter)
+
+  afterAll(async () => {
+    await sql?.close()
+    await amqpAdapter?.close()
+  })
+
+  beforeAll(async () => {
+    const db = await createTestDatabase()
+    dbs.push(db)
+    env = cliEnv({db, vhost, redis})
+    conn = await mysql.createConnection(db.url)
+    conns.push(conn)
+    await variant.setup(conn, env)
+    sql = await MysqlAdapter.connect(db.url, 5000)
+    amqpAdapter = await AmqpAdapter.connect(vhost.amqpUrl, 5000)
+  })
+
+  const cli = (args: string[], exchange = 'orders.x') => runCli([...args, ...variant.args(exchange)], {env})
+
+  it('drain publishes old pending rows with confirms and marks only those sent', async () => {
+    await variant.clear(conn)
+    await takeAll('orders.q')
+    const ids = Array.from({length: 12}, (_, i) => `ok-${String(i).padStart(3, '0')}`)
+    await variant.insert(conn, ids.map((id) => ({id, ageSec: 3600, exchange: 'orders.x'})))
+    await variant.insert(conn, [{id: 'young-1', ageSec: 0, exchange: 'orders.x'}])
+
+    const dry = await cli(['outbox', 'drain', '--dry-run', '--json'])
+    expect(dry.code, dry.stderr).toBe(0)
+    expect(json(dry.stdout)).toMatchObject({dryRun: true, eligible: 12})
+    expect((await takeAll('orders.q')).length).toBe(0)
+
+    const run = await cli(['outbox', 'drain', '--yes', '--json', '--batch', '5'])
+    expect(run.code, run.stderr).toBe(0)
+    expect(json(run.stdout)).toMatchObject({published: 12, returned: 0, nacked: 0, deadLettered: 0, remaining: 0, batches: 3})
+    const state = await variant.read(conn)
+    for (const id of ids) expect(state.get(id)?.status).toBe('sent')
+    expect(state.get('young-1')?.status).toBe('pending')
+    if (variant === reference) expect(state.get(ids[0])?.sentAt).not.toBeNull()
+
+    const messages = await takeAll('orders.q')
+    expect(messages.map((m) => m.properties.messageId).sort()).toEqual(ids)
+    const first = messages.find((m) => m.properties.messageId === ids[0])!
+    expect(JSON.parse(first.content.toString())).toEqual({orderId: ids[0], amount: 12.5})
+    expect(first.properties.contentType).toBe('application/json')
+    expect(first.properties.deliveryMode).toBe(2)
+    expect(first.fields.routingKey).toBe(ROUTING_KEY)
+    expect(first.properties.headers?.['x-msgops-drained-at']).toMatch(/^\d{4}-\d\d-\d\dT/)
+    if (variant === reference) expect(first.properties.headers?.['x-tenant']).toBe('t1')
+  })
+
+  it('an exchange without a binding returns the message: the row stays pending with one more attempt', async () => {
+    await variant.clear(conn)
+    await variant.insert(conn, [{id: 'ret-1', ageSec: 600, exchange: 'unbound.x', attempts: 1}])
+    const run = await cli(['outbox', 'drain', '--yes', '--json'], 'unbound.x')
+    expect(run.code, run.stderr).toBe(1)
+    expect(json(run.stdout)).toMatchObject({published: 0, returned: 1, deadLettered: 0, remaining: 1})
+    const row = (await variant.read(conn)).get('ret-1')!
+    expect(row).toMatchObject({status: 'pending', attempts: 2})
+    if (variant === reference) expect(row.lastError).toMatch(/NO_ROUTE/)
+  })
+
+  it('a nack from the broker (queue full, reject-publish) is an attempt, not a send', async () => {
+    await variant.clear(conn)
+    await variant.insert(conn, [{id: 'nack-1', ageSec: 600, exchange: 'full.x'}])
+    const result = await drainOutbox({sql, publisher: publisher()}, {config: config('full.x')})
+    expect(result).toMatchObject({published: 0, nacked: 1, returned: 0})
+    expect((await variant.read(conn)).get('nack-1')).toMatchObject({status: 'pending', attempts: 1})
+  })
+
+  it('max attempts turns a failing row into a dead letter', async () => {
+    await variant.clear(conn)
+    await variant.insert(conn, [{id: 'dl-1', ageSec: 600, exchange: 'unbound.x', attempts: 2}, {id: 'dl-2', ageSec: 600, exchange: 'unbound.x', attempts: 0}])
+    const progress: number[] = []
+    const result = await drainOutbox({sql, publisher: publisher()}, {config: config('unbound.x'), maxAttempts: 3}, (p) => progress.push(p.done))
+    expect(result).toMatchObject({returned: 2, deadLettered: 1, remaining: 1, eligible: 2})
+    expect(progress.at(-1)).toBe(2)
+    const state = await variant.read(conn)
+    expect(state.get('dl-1')).toMatchObject({status: 'dead', attempts: 3})
+    expect(state.get('dl-2')).toMatchObject({status: 'pending', attempts: 1})
+  })
+
+  it('a missing exchange is a clear error (exit 2), and no row becomes sent', async () => {
+    await variant.clear(conn)
+    await variant.insert(conn, [{id: 'miss-1', ageSec: 600, exchange: 'missing.x'}, {id: 'miss-2', ageSec: 600, exchange: 'missing.x'}])
+    const run = await cli(['outbox', 'drain', '--yes'], 'missing.x')
+    expect(run.code).toBe(2)
+    expect(run.stderr).toMatch(/exchange "missing\.x" does not exist/)
+    expect(run.stderr.trim().split('\n')).toHaveLength(1)
+    const state = await variant.read(conn)
+    expect(state.get('miss-1')).toMatchObject({status: 'pending', attempts: 0})
+    expect(state.get('miss-2')).toMatchObject({status: 'pending', attempts: 0})
+  })
+
+  it('the drain honours --limit, --ids and a SIGINT-like abort between batches', async () => {
+    await variant.clear(conn)
+    await takeAll('orders.q')
+    await variant.insert(conn, Array.from({length: 7}, (_, i) => ({id: `lim-${i}`, ageSec: 600, exchange: 'orders.x'})))
+    expect(await drainOutbox({sql, publisher: publisher()}, {config: config('orders.x'), limit: 3, batchSize: 2})).toMatchObject({published: 3, batches: 2, remaining: 4})
+    expect(await drainOutbox({sql, publisher: publisher()}, {config: config('orders.x'), ids: ['lim-6']})).toMatchObject({published: 1, remaining: 0})
+    const abort = new AbortController()
+    const result = await drainOutbox({sql, publisher: publisher(), signal: abort.signal}, {config: config('orders.x'), batchSize: 1}, (p) => p.done > 0 && abort.abort())
+    expect(result).toMatchObject({published: 1, interrupted: true, remaining: 2})
+    expect((await takeAll('orders.q')).map((m) => m.properties.messageId).sort()).toEqual(['lim-0', 'lim-1', 'lim-2', 'lim-3', 'lim-6'])
+  })
+
+  it('requeue brings dead letters back to pending with attempts reset', async () => {
+    await variant.clear(conn)
+    await variant.insert(conn, [
+      {id: 'rq-1', ageSec: 7200, exchange: 'orders.x', status: 'dead', attempts: 10},
+      {id: 'rq-2', ageSec: 60, exchange: 'orders.x', status: 'dead', attempts: 10},
+      {id: 'rq-3', ageSec: 60, exchange: 'orders.x', attempts: 4},
+    ])
+    const none = await cli(['outbox', 'requeue', '--yes'])
+    expect(none.code).toBe(2)
+    expect(none.stderr).toMatch(/needs a filter/)
+
+    expect(await requeueOutbox(sql, {config: config(), all: true, dryRun: true})).toMatchObject({dryRun: true, matching: 2, requeued: 0})
+    expect(await requeueOutbox(sql, {config: config(), all: true, confirm: async () => false})).toMatchObject({cancelled: true, requeued: 0})
+    const old = await cli(['outbox', 'requeue', '--older-than', '1h', '--yes', '--json'])
+    expect(old.code, old.stderr).toBe(0)
+    expect(json(old.stdout)).toMatchObject({requeued: 1})
+    let state = await variant.read(conn)
+    expect(state.get('rq-1')).toMatchObject({status: 'pending', attempts: 0})
+    expect(state.get('rq-2')?.status).toBe('dead')
+    expect(await requeueOutbox(sql, {config: config(), ids: ['rq-2', 'rq-3']})).toMatchObject({matching: 1, requeued: 1})
+    state = await variant.read(conn)
+    expect(state.get('rq-2')).toMatchObject({status: 'pending', attempts: 0})
+    expect(state.get('rq-3')).toMatchObject({status: 'pending', attempts: 4})
+  })
+
+  it('status counts per status and exits 1 on a breached threshold', async () => {
+    await variant.clear(conn)
+    await variant.insert(conn, [
+      {id: 'st-1', ageSec: 3600, exchange: 'orders.x', attempts: 3},
+      {id: 'st-2', ageSec: 10, exchange: 'orders.x'},
+      {id: 'st-3', ageSec: 10, exchange: 'orders.x', status: 'dead', attempts: 10},
+    ])
+    const report = await outboxStatus(sql, {config: config(), failIfPendingOlderThanMs: 7_200_000, failIfDeadLetters: 2})
+    expect(report).toMatchObject({counts: {pending: 2, sent: 0, 'dead-letter': 1}, total: 3, stuck: 1, attempts: {'0': 1, '3-5': 1, '10+': 1}, alerts: []})
+    expect(report.oldestPendingAgeMs).toBeGreaterThanOrEqual(3_590_000)
+    expect(statusAlerts(report, {failIfDeadLetters: 1})).toHaveLength(1)
+
+    const metrics = join(tempDir, `${variant === reference ? 'ref' : 'int'}.prom`)
+    const old = await cli(['outbox', 'status', '--fail-if-pending-older-than', '10m', '--metrics-file', metrics])
+    expect(old.code, old.stderr).toBe(1)
+    expect(old.stdout).toMatch(/ALERT: the oldest pending row/)
+    const text = readFileSync(metrics, 'utf8')
+    expect(text).toMatch(/msgops_outbox_rows\{table="[a-z_]+",status="pending"\} 2/)
+    expect(text).toMatch(/msgops_outbox_alerts\{table="[a-z_]+"\} 1/)
+    const dead = await cli(['outbox', 'status', '--fail-if-dead-letters', '1', '--json'])
+    expect(dead.code).toBe(1)
+    expect(json(dead.stdout)).toMatchObject({alerts: [expect.stringMatching(/1 dead-letter row/)]})
+  })
+
+  it('list filters and pages by keyset; show prints the whole row', async () => {
+    await variant.clear(conn)
+    await variant.insert(conn, ['ls-1', 'ls-2', 'ls-3'].map((id) => ({id, ageSec: 600, exchange: 'orders.x'})))
+    await variant.insert(conn, [{id: 'ls-4', ageSec: 600, exchange: 'orders.x', status: 'dead'}])
+    const first = await listOutbox(sql, {config: config(), status: 'pending', limit: 2})
+    expect(first.rows.map((r) => r.id)).toEqual(['ls-1', 'ls-2'])
+    expect(first.next).toBe('ls-2')
+    const second = await listOutbox(sql, {config: config(), status: 'pending', limit: 2, after: 'ls-2'})
+    expect(second.rows.map((r) => r.id)).toEqual(['ls-3'])
+    expect(second.next).toBeNull()
+    const dead = await listOutbox(sql, {config: config(), status: 'dead-letter'})
+    expect(dead.rows.map((r) => [r.id, r.status])).toEqual([['ls-4', 'dead-letter']])
+    expect((await listOutbox(sql, {config: config(), newerThanMs: 60_000})).rows).toEqual([])
+    await expect(listOutbox(sql, {config: config(), status: 'nonsense'})).rejects.toThrow(/unknown status/)
+    if (variant === integer) await expect(listOutbox(sql, {config: config(), eventType: 'x'})).rejects.toThrow(/no event type column/)
+
+    const table = await cli(['outbox', 'list', '--status', 'pending'])
+    expect(table.code, table.stderr).toBe(0)
+    expect(table.stdout).toMatch(/ls-3/)
+    const show = await cli(['outbox', 'show', 'ls-1'])
+    expect(show.code, show.stderr).toBe(0)
+    expect(show.stdout).toContain('"orderId": "ls-1"')
+    expect(await showOutbox(sql, {config: config(), id: 'ls-1'})).toMatchObject({id: 'ls-1', status: 'pending', payload: {orderId: 'ls-1', amount: 12.5}})
+    expect(await showOutbox(sql, {config: config(), id: 'nope'})).toBeUndefined()
+  })
+})

@@ -1,0 +1,72 @@
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {RedisCache} from '../../src/adapters/cache.js'
+import {RedisAdapter} from '../../src/adapters/redis.js'
+import {createTestRedis, REDIS_URL, type TestRedis} from '../helpers/env.js'
+
+let redis: TestRedis
+let adapter: RedisAdapter
+
+beforeAll(async () => {
+  redis = await createTestRedis('msgops_recc')
+  adapter = await RedisAdapter.connect(REDIS_URL, 5000)
+})
+
+afterAll(async () => {
+  await adapter?.close()
+  await redis?.cleanup()
+})
+
+describe('RedisCache (the cache port of reconcile)', () => {
+  it('string: reads values, missing keys and wrong types in one pipeline; writes keep the TTL', async () => {
+    const k = (s: string) => `${redis.prefix}s:${s}`
+    await redis.client.set(k('a'), 'paid', 'EX', 1000)
+    await redis.client.hset(k('h'), 'status', 'paid')
+    const cache = new RedisCache(adapter, 'string', 'status')
+    expect(await cache.read([k('a'), k('none'), k('h')])).toEqual([
+      {state: 'value', value: 'paid'},
+      {state: 'missing'},
+      {state: 'invalid', reason: 'wrong Redis type'},
+    ])
+    await cache.write([{key: k('a'), value: 'shipped'}])
+    expect(await redis.client.get(k('a'))).toBe('shipped')
+    expect(await redis.client.ttl(k('a'))).toBeGreaterThan(900)
+    await cache.remove([k('a'), k('h')])
+    expect(await redis.client.exists(k('a'), k('h'))).toBe(0)
+  })
+
+  it('hash: reads and writes one field and leaves the others', async () => {
+    const k = `${redis.prefix}h:1`
+    await redis.client.hset(k, 'status', 'created', 'total', '12.50')
+    const cache = new RedisCache(adapter, 'hash', 'status')
+    expect(await cache.read([k])).toEqual([{state: 'value', value: 'created'}])
+    await cache.write([{key: k, value: 'paid'}])
+    expect(await redis.client.hgetall(k)).toEqual({status: 'paid', total: '12.50'})
+  })
+
+  it('json: reads a field of a JSON document, flags what is not one, rewrites the field in place', async () => {
+    const k = (s: string) => `${redis.prefix}j:${s}`
+    await redis.client.set(k('a'), JSON.stringify({status: 'created', total: 12.5}))
+    await redis.client.set(k('n'), JSON.stringify({status: 2}))
+    await redis.client.set(k('bad'), 'not json')
+    await redis.client.set(k('nofield'), '{"total": 1}')
+    const cache = new RedisCache(adapter, 'json', 'status')
+    expect(await cache.read([k('a'), k('n'), k('bad'), k('nofield'), k('none')])).toEqual([
+      {state: 'value', value: 'created'},
+      {state: 'value', value: '2'},
+      {state: 'invalid', reason: 'not JSON'},
+      {state: 'invalid', reason: 'no field status'},
+      {state: 'missing'},
+    ])
+    await cache.write([
+      {key: k('a'), value: 'paid'},
+      {key: k('n'), value: '3'},
+      {key: k('bad'), value: 'paid'},
+      {key: k('none'), value: 'paid'},
+    ])
+    expect(JSON.parse((await redis.client.get(k('a')))!)).toEqual({status: 'paid', total: 12.5})
+    expect(JSON.parse((await redis.client.get(k('n')))!)).toEqual({status: 3})
+    expect(JSON.parse((await redis.client.get(k('bad')))!)).toEqual({status: 'paid'})
+    expect(JSON.parse((await redis.client.get(k('none')))!)).toEqual({status: 'paid'})
+  })
+})
