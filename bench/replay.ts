@@ -127,12 +127,14 @@ export async function main(args: string[]): Promise<void> {
 
     const res = await runCli(['dlq', 'replay', DLQ, '--yes', '--json', '--prefetch', String(prefetch)], {env: cliEnv({db, vhost, redis}), timeoutMs: 600_000})
     if (res.code !== 0) throw new Error(`dlq replay exited ${res.code}: ${res.stderr}`)
-    const cliReport = JSON.parse(res.stdout) as {moved: number}
+    const cliReport = JSON.parse(res.stdout) as {moved: number; elapsedMs: number}
     const cli = cliReport.moved / (res.ms / 1000)
+    const cliLoop = cliReport.moved / (cliReport.elapsedMs / 1000)
 
     const line = (name: string, rate: number) => `${name.padEnd(34)} ${Math.round(rate).toString().padStart(8)} msg/s   ratio ${(rate / raw).toFixed(2)}\n`
     process.stdout.write(line('raw amqplib consume→confirm→ack', raw))
     process.stdout.write(line('msgops replay (core, in process)', core))
+    process.stdout.write(line('msgops dlq replay (CLI, its loop)', cliLoop))
     process.stdout.write(line('msgops dlq replay (CLI, end to end)', cli))
     process.stdout.write(`CPU of this process per message: raw ${rawCpu.toFixed(0)} µs, msgops core ${coreCpu.toFixed(0)} µs (best of ${rounds} rounds)\n`)
     process.stdout.write(`peak RSS of this process: ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB\n`)

@@ -24,13 +24,28 @@ export class RedisCache implements CachePort {
   }
 
   async read(keys: string[]): Promise<CacheRead[]> {
-    const pipeline = this.client.pipeline()
-    for (const key of keys) {
-      if (this.format === 'hash') pipeline.hget(key, this.field)
-      else pipeline.get(key)
+    if (keys.length === 0) return []
+    if (this.format === 'hash') {
+      const pipeline = this.client.pipeline()
+      for (const key of keys) pipeline.hget(key, this.field)
+      const results = await this.exec(() => pipeline.exec())
+      return keys.map((_key, n) => this.interpret(results[n]))
     }
-    const results = await this.exec(() => pipeline.exec())
-    return keys.map((_key, n) => this.interpret(results[n]))
+    // MGET is one command for the whole batch, several times faster than as many GETs.
+    const values = await this.redis.run(() => this.client.mget(keys))
+    const reads = values.map((value) => this.interpret([null, value]))
+    // MGET answers nil for a key of another type too: ask those few keys whether they exist at all.
+    const nil = reads.flatMap((read, n) => (read.state === 'missing' ? [n] : []))
+    if (nil.length > 0) {
+      const pipeline = this.client.pipeline()
+      for (const n of nil) pipeline.type(keys[n])
+      const types = await this.exec(() => pipeline.exec())
+      for (const [j, n] of nil.entries()) {
+        const type = types[j][1]
+        if (typeof type === 'string' && type !== 'none' && type !== 'string') reads[n] = {state: 'invalid', reason: 'wrong Redis type'}
+      }
+    }
+    return reads
   }
 
   async write(entries: {key: string; value: string}[]): Promise<void> {

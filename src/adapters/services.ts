@@ -15,12 +15,15 @@ export class Services {
   private redisConn?: Promise<RedisAdapter>
   readonly timeoutMs: number
 
+  /** MySQL connections a command may use at once; the demo raises it to run its services side by side. */
+  mysqlPoolSize = 4
+
   constructor(readonly config: Config) {
     this.timeoutMs = parseDuration(config.connectTimeout, 'connectTimeout')
   }
 
   mysql(): Promise<MysqlAdapter> {
-    this.mysqlConn ??= MysqlAdapter.connect(this.config.mysql.url, this.timeoutMs)
+    this.mysqlConn ??= MysqlAdapter.connect(this.config.mysql.url, this.timeoutMs, this.mysqlPoolSize)
     return this.mysqlConn
   }
 

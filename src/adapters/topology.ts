@@ -145,7 +145,10 @@ export class BrokerTopology implements TopologyBroker {
       this.channelPromise = undefined
       const code = (error as {code?: unknown}).code
       if (typeof code === 'number' && code >= 400 && code < 500 && !this.amqp.closedWith) throw new BrokerRefusal(code, replyText(error))
-      throw amqpConnectionError(this.amqp.url, this.amqp.closedWith ?? error)
+      // A connection-level exception (e.g. 540 NOT_IMPLEMENTED) says why in the broker's own words.
+      const closed = this.amqp.closedWith as Error | undefined
+      if (closed && /with message "/.test(closed.message)) throw new OperationError(`RabbitMQ closed the connection: ${replyText(closed)}`)
+      throw amqpConnectionError(this.amqp.url, closed ?? error)
     }
   }
 

@@ -50,6 +50,7 @@ It runs until the consumer is idle, then moves its rows one hour into the past (
     if (f.reset && !(await this.confirm('Remove the rows, cache keys and queued messages of the earlier demo run?', f.yes))) throw new UsageError('cancelled')
 
     const config = this.settings
+    this.services.mysqlPoolSize = 16
     const [sql, amqp, redis] = await Promise.all([this.services.mysql(), this.services.amqp(), this.services.redis()])
     const publisher = new ConfirmPublisher(amqp)
     const relayPublisher = new ConfirmPublisher(amqp)

@@ -1,9 +1,11 @@
 import {Flags} from '@oclif/core'
 
 import {RedisCache} from '../adapters/cache.js'
+import {ConfirmPublisher} from '../adapters/publisher.js'
 import {BaseCommand} from '../base-command.js'
 import {parseDuration} from '../core/duration.js'
 import {EXIT, UsageError} from '../core/errors.js'
+import {drainOutbox} from '../core/outbox/drain.js'
 import {CHECKS, type CheckName} from '../core/reconcile/checks.js'
 import type {DrainPort} from '../core/reconcile/ports.js'
 import {
@@ -73,12 +75,15 @@ Exit 0 when clean, 1 when anything was found, 2 on a usage, configuration or con
     if (changes && !f.yes && (this.jsonEnabled() || !isInteractive()))
       throw new UsageError('--fix changes state and there is no terminal to confirm on', 'pass --yes to confirm, or --dry-run to see what it would do')
 
-    await this.lock('reconcile', f['wait-lock'])
+    const held = await this.lock('reconcile', f['wait-lock'])
+    // A run that lost its lock stops between batches like an interrupted one, but says why.
+    options.signal = AbortSignal.any([this.signal, held.lost])
     const sql = await this.services.mysql()
     const cache = options.checks.includes('cache_drift')
       ? new RedisCache(await this.services.redis(), this.settings.cache.format, this.settings.cache.field)
       : undefined
-    const ports = {sql, cache, drain: this.drainPort()}
+    const drainer = this.drainPort(options.graceMs)
+    const ports = {sql, cache, drain: drainer.drain}
 
     const bar = progressBar('reconcile', !this.jsonEnabled())
     let report: ReconcileReport
@@ -90,7 +95,10 @@ Exit 0 when clean, 1 when anything was found, 2 on a usage, configuration or con
     this.print(renderReconcile(report))
 
     let fixes: FixReport | undefined
-    const fixable = FIXABLE.filter((c) => (report.checks[c]?.count ?? 0) > 0)
+    const found = (c: CheckName) => (report.checks[c]?.count ?? 0) > 0
+    // Rows set back to pending are stuck rows to drain too, when message_stuck is among the checks.
+    const requeues = found('sent_not_consumed') || (f['fix-dead'] && found('message_dead'))
+    const fixable = FIXABLE.filter((c) => found(c) || (c === 'message_stuck' && report.checks.message_stuck !== undefined && !report.checks.message_stuck.skipped && requeues))
     if (f.fix && fixable.length > 0) {
       const fixOptions = {...options, fix: fixable, fixDead: f['fix-dead'], dryRun: f['dry-run']}
       const has = {drain: ports.drain !== undefined, fixDead: f['fix-dead']}
@@ -105,6 +113,11 @@ Exit 0 when clean, 1 when anything was found, 2 on a usage, configuration or con
           throw error
         } finally {
           fixBar.stop()
+          await drainer.close().catch(() => {})
+        }
+        if (held.lost.aborted) {
+          await this.audit({window: report.window, fixes: fixes.checks, interrupted: true, error: 'lock lost'}, EXIT.error)
+          throw held.lost.reason
         }
         this.print(renderFixes(fixes))
         if (changes && actionable.length > 0) await this.audit({window: report.window, found: counts(report), fixes: fixes.checks, interrupted: fixes.interrupted}, report.total > 0 ? EXIT.found : EXIT.ok)
@@ -118,17 +131,30 @@ Exit 0 when clean, 1 when anything was found, 2 on a usage, configuration or con
 
   /** The confirmation names every change that is about to be made. */
   private question(report: ReconcileReport, actionable: FixableCheck[], has: {drain: boolean; fixDead: boolean}): string {
-    const parts = actionable.map((check) => `${check} (${report.checks[check]!.count}): ${fixAction(check, this.settings, has).action}`)
+    const parts = actionable.map((check) => {
+      const plus = check === 'message_stuck' && actionable.some((c) => c === 'sent_not_consumed' || c === 'message_dead') ? ' + the rows set back to pending' : ''
+      return `${check} (${report.checks[check]!.count}${plus}): ${fixAction(check, this.settings, has).action}`
+    })
     return `Repair ${parts.join('; ')}?`
   }
 
   /**
-   * The drain of stuck rows, with the code of `msgops outbox drain`.
-   * TODO(issue 4): wire drainOutbox from src/core/outbox/drain.ts here once it exists; until then message_stuck
-   * is reported as not fixed.
+   * The drain of stuck rows: drainOutbox (the code of `msgops outbox drain`) restricted to the ids found, rows pending
+   * for longer than the grace; RabbitMQ is connected only when there is something to drain.
    */
-  private drainPort(): DrainPort | undefined {
-    return undefined
+  private drainPort(graceMs: number): {drain: DrainPort; close(): Promise<void>} {
+    let publisher: ConfirmPublisher | undefined
+    return {
+      drain: async (ids, signal) => {
+        const sql = await this.services.mysql()
+        publisher ??= new ConfirmPublisher(await this.services.amqp())
+        const result = await drainOutbox({sql, publisher, signal}, {config: this.settings, olderThanMs: graceMs, ids})
+        return {sent: result.published, failed: result.returned + result.nacked + result.invalid}
+      },
+      close: async () => {
+        await publisher?.close()
+      },
+    }
   }
 }
 

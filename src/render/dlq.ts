@@ -1,3 +1,4 @@
+import {formatDuration} from '../core/duration.js'
 import type {InspectReport} from '../core/dlq/inspect.js'
 import type {PurgeReport} from '../core/dlq/purge.js'
 import type {ReplayReport} from '../core/dlq/replay.js'
@@ -24,11 +25,12 @@ export function renderInspect(report: InspectReport): string {
     report.groups.map((g) => [g.key, g.count, g.reason, g.queue, g.exchange === undefined ? '-' : target(g.exchange, g.routingKey ?? ''), g.error ?? '', when(g.oldest), when(g.newest)]),
     {maxWidths: [8, 8, 14, 24, 40, Math.max(20, width - 150), 20, 20]},
   ))
+  if (report.groups.length > 0) lines.push(paint('dim', `replay one group: msgops dlq replay ${report.queue} --group ${report.groups[0].key} --dry-run`))
   for (const s of report.samples) {
     lines.push('', `${paint('bold', 'message')} ${s.messageId ?? paint('dim', '(no message id)')}  group ${s.group}  ${s.reason}  died ${when(s.diedAt)}  deaths ${s.deaths}  replays ${s.replayCount}`)
     const headers = Object.entries(s.headers).filter(([k]) => k !== 'x-death')
     for (const [k, v] of headers) lines.push(`  ${paint('dim', k)}: ${cut(typeof v === 'string' ? v : JSON.stringify(v), width - k.length - 6)}`)
-    lines.push(`  ${paint('dim', `body (${s.bodyBytes} bytes${s.bodyEncoding === 'base64' ? ', base64' : ''})`)}: ${cut(s.body, width - 30)}${s.truncated ? '…' : ''}`)
+    lines.push(`  ${paint('dim', `body (${s.bodyBytes} bytes${s.bodyEncoding === 'base64' ? ', base64' : ''})`)}: ${cut(`${s.body}${s.truncated ? '…' : ''}`, width - 30)}`)
   }
   return lines.join('\n')
 }
@@ -42,7 +44,7 @@ export function renderReplay(report: ReplayReport): string {
   for (const s of report.skips)
     lines.push(`${paint('yellow', 'skipped')} ${s.messageId ?? '(no id)'}: ${s.why === 'max-replays' ? `already replayed ${s.replayCount} times (--max-replays)` : 'no x-death and no --to-exchange/--to-queue: nowhere to send it'}`)
   if (report.failed > report.failures.length || report.skipped > report.skips.length) lines.push(paint('dim', '(details cut to the first 100)'))
-  const summary = `${report.queue}: read ${report.read} of ${report.depth}; ${verb} ${report.moved}, failed ${report.failed}, skipped ${report.skipped}, left (not matching) ${report.left}`
+  const summary = `${report.queue}: read ${report.read} of ${report.depth}; ${verb} ${report.moved}, failed ${report.failed}, skipped ${report.skipped}, left (not matching) ${report.left} in ${formatDuration(report.elapsedMs)}`
   lines.push(report.failed + report.skipped > 0 ? paint('yellow', summary) : paint('green', summary))
   if (report.dryRun) lines.push(paint('dim', 'dry run: nothing was moved'))
   if (report.stoppedBy) lines.push(paint('red', `stopped early: ${report.stoppedBy}`))

@@ -99,7 +99,7 @@ beforeEach(async () => {
 describe('dlq inspect', () => {
   it('groups by first death and routing key, shows samples, and leaves the depth unchanged', async () => {
     await deadLetter([...specs(3, 'order.created', 'c'), ...specs(2, 'order.paid', 'p')])
-    const res = await runCli(['dlq', 'inspect', DLQ, '--sample', '2', '--json', '--idle', '500ms'], {env})
+    const res = await runCli(['dlq', 'inspect', DLQ, '--sample', '2', '--json'], {env})
     expect(res.stderr).toBe('')
     expect(res.code).toBe(1)
     const report = JSON.parse(res.stdout)
@@ -138,7 +138,7 @@ describe('dlq inspect', () => {
 describe('dlq replay', () => {
   it('sends real dead letters back to their original queue with body and message id, then audits', async () => {
     await deadLetter(specs(6, 'order.created', 'r'))
-    const res = await runCli(['dlq', 'replay', DLQ, '--yes', '--json', '--idle', '500ms'], {env})
+    const res = await runCli(['dlq', 'replay', DLQ, '--yes', '--json'], {env})
     expect(res.stderr).toBe('')
     expect(res.code).toBe(0)
     const report = JSON.parse(res.stdout)
@@ -169,7 +169,7 @@ describe('dlq replay', () => {
       {id: 'b-2', routingKey: 'order.paid', headers: {'x-tenant': 'acme'}},
     ])
     // A prefetch of 2 makes the reader hold more messages than its window: it must not stall.
-    const res = await runCli(['dlq', 'replay', DLQ, '--routing-key', 'order.p*', '--header', 'x-tenant=acme', '--prefetch', '2', '--yes', '--json', '--idle', '500ms'], {env})
+    const res = await runCli(['dlq', 'replay', DLQ, '--routing-key', 'order.p*', '--header', 'x-tenant=acme', '--prefetch', '2', '--yes', '--json'], {env})
     const report = JSON.parse(res.stdout)
     expect([report.moved, report.failed, report.skipped, report.left]).toEqual([2, 0, 0, 4])
     await waitFor(async () => (await depth(QUEUE)) === 2, 'replayed messages')
@@ -179,14 +179,14 @@ describe('dlq replay', () => {
 
   it('group keys from inspect, --limit and --dry-run', async () => {
     await deadLetter([...specs(3, 'order.created', 'g'), ...specs(2, 'order.paid', 'h')])
-    const inspect = JSON.parse((await runCli(['dlq', 'inspect', DLQ, '--json', '--idle', '500ms'], {env})).stdout)
+    const inspect = JSON.parse((await runCli(['dlq', 'inspect', DLQ, '--json'], {env})).stdout)
     const paid = inspect.groups.find((g: {routingKey: string}) => g.routingKey === 'order.paid').key
-    const dry = JSON.parse((await runCli(['dlq', 'replay', DLQ, '--group', paid, '--dry-run', '--json', '--idle', '500ms'], {env})).stdout)
+    const dry = JSON.parse((await runCli(['dlq', 'replay', DLQ, '--group', paid, '--dry-run', '--json'], {env})).stdout)
     expect([dry.dryRun, dry.moved, dry.left]).toEqual([true, 2, 3])
     expect(dry.targets).toEqual([{exchange: EXCHANGE, routingKey: 'order.paid', count: 2}])
     expect(await depth(DLQ)).toBe(5)
     expect(await depth(QUEUE)).toBe(0)
-    const limited = JSON.parse((await runCli(['dlq', 'replay', DLQ, '--limit', '2', '--yes', '--json', '--idle', '500ms'], {env})).stdout)
+    const limited = JSON.parse((await runCli(['dlq', 'replay', DLQ, '--limit', '2', '--yes', '--json'], {env})).stdout)
     expect(limited.moved).toBe(2)
     await waitFor(async () => (await depth(QUEUE)) === 2, 'replayed messages')
     expect((await drain(DLQ)).map((m) => m.id)).toEqual(['g-2', 'h-0', 'h-1'])
@@ -194,7 +194,7 @@ describe('dlq replay', () => {
 
   it('leaves a message replayed --max-replays times in place and reports it', async () => {
     await deadLetter([{id: 'loop', routingKey: 'order.created', headers: {'x-msgops-replay-count': 2}}, {id: 'fresh', routingKey: 'order.created'}])
-    const res = await runCli(['dlq', 'replay', DLQ, '--max-replays', '2', '--yes', '--json', '--idle', '500ms'], {env})
+    const res = await runCli(['dlq', 'replay', DLQ, '--max-replays', '2', '--yes', '--json'], {env})
     expect(res.code).toBe(1)
     const report = JSON.parse(res.stdout)
     expect([report.moved, report.skipped]).toEqual([1, 1])
@@ -204,7 +204,7 @@ describe('dlq replay', () => {
 
   it('an unroutable target leaves the dead letter in the queue, counted as failed', async () => {
     await deadLetter(specs(2, 'order.created', 'u'))
-    const res = await runCli(['dlq', 'replay', DLQ, '--to-exchange', EXCHANGE, '--to-routing-key', 'nowhere', '--yes', '--json', '--idle', '500ms'], {env})
+    const res = await runCli(['dlq', 'replay', DLQ, '--to-exchange', EXCHANGE, '--to-routing-key', 'nowhere', '--yes', '--json'], {env})
     expect(res.code).toBe(1)
     const report = JSON.parse(res.stdout)
     expect([report.moved, report.failed]).toEqual([0, 2])
@@ -219,6 +219,20 @@ describe('dlq replay', () => {
     expect(res.stderr).toMatch(/--yes/)
     expect(await depth(DLQ)).toBe(1)
   })
+
+  it('refuses while another run holds the lock of the queue', async () => {
+    await deadLetter(specs(1, 'order.created', 'l'))
+    const key = `${redis.prefix}lock:dlq-replay:${DLQ}`
+    await redis.client.set(key, JSON.stringify({token: 't', host: 'otherhost', pid: 4242, since: '2026-01-01T00:00:00Z', command: 'dlq:purge'}), 'PX', 30_000)
+    try {
+      const res = await runCli(['dlq', 'replay', DLQ, '--yes'], {env})
+      expect(res.code).toBe(2)
+      expect(res.stderr).toMatch(/held by otherhost\/4242/)
+      expect(await depth(DLQ)).toBe(1)
+    } finally {
+      await redis.client.del(key)
+    }
+  })
 })
 
 describe('dlq purge', () => {
@@ -226,7 +240,7 @@ describe('dlq purge', () => {
     await deadLetter(specs(5, 'order.created', 'x'))
     const file = join(tmpdir(), `msgops-dlq-${process.pid}-${Date.now()}.jsonl`)
     try {
-      const res = await runCli(['dlq', 'purge', DLQ, '--archive', file, '--prefetch', '2', '--yes', '--json', '--idle', '500ms'], {env})
+      const res = await runCli(['dlq', 'purge', DLQ, '--archive', file, '--prefetch', '2', '--yes', '--json'], {env})
       expect(res.stderr).toBe('')
       const report = JSON.parse(res.stdout)
       expect([report.purged, report.archived]).toEqual([5, 5])

@@ -1,10 +1,11 @@
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import amqp from 'amqplib'
 import mysql from 'mysql2/promise'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {cliEnv, createTestDatabase, createTestRedis, runCli, type TestDatabase, type TestRedis} from '../helpers/env.js'
+import {cliEnv, createTestDatabase, createTestRedis, createTestVhost, runCli, type TestDatabase, type TestRedis, type TestVhost} from '../helpers/env.js'
 
 /**
  * A schema msgops did not create: integer statuses, camelCase columns, orders linked by messageId,
@@ -12,6 +13,7 @@ import {cliEnv, createTestDatabase, createTestRedis, runCli, type TestDatabase, 
  */
 let db: TestDatabase
 let redis: TestRedis
+let vhost: TestVhost
 let conn: mysql.Connection
 let dir: string
 let configFile: string
@@ -38,7 +40,14 @@ function ids(json: any, check: string): string[] {
 beforeAll(async () => {
   db = await createTestDatabase('msgops_reci')
   redis = await createTestRedis('msgops_reci')
-  env = cliEnv({db, redis})
+  vhost = await createTestVhost('msgops_reci')
+  env = cliEnv({db, redis, vhost})
+  const broker = await amqp.connect(vhost.amqpUrl)
+  const channel = await broker.createChannel()
+  await channel.assertExchange('order_exchange', 'direct', {durable: true})
+  await channel.assertQueue('orders_q', {durable: true})
+  await channel.bindQueue('orders_q', 'order_exchange', 'order.created')
+  await broker.close()
   dir = mkdtempSync(join(tmpdir(), 'msgops-reci-'))
   configFile = join(dir, 'msgops.yaml')
   writeFileSync(
@@ -104,6 +113,7 @@ afterAll(async () => {
   await conn?.end()
   await db?.drop()
   await redis?.cleanup()
+  await vhost?.drop()
   if (dir) rmSync(dir, {recursive: true, force: true})
 })
 
@@ -133,17 +143,20 @@ describe('msgops reconcile on an integer-status schema (order_tab, order_mq_tab,
     expect(ids(wide.json, 'order_without_message')).toEqual(['100'])
   })
 
-  it('--fix --fix-dead --yes repairs the integer rows and the hash fields, keeping the other fields', async () => {
+  it('--fix --fix-dead --yes requeues and drains the integer rows, and rewrites the hash fields keeping the other fields', async () => {
     const {code, json, stderr} = await reconcileJson('--fix', '--fix-dead', '--yes')
     expect(code, stderr).toBe(1)
     expect(json.fixes.checks.sent_not_consumed).toMatchObject({fixed: 1, ids: ['a5']})
     expect(json.fixes.checks.message_dead).toMatchObject({fixed: 1, ids: ['a4']})
+    // The stuck row and the two rows just set back to pending are published in the same run.
+    expect(json.fixes.checks.message_stuck).toMatchObject({fixed: 3, notFixed: 0})
+    expect(json.fixes.checks.message_stuck.ids.sort()).toEqual(['a3', 'a4', 'a5'])
     expect(json.fixes.checks.cache_drift).toMatchObject({fixed: 2})
-    const [rows] = await conn.query<any[]>("SELECT messageId, messageStatus FROM order_mq_tab WHERE messageId IN ('a4', 'a5') ORDER BY messageId")
-    expect(rows.map((r) => r.messageStatus)).toEqual([1, 1])
+    const [rows] = await conn.query<any[]>("SELECT messageId, messageStatus FROM order_mq_tab WHERE messageId IN ('a3', 'a4', 'a5', 'a8') ORDER BY messageId")
+    expect(rows.map((r) => r.messageStatus)).toEqual([2, 2, 2, 1])
     expect(await redis.client.hgetall(key(6))).toEqual({status: '10', name: 'order 6'})
     expect(await redis.client.hget(key(5), 'status')).toBe('10')
-    const after = await reconcileJson('--check', 'cache_drift', '--check', 'message_dead', '--check', 'sent_not_consumed')
+    const after = await reconcileJson('--check', 'cache_drift', '--check', 'message_dead', '--check', 'message_stuck')
     expect(after.code).toBe(0)
   })
 })

@@ -1,10 +1,11 @@
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import amqp from 'amqplib'
 import mysql from 'mysql2/promise'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {cliEnv, createTestDatabase, createTestRedis, runCli, type TestDatabase, type TestRedis} from '../helpers/env.js'
+import {cliEnv, createTestDatabase, createTestRedis, createTestVhost, runCli, type TestDatabase, type TestRedis, type TestVhost} from '../helpers/env.js'
 
 /**
  * The reference schema (`msgops schema init`), every check, window and grace boundaries, every fix path and the lock.
@@ -12,6 +13,7 @@ import {cliEnv, createTestDatabase, createTestRedis, runCli, type TestDatabase, 
  */
 let db: TestDatabase
 let redis: TestRedis
+let vhost: TestVhost
 let conn: mysql.Connection
 let dir: string
 let configFile: string
@@ -56,7 +58,15 @@ function ids(json: any, check: string): string[] {
 beforeAll(async () => {
   db = await createTestDatabase('msgops_rec')
   redis = await createTestRedis('msgops_rec')
-  env = cliEnv({db, redis})
+  vhost = await createTestVhost('msgops_rec')
+  env = cliEnv({db, redis, vhost})
+  // Where drained rows go: exchange "orders", a queue bound to order.created (publishes are mandatory).
+  const broker = await amqp.connect(vhost.amqpUrl)
+  const channel = await broker.createChannel()
+  await channel.assertExchange('orders', 'topic', {durable: true})
+  await channel.assertQueue('billing', {durable: true})
+  await channel.bindQueue('billing', 'orders', 'order.created')
+  await broker.close()
   dir = mkdtempSync(join(tmpdir(), 'msgops-rec-'))
   configFile = join(dir, 'msgops.yaml')
   deleteConfigFile = join(dir, 'delete.yaml')
@@ -114,6 +124,7 @@ afterAll(async () => {
   await conn?.end()
   await db?.drop()
   await redis?.cleanup()
+  await vhost?.drop()
   if (dir) rmSync(dir, {recursive: true, force: true})
 })
 
@@ -218,33 +229,48 @@ describe('msgops reconcile on the reference schema', () => {
     expect(json.fixes.checks.sent_not_consumed).toMatchObject({action: 'set back to pending', fixed: 1})
     expect(json.fixes.checks.cache_drift).toMatchObject({action: 'rewrite from MySQL', fixed: 2})
     expect(json.fixes.checks.message_dead.note).toContain('--fix-dead')
-    expect(json.fixes.checks.message_stuck.note).toContain('msgops outbox drain')
+    expect(json.fixes.checks.message_stuck).toMatchObject({action: 'drain (publish with confirms)', fixed: 1})
     const [rows] = await conn.query<any[]>("SELECT status FROM outbox WHERE id = 'm8'")
     expect(rows[0].status).toBe('sent')
     expect(await redis.client.get(key('o14'))).toBe('created')
   })
 
-  it('--fix --yes requeues sent-not-consumed rows, rewrites the cache, leaves dead letters, and audits', async () => {
+  it('--fix --yes requeues sent-not-consumed rows and drains them with the stuck ones, rewrites the cache, leaves dead letters, and audits', async () => {
     const {code, json, stderr} = await reconcileJson('--fix', '--yes')
     expect(code, stderr).toBe(1)
-    expect(json.fixes.checks.sent_not_consumed).toMatchObject({fixed: 1, ids: ['m8']})
+    expect(Object.keys(json.fixes.checks)).toEqual(['sent_not_consumed', 'message_dead', 'message_stuck', 'cache_drift'])
+    expect(json.fixes.checks.sent_not_consumed).toMatchObject({action: 'set back to pending', fixed: 1, ids: ['m8']})
+    expect(json.fixes.checks.message_stuck).toMatchObject({action: 'drain (publish with confirms)', fixed: 2, notFixed: 0})
+    expect(json.fixes.checks.message_stuck.ids.sort()).toEqual(['m5', 'm8'])
     expect(json.fixes.checks.cache_drift.fixed).toBe(2)
     expect(json.fixes.checks.message_dead).toMatchObject({fixed: 0, notFixed: 1})
-    expect(json.fixes.checks.message_stuck).toMatchObject({fixed: 0, notFixed: 1})
-    const [rows] = await conn.query<any[]>("SELECT id, status, last_error FROM outbox WHERE id IN ('m7', 'm8') ORDER BY id")
-    expect(rows.map((r) => r.status)).toEqual(['dead_letter', 'pending'])
-    expect(rows[1].last_error).toContain('sent but never consumed')
+    const [rows] = await conn.query<any[]>("SELECT id, status, last_error, sent_at FROM outbox WHERE id IN ('m5', 'm7', 'm8') ORDER BY id")
+    expect(rows.map((r) => r.status)).toEqual(['sent', 'dead_letter', 'sent'])
+    expect(rows[2].last_error).toContain('sent but never consumed')
+    // The drained messages really reached the queue, with their message ids.
+    const broker = await amqp.connect(vhost.amqpUrl)
+    const channel = await broker.createChannel()
+    const got: string[] = []
+    for (let n = 0; n < 3; n++) {
+      const message = await channel.get('billing', {noAck: true})
+      if (message) got.push(String(message.properties.messageId))
+    }
+    await broker.close()
+    expect(got.sort()).toEqual(['m5', 'm8'])
     expect(await redis.client.get(key('o14'))).toBe('paid')
     expect(await redis.client.get(key('o15'))).toBe('paid')
     const [audit] = await conn.query<any[]>("SELECT command, outcome, exit_code FROM msgops_audit WHERE command = 'reconcile'")
     expect(audit).toHaveLength(1)
+    expect(audit[0].exit_code).toBe(1)
     const outcome = typeof audit[0].outcome === 'string' ? JSON.parse(audit[0].outcome) : audit[0].outcome
     expect(outcome.fixes.sent_not_consumed.fixed).toBe(1)
-    // m8 is pending now: the next run sees it as stuck, and the cache as clean.
+    expect(outcome.fixes.message_stuck.fixed).toBe(2)
+    // Both were just sent (inside the grace), the cache is clean; what cannot be repaired is still reported.
     const after = await reconcileJson('--sample', '10')
-    expect(ids(after.json, 'message_stuck')).toEqual(['m5', 'm8'])
-    expect(after.json.checks.cache_drift.count).toBe(0)
+    expect(after.json.checks.message_stuck.count).toBe(0)
     expect(after.json.checks.sent_not_consumed.count).toBe(0)
+    expect(after.json.checks.cache_drift.count).toBe(0)
+    expect(after.json.total).toBe(6)
   })
 
   it('--fix --fix-dead sets dead letters back to pending with their attempts reset', async () => {

@@ -112,6 +112,8 @@ describe('topology plan / apply / export on a real broker', () => {
       ])
       const outcome = typeof audit[0].outcome === 'string' ? JSON.parse(audit[0].outcome) : audit[0].outcome
       expect(outcome.created).toHaveLength(6)
+      expect(outcome.created).toContain('queue order_queue')
+      expect(outcome.counts).toMatchObject({created: 6, drifted: 0})
     } finally {
       await conn.end()
     }
@@ -177,8 +179,14 @@ describe('topology plan / apply / export on a real broker', () => {
     const dry = await json(['topology', 'apply', file, '--dry-run'])
     expect(dry.code).toBe(1)
     expect(dry.report.created).toEqual([{kind: 'queue', name: 'more_q'}])
-    const again = await json(['topology', 'plan', file])
-    expect(again.report.created).toEqual([{kind: 'queue', name: 'more_q'}])
+    const conn = await amqp.connect(vhost.amqpUrl)
+    try {
+      const ch = await conn.createChannel()
+      ch.on('error', () => {})
+      await expect(ch.checkQueue('more_q')).rejects.toThrow(/NOT_FOUND/)
+    } finally {
+      await conn.close().catch(() => {})
+    }
   })
 
   it('a wrong file is exit 2 with one line naming the path', async () => {
@@ -191,5 +199,40 @@ describe('topology plan / apply / export on a real broker', () => {
     const missing = await runCli(['topology', 'plan', join(dir, 'nope.yaml')], {env})
     expect(missing.code).toBe(2)
     expect(missing.stderr).toMatch(/cannot read topology file .*nope\.yaml: no such file/)
+    // A management API that refuses us is an error, not a reason to fall back to existence checks.
+    const refused = await runCli(['topology', 'plan', EXAMPLE], {env: {...env, MSGOPS_MANAGEMENT_URL: 'http://guest:wrong@127.0.0.1:15672'}})
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toMatch(/refused the credentials/)
+    expect(refused.stderr).not.toContain('wrong')
+  })
+
+  it('every kind of object, argument and binding is declared and then compares equal', async () => {
+    const file = join(dir, 'kinds.yaml')
+    writeFileSync(
+      file,
+      `exchanges:
+  - {name: events, type: topic, arguments: {alternateExchange: unrouted}}
+  - {name: unrouted, type: fanout}
+  - {name: by_header, type: headers, internal: true}
+  - {name: temp_x, type: direct, durable: false, autoDelete: true}
+queues:
+  - {name: ballots, type: quorum, arguments: {deliveryLimit: 5, deadLetterStrategy: at-most-once, overflow: reject-publish}}
+  - {name: audit_stream, type: stream, arguments: {maxAge: 7D}}
+  - {name: scratch, durable: false, autoDelete: true, arguments: {maxPriority: 5, expires: 600000, queueMode: lazy, singleActiveConsumer: true}}
+bindings:
+  - {source: events, destination: by_header, destinationType: exchange, routingKey: 'paid.#'}
+  - {source: by_header, destination: ballots, arguments: {x-match: all, kind: paid}}
+  - {source: unrouted, destination: audit_stream}
+  - {source: amq.topic, destination: scratch, routingKey: '#'}
+`,
+    )
+    const apply = await json(['topology', 'apply', file])
+    expect(apply.code).toBe(0)
+    expect(apply.report.created).toHaveLength(11)
+    expect(apply.report.created).toContainEqual({kind: 'binding', name: 'events -> exchange by_header [paid.#]'})
+    const plan = await json(['topology', 'plan', file])
+    expect(plan.code).toBe(0)
+    expect(plan.report.unchanged).toHaveLength(11)
+    expect(plan.report.drifted).toEqual([])
   })
 })

@@ -88,6 +88,8 @@ describe('x-death parsing', () => {
     expect(jsonSafe({t: ts(T0), b: Buffer.from('hi'), n: [1, {x: Buffer.from('y')}]})).toEqual({t: new Date(T0 * 1000).toISOString(), b: 'hi', n: [1, {x: 'y'}]})
     expect(bodyPreview(Buffer.from('hello world'), 5)).toEqual({text: 'hello', encoding: 'utf8', truncated: true})
     expect(bodyPreview(Buffer.from([0xff, 0xfe]), 50)).toEqual({text: '//4=', encoding: 'base64', truncated: false})
+    expect(bodyPreview(Buffer.from([0, 1, 2]), 50).encoding).toBe('base64')
+    expect(bodyPreview(Buffer.from('a\tb\nc'), 50).encoding).toBe('utf8')
   })
 })
 

@@ -323,6 +323,19 @@ describe('applyTopology', () => {
     expect(report.exitCode).toBe(1)
   })
 
+  it('never deletes a drifted quorum queue: the broker has no delete-if-empty for it', async () => {
+    const t = parseTopologyModel({queues: [{name: 'votes', type: 'quorum', arguments: {deliveryLimit: 3}}]})
+    const state = withBuiltIns(parseTopologyModel({queues: [{name: 'votes', type: 'quorum'}]}))
+    const broker = new FakeBroker(state)
+    let asked = false
+    const report = await applyTopology(broker, t, {recreateDrifted: true, confirm: async () => (asked = true)})
+    expect(asked).toBe(false)
+    expect(broker.calls).toEqual([])
+    expect(report.recreated).toEqual([])
+    expect(report.notes.join('\n')).toMatch(/"votes" is a quorum queue: RabbitMQ cannot delete it only-if-empty/)
+    expect(report.exitCode).toBe(1)
+  })
+
   it('without the management API: declares everything again and turns PRECONDITION_FAILED into drift', async () => {
     const state = withBuiltIns(file)
     state.exchanges = state.exchanges.map((e) => (e.name === 'order_exchange' ? {...e, type: 'fanout'} : e))

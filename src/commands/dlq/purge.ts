@@ -41,6 +41,7 @@ Exit 0 on success, 2 on errors.`
     const dryRun = this.flags['dry-run']
     const queues = new AmqpDeadLetterQueues(await this.services.amqp())
     let signal = this.signal
+    let lost: AbortSignal | undefined
     if (!dryRun) {
       const {messages} = await queues.state(queue)
       const count = this.flags.limit === undefined ? messages : Math.min(messages, this.flags.limit)
@@ -50,6 +51,7 @@ Exit 0 on success, 2 on errors.`
         return {queue, depth: messages, read: 0, dryRun, purged: 0, archived: 0, left: 0, interrupted: false}
       }
       const held = await this.lock(`dlq-replay:${queue}`, this.flags['wait-lock'])
+      lost = held.lost
       signal = AbortSignal.any([this.signal, held.lost])
     }
     const archive = this.flags.archive && !dryRun ? await JsonlArchive.open(this.flags.archive) : undefined
@@ -68,6 +70,7 @@ Exit 0 on success, 2 on errors.`
     }
     if (!dryRun) await this.audit({...report})
     this.print(renderPurge(report))
+    if (lost?.aborted) throw lost.reason
     return report
   }
 }

@@ -77,14 +77,16 @@ Exit 0 when everything that matched moved, 1 when some failed or were skipped, 2
     const queues = new AmqpDeadLetterQueues(amqp)
     const dryRun = this.flags['dry-run']
     let signal = this.signal
+    let lost: AbortSignal | undefined
     if (!dryRun) {
       const {messages} = await queues.state(queue)
       const count = this.flags.limit === undefined ? messages : Math.min(messages, this.flags.limit)
       if (!(await this.confirm(`Replay up to ${count} dead letters from ${queue}?`, this.flags.yes))) {
         this.note('cancelled: nothing was moved')
-        return {queue, depth: messages, read: 0, dryRun, moved: 0, failed: 0, skipped: 0, left: 0, targets: [], failures: [], skips: [], interrupted: false}
+        return {queue, depth: messages, read: 0, dryRun, moved: 0, failed: 0, skipped: 0, left: 0, targets: [], failures: [], skips: [], elapsedMs: 0, interrupted: false}
       }
       const held = await this.lock(`dlq-replay:${queue}`, this.flags['wait-lock'])
+      lost = held.lost
       signal = AbortSignal.any([this.signal, held.lost])
     }
     const publisher = dryRun ? undefined : new ConfirmPublisher(amqp)
@@ -113,6 +115,7 @@ Exit 0 when everything that matched moved, 1 when some failed or were skipped, 2
       await this.audit({...counts, targets, failures: failures.slice(0, 20), skips: skips.slice(0, 20)}, report.stoppedBy ? 2 : report.failed + report.skipped > 0 ? 1 : 0)
     }
     this.print(renderReplay(report))
+    if (lost?.aborted) throw lost.reason
     if (report.stoppedBy) throw new OperationError(`replay stopped early: ${report.stoppedBy}`, `moved ${report.moved}; the rest is still in the queue; run again`)
     this.found(report.failed + report.skipped > 0)
     return report

@@ -5,7 +5,15 @@ import {BaseCommand} from '../../base-command.js'
 import {EXIT} from '../../core/errors.js'
 import {applyTopology, type TopologyReport} from '../../core/topology/apply.js'
 import {loadTopologyFile, vhostOfAmqpUrl} from '../../core/topology/model.js'
+import {progressBar} from '../../render/progress.js'
 import {renderTopologyReport, topologyNotes} from '../../render/topology.js'
+
+const AUDIT_NAMES = 100
+
+function names(items: {kind: string; name: string}[]): string[] {
+  const shown = items.slice(0, AUDIT_NAMES).map((i) => `${i.kind} ${i.name}`)
+  return items.length > AUDIT_NAMES ? [...shown, `… and ${items.length - AUDIT_NAMES} more`] : shown
+}
 
 export default class TopologyApply extends BaseCommand<typeof TopologyApply> {
   static summary = 'Declare the exchanges, queues and bindings of a file that the broker does not have yet.'
@@ -35,22 +43,35 @@ Exit 0 when the broker matches the file afterwards, 1 when drift remains, 2 on e
     // The audit table must be reachable before the broker is changed, not found missing afterwards.
     if (!dryRun) await this.services.mysql()
     const broker = await openTopologyBroker(this.services)
+    const progress = progressBar('declaring', !this.jsonEnabled())
     let report: TopologyReport
     try {
       report = await applyTopology(broker, file, {
         dryRun,
         recreateDrifted: this.flags['recreate-drifted'],
         confirm: (question) => this.confirm(question, this.flags.yes),
+        onProgress: progress.update,
       })
     } catch (error) {
+      progress.stop()
       if (!dryRun) await this.audit({file: this.args.file, vhost: broker.vhost, error: (error as Error).message}, EXIT.error).catch(() => {})
       throw error
     }
+    progress.stop()
     this.print(renderTopologyReport(report, dryRun ? 'plan' : 'apply'))
     for (const note of topologyNotes(report)) this.note(note)
     if (!dryRun)
       await this.audit(
-        {file: this.args.file, vhost: report.vhost, check: report.check, created: report.created, recreated: report.recreated, drifted: report.drifted.map((d) => `${d.kind} ${d.name}`)},
+        {
+          file: this.args.file,
+          vhost: report.vhost,
+          check: report.check,
+          counts: {created: report.created.length, recreated: report.recreated.length, drifted: report.drifted.length, unchanged: report.unchanged.length, extra: report.extra.length},
+          // Names, bounded: the audit row stays small whatever the size of the file.
+          created: names(report.created),
+          recreated: names(report.recreated),
+          drifted: names(report.drifted),
+        },
         report.exitCode,
       )
     this.found(report.exitCode === 1)

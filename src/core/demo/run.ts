@@ -246,7 +246,7 @@ async function writeOrders(ports: DemoPorts, options: DemoOptions, plan: (FaultK
       if (done % 250 === 0 || done === total) onProgress?.({done, total, label: 'orders'})
     }
   }
-  await Promise.all(Array.from({length: 4}, worker))
+  await Promise.all(Array.from({length: 8}, worker))
 }
 
 async function insertOutbox(tx: SqlExecutor, options: DemoOptions, order: string, messageId: string, amount: number): Promise<void> {

@@ -147,10 +147,10 @@ export function jsonSafe(value: unknown): unknown {
   return value
 }
 
-/** A body for display: UTF-8 text when it is valid text, else base64; cut to max characters. */
+/** A body for display: UTF-8 text when it is printable text, else base64; cut to max characters. */
 export function bodyPreview(body: Buffer, max: number): {text: string; encoding: 'utf8' | 'base64'; truncated: boolean} {
   const text = body.toString('utf8')
-  const utf8 = Buffer.from(text, 'utf8').equals(body)
+  const utf8 = Buffer.from(text, 'utf8').equals(body) && !/[\u0000-\u0008\u000E-\u001F\u007F]/.test(text)
   const shown = utf8 ? text : body.toString('base64')
   return {text: shown.length > max ? shown.slice(0, max) : shown, encoding: utf8 ? 'utf8' : 'base64', truncated: shown.length > max}
 }

@@ -53,6 +53,8 @@ export interface ReplayReport {
   targets: TargetCount[]
   failures: (ReplayItemReport & {target: Target; reason: string})[]
   skips: (ReplayItemReport & {why: string; replayCount: number})[]
+  /** Time spent reading and moving, from the first read to the last ack. */
+  elapsedMs: number
   /** Why it stopped early: the channel died, confirms timed out. */
   stoppedBy?: string
   interrupted: boolean
@@ -62,6 +64,8 @@ export interface ReplayReport {
 const DETAIL_LIMIT = 100
 /** A batch is a quarter of the prefetch window, so several are in flight and the window never runs dry. */
 const BATCHES_PER_WINDOW = 4
+/** Small batches (deliveries trickling in) must not pile up: each one in flight holds listeners on the channel. */
+const MAX_BATCHES = 6
 
 interface Item {
   letter: DeadLetter
@@ -87,7 +91,7 @@ export async function replayDeadLetters(
   const state = await ports.queues.state(options.queue)
   const report: ReplayReport = {
     queue: options.queue, depth: state.messages, read: 0, dryRun: options.dryRun,
-    moved: 0, failed: 0, skipped: 0, left: 0, targets: [], failures: [], skips: [], interrupted: false,
+    moved: 0, failed: 0, skipped: 0, left: 0, targets: [], failures: [], skips: [], elapsedMs: 0, interrupted: false,
   }
   if (state.messages === 0) return report
   const publisher = ports.publisher
@@ -124,7 +128,7 @@ export async function replayDeadLetters(
     batch = []
     batchKeys = new Set()
     if (items.length === 0) return
-    while (inFlight.size > 0 && messagesInFlight + items.length > maxInFlight) await Promise.race(inFlight)
+    while (inFlight.size >= MAX_BATCHES || (inFlight.size > 0 && messagesInFlight + items.length > maxInFlight)) await Promise.race(inFlight)
     if (stopped) {
       for (const item of items) fail(item, `not published: ${oneLine(stopped.message)}`)
       return
@@ -165,7 +169,14 @@ export async function replayDeadLetters(
 
   try {
     while (report.read < state.messages && !signal?.aborted && !stopped && (options.limit === undefined || planned < options.limit)) {
-      const letter = await reader.next(batch.length > 0 ? 0 : options.idleMs)
+      let letter: DeadLetter | null
+      try {
+        letter = await reader.next(batch.length > 0 ? 0 : options.idleMs)
+      } catch (error) {
+        // The reading channel died: what it held went back to the queue; report what was done so far.
+        stopped ??= error as Error
+        break
+      }
       if (!letter) {
         // Nothing buffered: publish what is waiting rather than sit on it; nothing at all for idleMs: done.
         if (batch.length > 0) {
@@ -219,6 +230,7 @@ export async function replayDeadLetters(
     await reader.close()
   }
   progress({done: report.read, total: state.messages})
+  report.elapsedMs = Math.round(now() - started)
   report.targets = [...targets.values()].sort((a, b) => b.count - a.count)
   report.interrupted = signal?.aborted === true
   if (stopped) report.stoppedBy = oneLine(stopped.message)

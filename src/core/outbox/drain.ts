@@ -216,8 +216,8 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
     let batch: {rows: number; lastId?: string; tally?: Tally}
     try {
       batch = await ports.sql.transaction(async (tx) => {
-        const rows = await repo.rows(tx, {...base, afterId}, take, skipLocked ? 'skip-locked' : 'update')
-        if (rows.length === 0) return {rows: 0}
+        const {rows, lastCandidate} = await repo.lockBatch(tx, {...base, afterId}, take, skipLocked)
+        if (rows.length === 0) return {rows: 0, lastId: lastCandidate}
         const drainedAt = new Date(clock.now()).toISOString()
         const messages: OutgoingMessage[] = []
         const publishedRows: OutboxRow[] = []
@@ -237,7 +237,7 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
         }
         for (const [i, answer] of answers.entries()) outcomes.set(publishedRows[i], {status: answer.status, reason: 'reason' in answer ? answer.reason : undefined})
         const tally = await applyOutcomes(tx, repo, outcomes, maxAttempts)
-        return {rows: rows.length, lastId: rows.at(-1)!.id, tally}
+        return {rows: rows.length, lastId: lastCandidate, tally}
       })
     } catch (error) {
       const done = `${result.published} published in earlier batches`
@@ -245,7 +245,12 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
         throw new OperationError(`${error.message}; the batch in hand was rolled back (its rows stay pending), ${done}`, error.suggestion, error)
       throw error
     }
-    if (batch.rows === 0) break
+    if (batch.rows === 0) {
+      // Every candidate was taken by another drain (or sent meanwhile): move past them, stop when there are none.
+      if (batch.lastId === undefined) break
+      afterId = batch.lastId
+      continue
+    }
     // Counted only once the batch is committed.
     const tally = batch.tally!
     for (const key of ['published', 'returned', 'nacked', 'invalid', 'deadLettered'] as const) result[key] += tally[key]

@@ -112,6 +112,28 @@ export class OutboxRepository {
     return rows.map(toOutboxRow)
   }
 
+  /**
+   * Locks the next batch of a filter, in two steps so that only the chosen rows are locked:
+   * 1. the candidates, by a plain (non-locking) read in id order, on whichever index the optimizer likes;
+   * 2. those rows by primary key, re-checked against the filter, FOR UPDATE [SKIP LOCKED].
+   * A single locking range read would lock every row it scans (a filesort on (status, created_at) scans them all)
+   * plus index gaps: concurrent drains then deadlock on their UPDATEs and the application's inserts wait.
+   * Rows another drain holds are skipped; lastCandidate moves the cursor past them.
+   */
+  async lockBatch(on: SqlExecutor, filter: RowFilter, limit: number, skipLocked: boolean): Promise<{rows: OutboxRow[]; lastCandidate?: string}> {
+    const w = this.where(filter)
+    const {t, c} = this.table
+    const candidates = await on.query<{id: unknown}>(`SELECT ${c.id} AS \`id\` FROM ${t} ${w.sql} ORDER BY ${c.id} LIMIT ?`, [...w.params, limit])
+    if (candidates.length === 0) return {rows: []}
+    const ids = candidates.map((r) => String(r.id))
+    const locked = this.where({...filter, afterId: undefined, ids})
+    const rows = await on.query(
+      `SELECT ${this.selectList()} FROM ${t} FORCE INDEX (PRIMARY) ${locked.sql} ORDER BY ${c.id} LIMIT ? FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}`,
+      [...locked.params, limit],
+    )
+    return {rows: rows.map(toOutboxRow), lastCandidate: ids.at(-1)}
+  }
+
   async byId(on: SqlExecutor, id: string): Promise<Row | undefined> {
     const rows = await on.query(`SELECT *, TIMESTAMPDIFF(MICROSECOND, ${this.table.c.createdAt}, NOW(3)) DIV 1000 AS \`msgops_age_ms\` FROM ${this.table.t} WHERE ${this.table.c.id} = ?`, [id])
     return rows[0]

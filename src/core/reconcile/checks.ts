@@ -105,22 +105,31 @@ function windowOn(ts: string | null, bounds: Bounds): {where: string[]; params: 
   return {where, params}
 }
 
-/** The outbox condition an order `o` must meet to have its message. */
-function orderHasMessage(schema: Schema): string {
-  const m = tableOf(schema, 'outbox')
-  const o = tableOf(schema, 'orders')
-  if (schema.link === 'messageId') return `EXISTS (SELECT 1 FROM ${m.name} m WHERE ${T('m', m.c.id!)} = ${T('o', o.c.messageId!)})`
-  return `EXISTS (SELECT 1 FROM ${m.name} m WHERE ${T('m', m.c.aggregateId!)} = ${T('o', o.c.id!)})`
+/**
+ * `(SELECT 1 … LIMIT 1) IS NULL`: true when no row matches. Written as a scalar subquery, not NOT EXISTS, because
+ * MariaDB turns NOT EXISTS into NOT IN over a materialized table, which is 20× slower when the column is nullable
+ * (orders.message_id, outbox.aggregate_id).
+ */
+export function noneIn(from: string, condition: string): string {
+  return `(SELECT 1 FROM ${from} WHERE ${condition} LIMIT 1) IS NULL`
 }
 
-/** Orders in the window, oldest first: with has_msg when order_without_message rides along, with status and settled for the cache. */
+/** True when an order `o` has no outbox row. */
+function orderLacksMessage(schema: Schema): string {
+  const m = tableOf(schema, 'outbox')
+  const o = tableOf(schema, 'orders')
+  if (schema.link === 'messageId') return noneIn(`${m.name} m`, `${T('m', m.c.id!)} = ${T('o', o.c.messageId!)}`)
+  return noneIn(`${m.name} m`, `${T('m', m.c.aggregateId!)} = ${T('o', o.c.id!)}`)
+}
+
+/** Orders in the window, oldest first: with no_msg when order_without_message rides along, with status and settled for the cache. */
 export function ordersScan(schema: Schema, bounds: Bounds, opts: {withMessage: boolean; withCache: boolean}): ScanSpec {
   const o = tableOf(schema, 'orders')
   const ts = o.c.createdAt ? T('o', o.c.createdAt) : null
   const w = windowOn(ts, bounds)
   const select: string[] = []
   const selectParams: unknown[] = []
-  if (opts.withMessage) select.push(`${orderHasMessage(schema)} AS has_msg`)
+  if (opts.withMessage) select.push(`${orderLacksMessage(schema)} AS no_msg`)
   if (opts.withCache) {
     select.push(`${T('o', o.c.status!)} AS order_status`)
     // An order updated within the grace period may not have reached the cache yet.
@@ -130,7 +139,7 @@ export function ordersScan(schema: Schema, bounds: Bounds, opts: {withMessage: b
     } else select.push('1 AS settled')
   }
   const where = [...w.where]
-  if (opts.withMessage && !opts.withCache) where.push(`NOT ${orderHasMessage(schema)}`)
+  if (opts.withMessage && !opts.withCache) where.push(orderLacksMessage(schema))
   return {select, selectParams, from: `${o.name} o`, where, params: w.params, ts, keys: [T('o', o.c.id!)]}
 }
 
@@ -192,10 +201,8 @@ export function findingScan(check: SqlCheck | 'order_without_message', schema: S
       const mid = T('i', i.c.messageId!)
       const orders = schema.tables.orders
       let noOrder: string | null = null
-      if (orders && schema.link === 'messageId')
-        noOrder = `NOT EXISTS (SELECT 1 FROM ${qid(orders.table)} o WHERE ${T('o', orders.c.messageId!)} = ${mid})`
-      else if (orders && schema.link === 'aggregateId')
-        noOrder = `NOT EXISTS (SELECT 1 FROM ${qid(orders.table)} o WHERE ${T('o', orders.c.id!)} = ${T('m', m.c.aggregateId!)})`
+      if (orders && schema.link === 'messageId') noOrder = noneIn(`${qid(orders.table)} o`, `${T('o', orders.c.messageId!)} = ${mid}`)
+      else if (orders && schema.link === 'aggregateId') noOrder = noneIn(`${qid(orders.table)} o`, `${T('o', orders.c.id!)} = ${T('m', m.c.aggregateId!)}`)
       const missing = `${T('m', m.c.id!)} IS NULL`
       const consumer = i.c.consumer ? `, ' (consumer ', ${T('i', i.c.consumer)}, ')'` : ''
       return {

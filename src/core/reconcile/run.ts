@@ -71,6 +71,9 @@ export interface ReconcilePorts {
 
 export const DEFAULT_BATCH = 5000
 
+/** The SQL-only checks, most expensive first (measured by bench/reconcile.ts). */
+const COST: CheckName[] = ['orphan_consumed', 'sent_not_consumed', 'order_without_message', 'consumed_failed', 'message_stuck', 'message_dead']
+
 /** Keeps the count, the oldest time and the first samples of a check, whatever the number of findings. */
 export class Tally {
   count = 0
@@ -156,8 +159,8 @@ function describeWindow(bounds: Bounds, graceMs: number): ReconcileWindow {
 
 /**
  * Runs the selected checks over the window and reports each kind of discrepancy; changes nothing.
- * Two lanes run side by side: the orders scan (order_without_message and cache_drift share it) and the other
- * checks one after another; every read is a keyset-paginated scan, so memory holds a page or two whatever the size.
+ * Lanes run side by side: the orders scan (order_without_message rides along with cache_drift) and two workers
+ * taking the other checks in turn; every read is a keyset-paginated scan, so memory holds a page or two whatever the size.
  */
 export async function reconcile(ports: ReconcilePorts, config: Config, options: ReconcileOptions): Promise<ReconcileReport> {
   const started = Date.now()
@@ -188,7 +191,7 @@ export async function reconcile(ports: ReconcilePorts, config: Config, options: 
     const orphans = withMessage ? new Tally(options.sample) : null
     const spec = ordersScan(schema, bounds, {withMessage, withCache})
     for await (const rows of scanPages(ports.sql, spec, batch, options.signal)) {
-      if (orphans) for (const row of rows) if (Number(row.has_msg) !== 1) orphans.add(sampleOf(row))
+      if (orphans) for (const row of rows) if (Number(row.no_msg) === 1) orphans.add(sampleOf(row))
       for (const d of await compareCache(ports.cache!, config.cache.keyPattern, rows)) cache.add(sampleOf(d.row, d.drift))
       progress(rows.length, 'orders')
     }
@@ -196,9 +199,12 @@ export async function reconcile(ports: ReconcilePorts, config: Config, options: 
     if (orphans) results.order_without_message = orphans.result()
   }
 
+  // The anti-joins over whole tables first, so that the cheap index lookups fill in behind them.
+  const queue = [...runnable]
+    .filter((c) => c !== 'cache_drift' && !(c === 'order_without_message' && runnable.includes('cache_drift')))
+    .sort((a, b) => COST.indexOf(a) - COST.indexOf(b))
   const sqlLane = async () => {
-    for (const check of runnable) {
-      if (check === 'cache_drift' || (check === 'order_without_message' && runnable.includes('cache_drift'))) continue
+    for (let check = queue.shift(); check !== undefined; check = queue.shift()) {
       const tally = new Tally(options.sample)
       for await (const rows of scanPages(ports.sql, findingScan(check as SqlCheck, schema, bounds), batch, options.signal)) {
         for (const row of rows) tally.add(sampleOf(row))
@@ -208,7 +214,8 @@ export async function reconcile(ports: ReconcilePorts, config: Config, options: 
     }
   }
 
-  await Promise.all([ordersLane(), sqlLane()])
+  // Three lanes: the orders scan with Redis, and two workers taking the SQL-only checks in turn.
+  await Promise.all([ordersLane(), sqlLane(), sqlLane()])
   const ordered: Partial<Record<CheckName, CheckResult>> = {}
   for (const check of checks) ordered[check] = results[check]
   return {
@@ -219,7 +226,8 @@ export async function reconcile(ports: ReconcilePorts, config: Config, options: 
   }
 }
 
-export const FIXABLE = ['message_stuck', 'sent_not_consumed', 'message_dead', 'cache_drift'] as const
+/** In the order fixes run: rows set back to pending first, so that the drain of stuck rows publishes them in the same run and no fix undoes another. */
+export const FIXABLE = ['sent_not_consumed', 'message_dead', 'message_stuck', 'cache_drift'] as const
 export type FixableCheck = (typeof FIXABLE)[number]
 
 export interface FixResult {

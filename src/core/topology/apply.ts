@@ -1,4 +1,5 @@
 import {OperationError, UsageError} from '../errors.js'
+import type {ProgressCallback} from '../ports.js'
 import {bindingName, type BindingSpec, isBuiltInExchange, type QueueSpec, type Topology} from './model.js'
 import {createdRefs, type Drift, type ItemRef, type Observed, parsePreconditionFailed, planTopology, type TopologyPlan} from './plan.js'
 import {BrokerRefusal, type TopologyBroker} from './ports.js'
@@ -28,8 +29,8 @@ export interface ApplyOptions {
   recreateDrifted?: boolean
   /** Asks before recreating; false leaves everything as it is. */
   confirm?: (question: string) => Promise<boolean>
-  /** Called before each declare, so a command can show progress. */
-  onProgress?: (done: number, total: number) => void
+  /** Called around each declare, so a command can show progress. */
+  onProgress?: ProgressCallback
 }
 
 const EXISTENCE_NOTE = 'the management API could not be reached: only the existence of exchanges and queues was checked (not arguments, bindings or extra objects)'
@@ -99,8 +100,9 @@ export function describeDrift(drift: Drift): string {
  * | unchanged (exists) | declares it again: a no-op when equal, PRECONDITION_FAILED → drift otherwise |
  * | unverified binding | binds again (binding twice is a no-op)                                       |
  * | drift, exchange    | nothing; reported                                                            |
- * | drift, queue       | nothing; with --recreate-drifted and 0 messages: confirm, delete if-empty,   |
- * |                    | declare, restore its bindings (the file's and the extra ones)                |
+ * | drift, queue       | nothing; with --recreate-drifted, a classic queue with 0 messages: confirm,  |
+ * |                    | delete if-empty, declare, restore its bindings (the file's and the extra     |
+ * |                    | ones). Quorum queues and streams: never (the broker has no delete-if-empty)  |
  * | extra              | nothing; reported                                                            |
  * Exit 0 when the broker matches the file afterwards (checked again through the API), 1 when drift remains.
  */
@@ -119,6 +121,12 @@ export async function applyTopology(broker: TopologyBroker, file: Topology, opti
     for (const drift of plan.drifted) {
       if (drift.kind !== 'queue') {
         report.notes.push(`exchange "${drift.name}" is not recreated: only queues are (deleting an exchange drops bindings that other files own)`)
+        continue
+      }
+      // RabbitMQ deletes only classic queues "if empty"; deleting a quorum queue or a stream could lose messages.
+      const current = observed.mode === 'full' ? observed.topology.queues.find((q) => q.name === drift.name) : undefined
+      if (current && current.type !== 'classic') {
+        report.notes.push(`queue "${drift.name}" is a ${current.type} queue: RabbitMQ cannot delete it only-if-empty, so msgops does not recreate it; delete it yourself once drained, then apply`)
         continue
       }
       const depth = await broker.queueDepth(drift.name)
@@ -143,7 +151,7 @@ export async function applyTopology(broker: TopologyBroker, file: Topology, opti
   const total = exchanges.length + queues.length + bindings.length
   let done = 0
   const step = async (ref: ItemRef, declare: () => Promise<void>) => {
-    options.onProgress?.(done++, total)
+    if (total > 0) options.onProgress?.({done: done++, total})
     try {
       await declare()
       if (!existenceOnly || createNames.has(`${ref.kind}\u0000${ref.name}`)) report.created.push(ref)
@@ -162,7 +170,7 @@ export async function applyTopology(broker: TopologyBroker, file: Topology, opti
   for (const e of exchanges) await step({kind: 'exchange', name: e.name}, () => broker.declareExchange(e))
   for (const q of queues) await step({kind: 'queue', name: q.name}, () => broker.declareQueue(q))
   for (const b of bindings) await step({kind: 'binding', name: bindingName(b)}, () => broker.bind(b))
-  options.onProgress?.(done, total)
+  if (total > 0) options.onProgress?.({done, total})
   if (existenceOnly) report.unchanged = report.unchanged.filter((r) => !drifted.some((d) => d.kind === r.kind && d.name === r.name))
 
   for (const queue of toRecreate) {

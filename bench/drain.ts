@@ -1,0 +1,128 @@
+/**
+ * `npm run bench -- drain [--rows 100000] [--batch 500] [--window 1000]`
+ * Fills an outbox with pending rows, then measures in the same run:
+ *  - raw: confirmed persistent mandatory publishes of the same payloads with amqplib, a sliding window of confirms;
+ *  - drain: drainOutbox() over the table (select … for update skip locked, publish, confirms, update, commit).
+ * Prints both rates, their ratio (target ≥ 0.8), peak RSS, and the EXPLAIN of the batch queries.
+ */
+import amqp from 'amqplib'
+
+import {AmqpAdapter} from '../src/adapters/amqp.js'
+import {MysqlAdapter} from '../src/adapters/mysql.js'
+import {ConfirmPublisher} from '../src/adapters/publisher.js'
+import {DEFAULTS} from '../src/config/defaults.js'
+import type {Config} from '../src/config/schema.js'
+import {drainOutbox} from '../src/core/outbox/drain.js'
+import {outboxStatus} from '../src/core/outbox/status.js'
+import {initSchema} from '../src/core/schema.js'
+import {createTestDatabase, createTestVhost} from '../test/helpers/env.js'
+
+function option(args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(`--${name}`)
+  if (i < 0) return fallback
+  const value = Number(args[i + 1])
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} needs a positive integer`)
+  return value
+}
+
+const mb = (kb: number) => `${Math.round(kb / 1024)} MB`
+
+function payload(i: number): string {
+  return JSON.stringify({orderId: `o-${i}`, customerId: `c-${i % 977}`, amount: (i % 10_000) / 100, currency: 'EUR', items: [{sku: `sku-${i % 131}`, qty: 1 + (i % 3)}], createdAt: '2026-01-01T00:00:00.000Z'})
+}
+
+export async function main(args: string[]): Promise<void> {
+  const rows = option(args, 'rows', 100_000)
+  const batch = option(args, 'batch', 500)
+  const window = option(args, 'window', 1000)
+  const db = await createTestDatabase('msgops_bench')
+  const vhost = await createTestVhost('msgops_bench')
+  const config: Config = {...structuredClone(DEFAULTS), mysql: {url: db.url}, amqp: {url: vhost.amqpUrl}}
+  const sql = await MysqlAdapter.connect(db.url, 10_000)
+  const broker = await amqp.connect(vhost.amqpUrl)
+  try {
+    const setup = await broker.createChannel()
+    await setup.assertExchange('bench.x', 'topic', {durable: true})
+    await setup.assertQueue('bench.q', {durable: true})
+    await setup.bindQueue('bench.q', 'bench.x', '#')
+
+    await initSchema(sql, config)
+    process.stdout.write(`filling ${rows.toLocaleString('en-US')} pending rows… `)
+    const fillStart = Date.now()
+    for (let i = 0; i < rows; i += 2000) {
+      const chunk = Array.from({length: Math.min(2000, rows - i)}, (_, k) => {
+        const n = i + k
+        return [`m-${String(n).padStart(9, '0')}`, 'order.created', 'bench.x', 'order.created', payload(n)]
+      })
+      await sql.execute('INSERT INTO outbox (id, event_type, exchange, routing_key, payload, created_at) VALUES ?', [chunk.map((r) => [...r, new Date(Date.now() - 3_600_000)])])
+    }
+    await sql.execute('ANALYZE TABLE outbox')
+    process.stdout.write(`${((Date.now() - fillStart) / 1000).toFixed(1)} s\n`)
+
+    const filter = "`status` = 'pending' AND `created_at` <= NOW(3) - INTERVAL 30 SECOND AND (`available_at` IS NULL OR `available_at` <= NOW(3))"
+    const explain = async (label: string, query: string) => {
+      const plan = await sql.query<Record<string, unknown>>(`EXPLAIN ${query}`)
+      for (const p of plan) process.stdout.write(`  ${label}: type=${p.type} key=${p.key} rows=${p.rows} extra=${p.Extra}\n`)
+    }
+    process.stdout.write(`EXPLAIN at ${rows.toLocaleString('en-US')} pending rows:\n`)
+    await explain('candidates, first batch', `SELECT id FROM outbox WHERE ${filter} ORDER BY id LIMIT ${batch}`)
+    await explain('candidates, next batch ', `SELECT id FROM outbox WHERE ${filter} AND id > 'm-000050000' ORDER BY id LIMIT ${batch}`)
+    await explain('lock by primary key    ', `SELECT id FROM outbox FORCE INDEX (PRIMARY) WHERE ${filter} AND id IN ('m-000000001','m-000000002') ORDER BY id LIMIT ${batch} FOR UPDATE SKIP LOCKED`)
+    await explain('one-step locking read  ', `SELECT id FROM outbox WHERE ${filter} ORDER BY id LIMIT ${batch} FOR UPDATE SKIP LOCKED`)
+
+    // Raw limit: the same payloads, persistent and mandatory, a sliding window of unconfirmed publishes.
+    const bodies = Array.from({length: Math.min(rows, 10_000)}, (_, i) => Buffer.from(payload(i)))
+    const channel = await broker.createConfirmChannel()
+    const rawStart = performance.now()
+    await new Promise<void>((resolve, reject) => {
+      let sent = 0
+      let confirmed = 0
+      let inFlight = 0
+      const pump = () => {
+        while (inFlight < window && sent < rows) {
+          const n = sent++
+          inFlight++
+          channel.publish('bench.x', 'order.created', bodies[n % bodies.length], {persistent: true, mandatory: true, messageId: `raw-${n}`, contentType: 'application/json'}, (error) => {
+            if (error) return reject(error)
+            inFlight--
+            if (++confirmed === rows) resolve()
+            else pump()
+          })
+        }
+      }
+      pump()
+    })
+    const rawSeconds = (performance.now() - rawStart) / 1000
+    await channel.close()
+    await setup.purgeQueue('bench.q')
+    const rawRss = process.resourceUsage().maxRSS
+
+    const amqpAdapter = await AmqpAdapter.connect(vhost.amqpUrl, 10_000)
+    const publisher = new ConfirmPublisher(amqpAdapter)
+    const drainStart = performance.now()
+    const result = await drainOutbox({sql, publisher}, {config, batchSize: batch})
+    const drainSeconds = (performance.now() - drainStart) / 1000
+    await publisher.close()
+    await amqpAdapter.close()
+    const {messageCount} = await setup.checkQueue('bench.q')
+    await setup.purgeQueue('bench.q')
+
+    const statusStart = performance.now()
+    await outboxStatus(sql, {config})
+    const statusMs = performance.now() - statusStart
+
+    const raw = rows / rawSeconds
+    const drain = result.published / drainSeconds
+    process.stdout.write(`raw amqplib (window ${window}):  ${Math.round(raw).toLocaleString('en-US')} msg/s  (${rawSeconds.toFixed(2)} s)\n`)
+    process.stdout.write(`outbox drain (batch ${batch}):   ${Math.round(drain).toLocaleString('en-US')} msg/s  (${drainSeconds.toFixed(2)} s, ${result.published.toLocaleString('en-US')} published, ${result.batches} batches, ${messageCount} in the queue)\n`)
+    process.stdout.write(`ratio drain/raw: ${(drain / raw).toFixed(2)} (target >= 0.80)\n`)
+    process.stdout.write(`peak RSS: ${mb(rawRss)} after the raw run, ${mb(process.resourceUsage().maxRSS)} after the drain\n`)
+    process.stdout.write(`outbox status over ${rows.toLocaleString('en-US')} sent rows: ${Math.round(statusMs)} ms\n`)
+    if (result.published !== rows || messageCount !== rows) process.stdout.write(`WARNING: expected ${rows} published and queued\n`)
+  } finally {
+    await broker.close().catch(() => {})
+    await sql.close()
+    await db.drop()
+    await vhost.drop()
+  }
+}

@@ -1,0 +1,78 @@
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {runCli} from '../helpers/env.js'
+import {createWorld, figure, random, type World} from './helpers/setup.js'
+import {outboxByStatus, QueueRecorder, seedOutbox, sleep, spawnCli, waitFor} from './helpers/world.js'
+
+const ROWS = Number(process.env.RELIABILITY_DRAIN_ROWS ?? 20_000)
+const KILLS = 20
+const BATCH = 200
+const SEED = Number(process.env.RELIABILITY_SEED ?? Date.now() % 1_000_000)
+
+let world: World
+let recorder: QueueRecorder
+
+beforeAll(async () => {
+  world = await createWorld('rel_dkill')
+  recorder = new QueueRecorder(await world.newChannel(), 'orders.q')
+  await recorder.start()
+})
+
+afterAll(async () => {
+  await recorder?.stop()
+  await world?.cleanup()
+})
+
+describe('kill -9 of outbox drain', () => {
+  it(`loses no row and marks none sent unpublished over ${KILLS} kills and ${ROWS} rows`, async () => {
+    const ids = await seedOutbox(world.conn, ROWS, 'k', 'orders.x', 'order.created')
+    const rand = random(SEED)
+    const started = Date.now()
+    const moments: number[] = []
+    let killedMidway = 0
+    let round = 0
+    // The lock is not what this test is about: a killed holder's lock lives on for its TTL (tested in concurrency.test.ts).
+    const args = ['outbox', 'drain', '--yes', '--no-lock', '--batch', String(BATCH)]
+    while (moments.length < KILLS && round < KILLS * 3) {
+      round++
+      const before = (await outboxByStatus(world.conn)).get('pending')?.length ?? 0
+      if (before === 0) break
+      // Random moment: a few while it starts and connects, most while it publishes (after its first message arrived).
+      const seen = recorder.total
+      const run = spawnCli(args, world.env)
+      const early = rand() < 0.15
+      const at = early ? Math.round(100 + rand() * 1500) : Math.round(rand() * 800)
+      const moment = (async () => {
+        if (!early) await waitFor('the first message of this run', () => recorder.total > seen, 60_000, 10)
+        await sleep(at)
+        return false
+      })()
+      const exited = await Promise.race([run.result.then(() => true), moment])
+      if (!exited) run.kill9()
+      const result = await run.result
+      if (exited) expect(result.code, result.stderr).toBe(0)
+      else moments.push(early ? -at : at)
+      // Invariant after every crash: a row marked sent has its message in the queue (confirm came before the commit).
+      const byStatus = await outboxByStatus(world.conn)
+      const sent = byStatus.get('sent') ?? []
+      const missing = await recorder.settle(sent, 15_000)
+      expect(missing.slice(0, 5), `round ${round} (seed ${SEED}): sent rows whose message never arrived`).toEqual([])
+      const pendingAfter = byStatus.get('pending')?.length ?? 0
+      if (!exited && pendingAfter < before && pendingAfter > 0) killedMidway++
+      expect(byStatus.get('dead_letter') ?? []).toEqual([])
+    }
+
+    const final = await runCli(['outbox', 'drain', '--yes', '--no-lock', '--batch', String(BATCH)], {env: world.env, timeoutMs: 180_000})
+    expect(final.code, final.stderr).toBe(0)
+    const byStatus = await outboxByStatus(world.conn)
+    expect(byStatus.get('sent')?.length).toBe(ROWS)
+    const missing = await recorder.settle(ids, 30_000)
+    expect(missing.slice(0, 5), `seed ${SEED}`).toEqual([])
+    await recorder.quiet(500, 30_000)
+    const duplicates = recorder.duplicates()
+    // A duplicate can only come from a batch published but not committed when the process died.
+    expect(duplicates).toBeLessThanOrEqual(moments.length * BATCH)
+    figure('drain-kill', {early: moments.filter((m) => m < 0).length, rows: ROWS, kills: moments.length, killedMidway, rounds: round, seed: SEED, delivered: recorder.total, duplicates, seconds: Math.round((Date.now() - started) / 1000)})
+    expect(moments.length).toBe(KILLS)
+  })
+})

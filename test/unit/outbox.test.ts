@@ -1,0 +1,152 @@
+import {describe, expect, it} from 'vitest'
+
+import {DEFAULTS} from '../../src/config/defaults.js'
+import type {Config} from '../../src/config/schema.js'
+import {ConfigError} from '../../src/core/errors.js'
+import {decideRow, toMessage} from '../../src/core/outbox/drain.js'
+import {OutboxRepository, toOutboxRow} from '../../src/core/outbox/repository.js'
+import {attemptsBucket, statusAlerts} from '../../src/core/outbox/status.js'
+import {headersOf, outboxTableFrom, parseJsonValue, parseStatus, payloadText, statusName} from '../../src/core/outbox/table.js'
+import {formatMetrics} from '../../src/render/metrics.js'
+import {renderDrain, statusMetrics} from '../../src/render/outbox.js'
+
+const reference = outboxTableFrom(DEFAULTS, DEFAULTS.outbox.columns)
+
+function integerConfig(): Config {
+  const config = structuredClone(DEFAULTS)
+  config.outbox = {
+    ...config.outbox,
+    table: 'order_mq_tab',
+    statuses: {pending: 1, sent: 2, deadLetter: 3},
+    exchange: 'order_exchange',
+    routingKey: 'order.created',
+  }
+  return config
+}
+// What inspectTables resolves for a table with only the four required columns.
+const integer = outboxTableFrom(integerConfig(), {
+  id: 'messageId', payload: 'messageContent', status: 'messageStatus', createdAt: 'addTime', aggregateType: null, aggregateId: null, eventType: null,
+  exchange: null, routingKey: null, headers: null, attempts: null, lastError: null, availableAt: null, sentAt: null,
+})
+
+function row(over: Record<string, unknown> = {}) {
+  return toOutboxRow({id: 'm-1', status: 'pending', payload: '{"a":1}', createdAt: new Date(), ageMs: '1500', ...over})
+}
+
+describe('decideRow', () => {
+  it('follows its decision table', () => {
+    expect(decideRow('confirmed', 9, true, 10)).toBe('sent')
+    expect(decideRow('returned', 8, true, 10)).toBe('retry')
+    expect(decideRow('returned', 9, true, 10)).toBe('dead-letter')
+    expect(decideRow('nacked', 0, true, 1)).toBe('dead-letter')
+    expect(decideRow('invalid', null, true, 2)).toBe('retry')
+    expect(decideRow('nacked', null, false, 1)).toBe('retry')
+  })
+})
+
+describe('toMessage', () => {
+  it('uses the row id as message id, the payload JSON text as body, and the row exchange and routing key', () => {
+    const m = toMessage(row({exchange: 'orders', routingKey: 'order.paid', headers: '{"x-tenant":"t1"}', eventType: 'order.paid'}), reference, '2026-01-01T00:00:00.000Z')
+    expect('invalid' in m).toBe(false)
+    if ('invalid' in m) return
+    expect(m).toMatchObject({exchange: 'orders', routingKey: 'order.paid', properties: {messageId: 'm-1', contentType: 'application/json', type: 'order.paid'}})
+    expect(m.properties.headers).toEqual({'x-tenant': 't1', 'x-msgops-drained-at': '2026-01-01T00:00:00.000Z'})
+    expect(m.body.toString()).toBe('{"a":1}')
+  })
+
+  it('normalises a payload that MySQL 8 returned as an object', () => {
+    const m = toMessage(row({payload: {a: [1, 2]}, exchange: 'x'}), reference, 'now')
+    expect('invalid' in m ? '' : m.body.toString()).toBe('{"a":[1,2]}')
+  })
+
+  it('falls back to the configured exchange and routing key; without either the row is invalid', () => {
+    const m = toMessage(row({status: 1}), integer, 'now')
+    expect(m).toMatchObject({exchange: 'order_exchange', routingKey: 'order.created'})
+    expect(toMessage(row(), reference, 'now')).toEqual({invalid: expect.stringMatching(/no exchange/)})
+  })
+
+  it('keeps the default exchange (empty name) of a row', () => {
+    expect(toMessage(row({exchange: '', routingKey: 'q1'}), reference, 'now')).toMatchObject({exchange: '', routingKey: 'q1'})
+  })
+})
+
+describe('payload and status helpers', () => {
+  it('payloadText and parseJsonValue accept strings, buffers and objects', () => {
+    expect(payloadText('{"a":1}')).toBe('{"a":1}')
+    expect(payloadText(Buffer.from('[1]'))).toBe('[1]')
+    expect(payloadText({a: 1})).toBe('{"a":1}')
+    expect(payloadText(null)).toBe('null')
+    expect(parseJsonValue('{"a":1}')).toEqual({a: 1})
+    expect(parseJsonValue('not json')).toBe('not json')
+    expect(headersOf('[1,2]')).toEqual({})
+    expect(headersOf(null)).toEqual({})
+  })
+
+  it('parseStatus and statusName work with string and integer statuses', () => {
+    expect(parseStatus(reference, 'dead-letter')).toBe('dead_letter')
+    expect(parseStatus(reference, 'Dead_Letter')).toBe('dead_letter')
+    expect(parseStatus(integer, 'sent')).toBe(2)
+    expect(parseStatus(integer, '3')).toBe(3)
+    expect(parseStatus(integer, '7')).toBeUndefined()
+    expect(statusName(integer, 1)).toBe('pending')
+    expect(statusName(integer, '3')).toBe('dead-letter')
+    expect(statusName(integer, 9)).toBe('9')
+  })
+
+  it('refuses statuses that are not three different values', () => {
+    const config = integerConfig()
+    config.outbox.statuses = {pending: 1, sent: 1, deadLetter: 3}
+    expect(() => outboxTableFrom(config, DEFAULTS.outbox.columns)).toThrow(ConfigError)
+  })
+})
+
+describe('OutboxRepository SQL', () => {
+  it('quotes the mapped names and passes every value as a parameter', () => {
+    const repo = new OutboxRepository(integer)
+    const w = repo.where({status: 1, olderThanMs: 30_000, afterId: "x' OR 1=1", ids: ['a', 'b'], availableOnly: true})
+    expect(w.sql).toBe('WHERE `messageStatus` = ? AND `addTime` <= NOW(3) - INTERVAL ? MICROSECOND AND `messageId` IN (?) AND `messageId` > ?')
+    expect(w.params).toEqual([1, 30_000_000, ['a', 'b'], "x' OR 1=1"])
+    expect(repo.selectList()).toContain('NULL AS `attempts`')
+    expect(repo.hasAttempts).toBe(false)
+  })
+
+  it('reads the optional columns where they exist', () => {
+    const w = new OutboxRepository(reference).where({errorContains: '%', eventType: 'e', availableOnly: true})
+    expect(w.sql).toBe('WHERE `event_type` = ? AND LOCATE(?, `last_error`) > 0 AND (`available_at` IS NULL OR `available_at` <= NOW(3))')
+  })
+})
+
+describe('status decisions', () => {
+  it('statusAlerts follows its decision table', () => {
+    const report = {oldestPendingAgeMs: 700_000, counts: {pending: 3, 'dead-letter': 2}}
+    expect(statusAlerts(report, {})).toEqual([])
+    expect(statusAlerts(report, {failIfPendingOlderThanMs: 600_000})).toHaveLength(1)
+    expect(statusAlerts(report, {failIfPendingOlderThanMs: 800_000})).toHaveLength(0)
+    expect(statusAlerts({oldestPendingAgeMs: null, counts: {}}, {failIfPendingOlderThanMs: 1, failIfDeadLetters: 1})).toEqual([])
+    expect(statusAlerts(report, {failIfDeadLetters: 2})).toEqual(['2 dead-letter rows (threshold 2)'])
+    expect(statusAlerts(report, {failIfDeadLetters: 3})).toEqual([])
+  })
+
+  it('buckets attempts', () => {
+    expect([0, 1, 2, 3, 5, 6, 9, 10, 99].map(attemptsBucket)).toEqual(['0', '1', '2', '3-5', '3-5', '6-9', '6-9', '10+', '10+'])
+  })
+
+  it('metrics are valid Prometheus text', () => {
+    const text = formatMetrics(statusMetrics({
+      table: 'outbox', counts: {pending: 2, sent: 5, 'dead-letter': 0}, statusValues: {pending: 'pending', sent: 'sent', deadLetter: 'dead_letter'}, total: 7,
+      oldestPendingAgeMs: 1500, stuckAfterMs: 300_000, stuck: 0, attempts: null, sentRecently: {'1m': 1, '5m': 2, '1h': 5}, topEventTypes: null, alerts: [],
+    }))
+    expect(text).toContain('msgops_outbox_rows{table="outbox",status="pending"} 2')
+    expect(text).toContain('msgops_outbox_oldest_pending_age_seconds{table="outbox"} 1.5')
+    expect(text).toContain('msgops_outbox_sent_recent_rows{table="outbox",window="5m"} 2')
+  })
+
+  it('renders a drain summary with its failures', () => {
+    const text = renderDrain({
+      dryRun: false, cancelled: false, interrupted: true, eligible: 3, published: 2, returned: 1, nacked: 0, invalid: 0, deadLettered: 1, remaining: 0, batches: 1,
+      skipLocked: true, elapsedMs: 10, rate: 200, failures: [{id: 'm-9', outcome: 'returned', reason: '312 NO_ROUTE', deadLettered: true}], sample: [], notes: [],
+    })
+    expect(text).toContain('312 NO_ROUTE')
+    expect(text).toContain('stopped early')
+  })
+})
