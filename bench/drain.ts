@@ -1,10 +1,11 @@
 /**
- * `npm run bench -- drain [--rows 100000] [--batch 500] [--window 1000]`
+ * `npm run bench -- drain [--rows 100000] [--batch 500] [--window 1000] [--pipeline 2]`
  * Fills an outbox with pending rows, then measures in the same run:
  *  - raw: confirmed persistent mandatory publishes of the same payloads with amqplib, a sliding window of confirms;
  *  - drain: drainOutbox() over the table (select … for update skip locked, publish, confirms, update, commit).
  * Prints both rates, their ratio (target ≥ 0.8), peak RSS, and the EXPLAIN of the batch queries.
  */
+import {loadavg} from 'node:os'
 import amqp from 'amqplib'
 
 import {AmqpAdapter} from '../src/adapters/amqp.js'
@@ -25,6 +26,7 @@ function option(args: string[], name: string, fallback: number): number {
   return value
 }
 
+const cpuMs = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000
 const mb = (kb: number) => `${Math.round(kb / 1024)} MB`
 
 function payload(i: number): string {
@@ -35,6 +37,7 @@ export async function main(args: string[]): Promise<void> {
   const rows = option(args, 'rows', 100_000)
   const batch = option(args, 'batch', 500)
   const window = option(args, 'window', 1000)
+  const pipeline = option(args, 'pipeline', 2)
   const db = await createTestDatabase('msgops_bench')
   const vhost = await createTestVhost('msgops_bench')
   const config: Config = {...structuredClone(DEFAULTS), mysql: {url: db.url}, amqp: {url: vhost.amqpUrl}}
@@ -73,6 +76,7 @@ export async function main(args: string[]): Promise<void> {
     // Raw limit: the same payloads, persistent and mandatory, a sliding window of unconfirmed publishes.
     const bodies = Array.from({length: Math.min(rows, 10_000)}, (_, i) => Buffer.from(payload(i)))
     const channel = await broker.createConfirmChannel()
+    const rawCpu = process.cpuUsage()
     const rawStart = performance.now()
     await new Promise<void>((resolve, reject) => {
       let sent = 0
@@ -93,15 +97,18 @@ export async function main(args: string[]): Promise<void> {
       pump()
     })
     const rawSeconds = (performance.now() - rawStart) / 1000
+    const rawCpuMs = cpuMs(process.cpuUsage(rawCpu))
     await channel.close()
     await setup.purgeQueue('bench.q')
     const rawRss = process.resourceUsage().maxRSS
 
     const amqpAdapter = await AmqpAdapter.connect(vhost.amqpUrl, 10_000)
     const publisher = new ConfirmPublisher(amqpAdapter)
+    const drainCpu = process.cpuUsage()
     const drainStart = performance.now()
-    const result = await drainOutbox({sql, publisher}, {config, batchSize: batch})
+    const result = await drainOutbox({sql, publisher}, {config, batchSize: batch, pipeline})
     const drainSeconds = (performance.now() - drainStart) / 1000
+    const drainCpuMs = cpuMs(process.cpuUsage(drainCpu))
     await publisher.close()
     await amqpAdapter.close()
     const {messageCount} = await setup.checkQueue('bench.q')
@@ -114,8 +121,9 @@ export async function main(args: string[]): Promise<void> {
     const raw = rows / rawSeconds
     const drain = result.published / drainSeconds
     process.stdout.write(`raw amqplib (window ${window}):  ${Math.round(raw).toLocaleString('en-US')} msg/s  (${rawSeconds.toFixed(2)} s)\n`)
-    process.stdout.write(`outbox drain (batch ${batch}):   ${Math.round(drain).toLocaleString('en-US')} msg/s  (${drainSeconds.toFixed(2)} s, ${result.published.toLocaleString('en-US')} published, ${result.batches} batches, ${messageCount} in the queue)\n`)
+    process.stdout.write(`outbox drain (batch ${batch}, pipeline ${pipeline}): ${Math.round(drain).toLocaleString('en-US')} msg/s  (${drainSeconds.toFixed(2)} s, ${result.published.toLocaleString('en-US')} published, ${result.batches} batches, ${messageCount} in the queue)\n`)
     process.stdout.write(`ratio drain/raw: ${(drain / raw).toFixed(2)} (target >= 0.80)\n`)
+    process.stdout.write(`client CPU per 1000 messages: raw ${(rawCpuMs / (rows / 1000)).toFixed(0)} ms, drain ${(drainCpuMs / (result.published / 1000)).toFixed(0)} ms; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`)
     process.stdout.write(`peak RSS: ${mb(rawRss)} after the raw run, ${mb(process.resourceUsage().maxRSS)} after the drain\n`)
     process.stdout.write(`outbox status over ${rows.toLocaleString('en-US')} sent rows: ${Math.round(statusMs)} ms\n`)
     if (result.published !== rows || messageCount !== rows) process.stdout.write(`WARNING: expected ${rows} published and queued\n`)

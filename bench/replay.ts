@@ -5,7 +5,7 @@
  *  2. msgops core: replayDeadLetters over the real adapters, in this process;
  *  3. the CLI: `msgops dlq replay --yes --json` as a user runs it (process start, lock, audit included; needs dist/).
  * Prints each rate and its ratio against the raw loop (target ≥ 0.8). The machine is shared, so raw and core
- * alternate for --rounds rounds and the best of each is compared; CPU time of this process per message is shown too.
+ * alternate for --rounds rounds (raw, core, CLI) and the best of each is compared; CPU time of this process per message is shown too.
  */
 import amqp, {type Channel, type ChannelModel} from 'amqplib'
 
@@ -99,6 +99,8 @@ export async function main(args: string[]): Promise<void> {
 
     let raw = 0
     let core = 0
+    let cli = 0
+    let cliLoop = 0
     let rawCpu = Infinity
     let coreCpu = Infinity
     for (let round = 0; round < rounds; round++) {
@@ -123,13 +125,17 @@ export async function main(args: string[]): Promise<void> {
       if (report.moved !== n) throw new Error(`msgops core moved ${report.moved} of ${n}`)
       await until(async () => (await depth(ch, QUEUE)) === n)
       await deadLetterAll(conn, ch, n)
-    }
 
-    const res = await runCli(['dlq', 'replay', DLQ, '--yes', '--json', '--prefetch', String(prefetch)], {env: cliEnv({db, vhost, redis}), timeoutMs: 600_000})
-    if (res.code !== 0) throw new Error(`dlq replay exited ${res.code}: ${res.stderr}`)
-    const cliReport = JSON.parse(res.stdout) as {moved: number; elapsedMs: number}
-    const cli = cliReport.moved / (res.ms / 1000)
-    const cliLoop = cliReport.moved / (cliReport.elapsedMs / 1000)
+      const res = await runCli(['dlq', 'replay', DLQ, '--yes', '--json', '--prefetch', String(prefetch)], {env: cliEnv({db, vhost, redis}), timeoutMs: 600_000})
+      if (res.stderr.trim() !== '') process.stderr.write(`dlq replay stderr: ${res.stderr}`)
+      if (res.code !== 0) throw new Error(`dlq replay exited ${res.code}: ${res.stderr}`)
+      const cliReport = JSON.parse(res.stdout) as {moved: number; elapsedMs: number}
+      if (cliReport.moved !== n) throw new Error(`dlq replay moved ${cliReport.moved} of ${n}`)
+      cli = Math.max(cli, cliReport.moved / (res.ms / 1000))
+      cliLoop = Math.max(cliLoop, cliReport.moved / (cliReport.elapsedMs / 1000))
+      await until(async () => (await depth(ch, QUEUE)) === n)
+      await deadLetterAll(conn, ch, n)
+    }
 
     const line = (name: string, rate: number) => `${name.padEnd(34)} ${Math.round(rate).toString().padStart(8)} msg/s   ratio ${(rate / raw).toFixed(2)}\n`
     process.stdout.write(line('raw amqplib consume→confirm→ack', raw))

@@ -85,7 +85,7 @@ export function amqpConnectionError(url: string, error: unknown, timeoutMs?: num
   else if (e.code === 'ECONNREFUSED') reason = 'connection refused'
   else if (e.code === 'ENOTFOUND') reason = 'host not found'
   else if (/ACCESS[-_]REFUSED|403/.test(e.message ?? '')) reason = 'access refused (wrong user or password)'
-  else if (/NOT_ALLOWED|vhost/i.test(e.message ?? '')) reason = 'access to the virtual host refused'
+  else if (/NOT_ALLOWED|access to vhost/i.test(e.message ?? '')) reason = 'access to the virtual host refused (does it exist, and may this user use it?)'
   else reason = oneLine(maskSecrets(e.message ?? String(error)))
   return new ConnectionError('RabbitMQ', `cannot connect to RabbitMQ at ${maskUrl(url)}: ${reason}`, SUGGESTION, error)
 }

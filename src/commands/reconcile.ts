@@ -88,7 +88,8 @@ Exit 0 when clean, 1 when anything was found, 2 on a usage, configuration or con
     const bar = progressBar('reconcile', !this.jsonEnabled())
     let report: ReconcileReport
     try {
-      report = await reconcile(ports, this.settings, {...options, onProgress: bar.update})
+      // The number of rows is not known in advance (counting first would cost a scan): the bar shows rows read and the rate.
+      report = await reconcile(ports, this.settings, {...options, onProgress: ({done}) => bar.update({done, total: done})})
     } finally {
       bar.stop()
     }

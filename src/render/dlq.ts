@@ -40,7 +40,7 @@ export function renderReplay(report: ReplayReport): string {
   const verb = report.dryRun ? 'would move' : 'moved'
   if (report.targets.length > 0)
     lines.push(renderTable(['target', report.dryRun ? 'would move' : 'moved'], report.targets.map((t) => [target(t.exchange, t.routingKey), t.count])))
-  for (const f of report.failures) lines.push(`${paint('red', 'failed')}  ${f.messageId ?? '(no id)'} → ${target(f.target.exchange, f.target.routingKey)}: ${f.reason}`)
+  for (const f of report.failures) lines.push(`${paint('red', 'failed')}  ${f.messageId ?? '(no id)'} → ${target(f.target.exchange, f.target.routingKey)}: ${f.error}`)
   for (const s of report.skips)
     lines.push(`${paint('yellow', 'skipped')} ${s.messageId ?? '(no id)'}: ${s.why === 'max-replays' ? `already replayed ${s.replayCount} times (--max-replays)` : 'no x-death and no --to-exchange/--to-queue: nowhere to send it'}`)
   if (report.failed > report.failures.length || report.skipped > report.skips.length) lines.push(paint('dim', '(details cut to the first 100)'))

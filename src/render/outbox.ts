@@ -19,11 +19,17 @@ export function renderStatus(report: StatusReport): string {
     [`dead-letter${raw(v.deadLetter, 'dead_letter')}`, n(report.counts['dead-letter'] ?? 0)],
   ]
   for (const [name, count] of Object.entries(report.counts)) if (!['pending', 'sent', 'dead-letter'].includes(name)) rows.push([`other (${name})`, n(count)])
-  lines.push(`outbox ${report.table}: ${n(report.total)} rows`, renderTable(['status', 'rows'], rows))
+  lines.push(`outbox ${report.table}: ${report.approximate.length > 0 ? '~' : ''}${n(report.total)} rows`, renderTable(['status', 'rows'], rows))
   const oldest = report.oldestPendingAgeMs === null ? 'none' : formatDuration(report.oldestPendingAgeMs)
   const stuck = report.stuck > 0 ? paint('yellow', n(report.stuck)) : '0'
   lines.push(`oldest pending: ${oldest} · stuck (pending > ${formatDuration(report.stuckAfterMs)}): ${stuck}`)
-  if (report.sentRecently) lines.push(`sent in the last 1m: ${n(report.sentRecently['1m'])} · 5m: ${n(report.sentRecently['5m'])} · 1h: ${n(report.sentRecently['1h'])}`)
+  if (report.sentRecently) {
+    const basis = report.sentBasis === 'created_at' ? ' (by creation time: sent_at has no index)' : ''
+    const f = (w: '1m' | '5m' | '1h') => `${report.approximate.includes(`sent ${w}`) ? '≥' : ''}${n(report.sentRecently![w])}`
+    lines.push(`sent in the last 1m: ${f('1m')} · 5m: ${f('5m')} · 1h: ${f('1h')}${basis}`)
+  }
+  const estimated = report.approximate.filter((a) => !a.startsWith('sent '))
+  if (estimated.length > 0) lines.push(paint('dim', `(${estimated.join(', ')}: estimated from table statistics)`))
   if (report.attempts) lines.push(`attempts (pending + dead letters): ${Object.entries(report.attempts).map(([b, c]) => `${b}: ${n(c)}`).join(' · ')}`)
   if (report.topEventTypes && report.topEventTypes.length > 0)
     lines.push(`top pending event types: ${report.topEventTypes.map((e) => `${e.eventType} ${n(e.count)}`).join(' · ')}`)

@@ -4,6 +4,11 @@ import type {Metric} from './metrics.js'
 import {paint} from './color.js'
 import {renderTable, terminalWidth} from './table.js'
 
+/** Database times to the millisecond for reading; the JSON keeps them whole. */
+function ms(time: string | null): string {
+  return time === null ? '' : time.replace(/(\.\d{3})\d+$/, '$1')
+}
+
 function samplesText(report: ReconcileReport, check: CheckName): string {
   const r = report.checks[check]
   if (!r) return ''
@@ -15,11 +20,11 @@ function samplesText(report: ReconcileReport, check: CheckName): string {
 export function renderReconcile(report: ReconcileReport): string {
   const width = terminalWidth()
   const w = report.window
-  const header = `window ${w.since} → ${w.until ?? w.now} · grace ${w.grace} (rows after ${w.cutoff} not flagged)`
+  const header = `window ${ms(w.since)} → ${ms(w.until ?? w.now)} · grace ${w.grace} (rows after ${ms(w.cutoff)} not flagged)`
   const rows = (Object.keys(report.checks) as CheckName[]).map((check) => {
     const r = report.checks[check]!
     const count = r.skipped ? paint('dim', '-') : r.count === 0 ? paint('green', '0') : paint('red', String(r.count))
-    return [check, count, r.oldest ?? '', samplesText(report, check)]
+    return [check, count, ms(r.oldest), samplesText(report, check)]
   })
   const table = renderTable(['check', 'count', 'oldest', 'samples'], rows, {maxWidths: [24, 10, 26, Math.max(30, width - 72)]})
   const summary = report.total === 0 ? paint('green', 'no discrepancies') : paint('red', `${report.total} discrepanc${report.total === 1 ? 'y' : 'ies'} found`)

@@ -208,8 +208,22 @@ describe('dlq replay', () => {
     expect(res.code).toBe(1)
     const report = JSON.parse(res.stdout)
     expect([report.moved, report.failed]).toEqual([0, 2])
-    expect(report.failures[0].reason).toMatch(/NO_ROUTE/)
+    expect(report.failures[0]).toMatchObject({messageId: 'u-0', reason: 'rejected', target: {exchange: EXCHANGE, routingKey: 'nowhere'}})
+    expect(report.failures[0].error).toMatch(/NO_ROUTE/)
     expect((await drain(DLQ)).map((m) => m.id)).toEqual(['u-0', 'u-1'])
+  })
+
+  it('--to-queue goes through the default exchange; a missing exchange stops the run and keeps every dead letter', async () => {
+    await deadLetter(specs(3, 'order.created', 'q'))
+    const gone = await runCli(['dlq', 'replay', DLQ, '--to-exchange', 'no_such_exchange', '--yes'], {env})
+    expect(gone.code).toBe(2)
+    expect(gone.stderr).toMatch(/exchange "no_such_exchange" does not exist/)
+    expect(await depth(DLQ)).toBe(3)
+    const res = await runCli(['dlq', 'replay', DLQ, '--to-queue', QUEUE, '--limit', '1', '--yes', '--json'], {env})
+    expect(JSON.parse(res.stdout).targets).toEqual([{exchange: '', routingKey: QUEUE, count: 1}])
+    await waitFor(async () => (await depth(QUEUE)) === 1, 'the replayed message')
+    expect((await drain(QUEUE)).map((m) => m.id)).toEqual(['q-0'])
+    expect((await drain(DLQ)).map((m) => m.id)).toEqual(['q-1', 'q-2'])
   })
 
   it('refuses without a terminal and without --yes, and changes nothing', async () => {

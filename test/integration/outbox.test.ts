@@ -10,7 +10,9 @@ import {MysqlAdapter} from '../../src/adapters/mysql.js'
 import {ConfirmPublisher} from '../../src/adapters/publisher.js'
 import {loadConfig} from '../../src/config/load.js'
 import type {Config} from '../../src/config/schema.js'
+import {OperationError} from '../../src/core/errors.js'
 import {drainOutbox} from '../../src/core/outbox/drain.js'
+import type {PublisherPort} from '../../src/core/ports.js'
 import {listOutbox, showOutbox} from '../../src/core/outbox/list.js'
 import {requeueOutbox} from '../../src/core/outbox/requeue.js'
 import {outboxStatus, statusAlerts} from '../../src/core/outbox/status.js'
@@ -234,6 +236,31 @@ describe.each([reference, integer])('outbox on the $name', (variant) => {
     expect(state.get('miss-2')).toMatchObject({status: 'pending', attempts: 0})
   })
 
+  it('a connection lost mid-batch rolls that batch back (rows stay pending) and throws', async () => {
+    await variant.clear(conn)
+    await takeAll('orders.q')
+    await variant.insert(conn, Array.from({length: 6}, (_, i) => ({id: `cut-${i}`, ageSec: 600, exchange: 'orders.x'})))
+    const doomed = await AmqpAdapter.connect(vhost.amqpUrl, 5000)
+    const inner = new ConfirmPublisher(doomed)
+    let calls = 0
+    // The real publisher on a real connection whose socket is cut while the second batch waits for its confirms.
+    const cutting: PublisherPort = {
+      publishBatch(messages, options) {
+        const answer = inner.publishBatch(messages, options)
+        if (messages.length > 0 && ++calls === 2) (doomed.model.connection as unknown as {stream: {destroy(error: Error): void}}).stream.destroy(new Error('connection reset by the test'))
+        return answer
+      },
+      close: () => inner.close(),
+    }
+    const error = await drainOutbox({sql, publisher: cutting}, {config: config('orders.x'), batchSize: 3, pipeline: 1, confirmTimeoutMs: 5000}).catch((e: unknown) => e)
+    await doomed.close()
+    expect(error).toBeInstanceOf(OperationError)
+    expect((error as Error).message).toMatch(/RabbitMQ.*rolled back.*3 published in committed batches/)
+    const state = await variant.read(conn)
+    expect(['cut-0', 'cut-1', 'cut-2'].map((id) => state.get(id)?.status)).toEqual(['sent', 'sent', 'sent'])
+    expect(['cut-3', 'cut-4', 'cut-5'].map((id) => state.get(id))).toEqual([0, 0, 0].map(() => expect.objectContaining({status: 'pending', attempts: 0})))
+  })
+
   it('the drain honours --limit, --ids and a SIGINT-like abort between batches', async () => {
     await variant.clear(conn)
     await takeAll('orders.q')
@@ -241,7 +268,7 @@ describe.each([reference, integer])('outbox on the $name', (variant) => {
     expect(await drainOutbox({sql, publisher: publisher()}, {config: config('orders.x'), limit: 3, batchSize: 2})).toMatchObject({published: 3, batches: 2, remaining: 4})
     expect(await drainOutbox({sql, publisher: publisher()}, {config: config('orders.x'), ids: ['lim-6']})).toMatchObject({published: 1, remaining: 0})
     const abort = new AbortController()
-    const result = await drainOutbox({sql, publisher: publisher(), signal: abort.signal}, {config: config('orders.x'), batchSize: 1}, (p) => p.done > 0 && abort.abort())
+    const result = await drainOutbox({sql, publisher: publisher(), signal: abort.signal}, {config: config('orders.x'), batchSize: 1, pipeline: 1}, (p) => p.done > 0 && abort.abort())
     expect(result).toMatchObject({published: 1, interrupted: true, remaining: 2})
     expect((await takeAll('orders.q')).map((m) => m.properties.messageId).sort()).toEqual(['lim-0', 'lim-1', 'lim-2', 'lim-3', 'lim-6'])
   })

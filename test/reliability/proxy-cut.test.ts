@@ -62,10 +62,11 @@ describe('a connection cut in the middle of outbox drain', () => {
     it(`${c.service} (${c.mode}): exits 2 with one line, and every row marked sent is in the queue`, async () => {
       const prefix = `cut-${c.service}-${c.mode}`
       const ids = await seedOutbox(world.conn, c.rows, prefix, 'orders.x', 'order.created')
+      await world.redis.client.del(`${world.redis.prefix}lock:outbox-drain`)
       const proxy = await startProxy(PORTS[c.service])
       try {
         const seen = orders.total
-        const run = spawnCli(['outbox', 'drain', '--yes', '--batch', '100', ...c.args], through(c.service, proxy.port), BOUND_MS + 60_000)
+        const run = spawnCli(['outbox', 'drain', '--yes', '--batch', '100', ...c.args], through(c.service, proxy.port), BOUND_MS + 10_000)
         await waitFor('the first published message', () => orders.total > seen, 60_000, 10)
         const cutAt = Date.now()
         proxy.cut(c.mode)
@@ -78,6 +79,8 @@ describe('a connection cut in the middle of outbox drain', () => {
         expect(await orders.settle(sent, 15_000)).toEqual([])
         expect(byStatus.get('dead_letter') ?? []).toEqual([])
         // Whatever the cut left pending goes on the next run, with the same message ids.
+        // A run that lost Redis could not release its lock: it would expire after its 30 s TTL; we clear it instead of waiting.
+        await world.redis.client.del(`${world.redis.prefix}lock:outbox-drain`)
         const final = await runCli(['outbox', 'drain', '--yes'], {env: world.env, timeoutMs: 120_000})
         expect(final.code, final.stderr).toBe(0)
         expect(await orders.settle(ids, 30_000)).toEqual([])
@@ -112,7 +115,7 @@ describe('a connection cut in the middle of dlq replay', () => {
       const proxy = await startProxy(PORTS[c.service])
       try {
         const seen = work.total
-        const run = spawnCli(['dlq', 'replay', 'work.dlq', '--yes', '--idle', '1s', ...c.args], through(c.service, proxy.port), BOUND_MS + 60_000)
+        const run = spawnCli(['dlq', 'replay', 'work.dlq', '--yes', '--idle', '1s', ...c.args], through(c.service, proxy.port), BOUND_MS + 10_000)
         await waitFor('the first replayed message', () => work.total > seen, 60_000, 10)
         const cutAt = Date.now()
         proxy.cut('reset')
@@ -167,7 +170,7 @@ describe('a connection cut in the middle of reconcile', () => {
       const before = await snapshot()
       const proxy = await startProxy(PORTS[c.service])
       try {
-        const run = spawnCli(['reconcile', '--since', '7d', '--batch-size', '200', '--config', join(dir, 'reconcile.yaml'), ...c.args], through(c.service, proxy.port), BOUND_MS + 60_000)
+        const run = spawnCli(['reconcile', '--since', '7d', '--batch-size', '200', '--config', join(dir, 'reconcile.yaml'), ...c.args], through(c.service, proxy.port), BOUND_MS + 10_000)
         await proxy.waitForBytes(c.bytes, 60_000)
         const cutAt = Date.now()
         proxy.cut('reset')

@@ -134,7 +134,7 @@ describe('status decisions', () => {
   it('metrics are valid Prometheus text', () => {
     const text = formatMetrics(statusMetrics({
       table: 'outbox', counts: {pending: 2, sent: 5, 'dead-letter': 0}, statusValues: {pending: 'pending', sent: 'sent', deadLetter: 'dead_letter'}, total: 7,
-      oldestPendingAgeMs: 1500, stuckAfterMs: 300_000, stuck: 0, attempts: null, sentRecently: {'1m': 1, '5m': 2, '1h': 5}, topEventTypes: null, alerts: [],
+      oldestPendingAgeMs: 1500, stuckAfterMs: 300_000, stuck: 0, attempts: null, sentRecently: {'1m': 1, '5m': 2, '1h': 5}, sentBasis: 'sent_at', approximate: [], topEventTypes: null, alerts: [],
     }))
     expect(text).toContain('msgops_outbox_rows{table="outbox",status="pending"} 2')
     expect(text).toContain('msgops_outbox_oldest_pending_age_seconds{table="outbox"} 1.5')

@@ -2,11 +2,11 @@ import {describe, expect, it} from 'vitest'
 
 import {DEFAULTS} from '../../src/config/defaults.js'
 import {UsageError} from '../../src/core/errors.js'
-import {CHECKS, orderLink} from '../../src/core/reconcile/checks.js'
+import {CHECKS, orderLink, scanOrder} from '../../src/core/reconcile/checks.js'
 import {cacheDrift, cacheKey, fixAction, Tally} from '../../src/core/reconcile/run.js'
 import {keysetAfter} from '../../src/core/reconcile/scan.js'
 import {parseTimeSpec} from '../../src/core/reconcile/window.js'
-import {reconcileMetrics} from '../../src/render/reconcile.js'
+import {reconcileMetrics, renderReconcile} from '../../src/render/reconcile.js'
 
 describe('parseTimeSpec', () => {
   it('reads durations as "that long ago" and dates as database times', () => {
@@ -99,5 +99,34 @@ describe('reconcileMetrics', () => {
     expect(metrics[1].samples).toEqual([{value: 1.5}])
     expect(metrics[2].samples).toEqual([{value: 1_700_000_000}])
     expect(CHECKS).toHaveLength(7)
+  })
+})
+
+describe('renderReconcile', () => {
+  it('shows every check with its count, oldest time to the millisecond, samples with details, and the total', () => {
+    const text = renderReconcile({
+      window: {since: '2026-11-20 05:00:00.000000', until: null, grace: '5m', cutoff: '2026-11-21 04:55:00.000000', now: '2026-11-21 05:00:00.000000'},
+      checks: {
+        cache_drift: {count: 2, oldest: '2026-11-21 04:00:00.123000', samples: [{id: 'o14', at: null, detail: 'missing'}, {id: 'o15', at: null}]},
+        order_without_message: {count: 0, oldest: null, samples: [], skipped: 'cannot link orders'},
+      },
+      total: 2,
+      durationMs: 1500,
+    })
+    expect(text).toContain('2026-11-21 04:00:00.123 ')
+    expect(text).not.toContain('04:00:00.123000')
+    expect(text).toContain('o14 (missing), o15')
+    expect(text).toContain('skipped: cannot link orders')
+    expect(text).toContain('2 discrepancies found in 1.5s')
+  })
+})
+
+describe('scanOrder (decision table)', () => {
+  it('walks the primary key when the window holds the whole table, else the timestamp index', () => {
+    expect(scanOrder('2026-11-20 00:00:00.000000', '2026-11-20 08:00:00.000000', true)).toBe('key')
+    expect(scanOrder('2026-11-20 08:00:00.000000', '2026-11-20 08:00:00.000000', true)).toBe('key')
+    expect(scanOrder('2026-11-20 09:00:00.000000', '2026-11-20 08:00:00.000000', true)).toBe('time')
+    expect(scanOrder('2026-11-20 09:00:00.000000', null, true)).toBe('time')
+    expect(scanOrder('2026-11-20 09:00:00.000000', null, false)).toBe('key')
   })
 })

@@ -75,7 +75,8 @@ Exit 0 all published, 1 some rows were returned, nacked or dead-lettered, 2 a us
       if (!f['dry-run']) await this.audit({error: (error as Error).message}, EXIT.error).catch(() => {})
       throw error
     } finally {
-      await publisher.close()
+      // A silently dead connection never answers channel.close: do not let it hold the exit.
+      await Promise.race([publisher.close(), new Promise((resolve) => setTimeout(resolve, 2000).unref())])
     }
     bar.stop()
     for (const note of result.notes) this.note(`note: ${note}`)

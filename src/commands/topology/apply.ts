@@ -18,7 +18,7 @@ function names(items: {kind: string; name: string}[]): string[] {
 export default class TopologyApply extends BaseCommand<typeof TopologyApply> {
   static summary = 'Declare the exchanges, queues and bindings of a file that the broker does not have yet.'
   static description = `Creates what is missing and changes nothing that exists: RabbitMQ cannot change a queue's or exchange's arguments in place, so a drifted object is reported and left alone. Running it twice creates nothing the second time.
-Creating is additive and idempotent, so it needs no confirmation (CI runs it as is). --recreate-drifted deletes and re-declares drifted queues that hold no message (the broker refuses to delete one with messages), and asks first: pass --yes where there is no terminal.
+Creating is additive and idempotent, so it needs no confirmation (CI runs it as is). --recreate-drifted deletes and re-declares drifted classic queues that hold no message (the broker refuses to delete one with messages; quorum queues and streams are never deleted), and asks first: pass --yes where there is no terminal.
 Exit 0 when the broker matches the file afterwards, 1 when drift remains, 2 on error. Writes an audit record.`
 
   static examples = [
@@ -33,7 +33,7 @@ Exit 0 when the broker matches the file afterwards, 1 when drift remains, 2 on e
 
   static flags = {
     'dry-run': Flags.boolean({description: 'show the plan and change nothing (same as `topology plan`)'}),
-    'recreate-drifted': Flags.boolean({description: 'delete and re-declare drifted queues that are empty, after confirmation'}),
+    'recreate-drifted': Flags.boolean({description: 'delete and re-declare drifted classic queues that are empty, after confirmation'}),
     yes: Flags.boolean({char: 'y', description: 'confirm --recreate-drifted without asking'}),
   }
 

@@ -51,7 +51,7 @@ export interface ReplayReport {
   /** Did not match the filters. Stays in the queue. */
   left: number
   targets: TargetCount[]
-  failures: (ReplayItemReport & {target: Target; reason: string})[]
+  failures: (ReplayItemReport & {target: Target; error: string})[]
   skips: (ReplayItemReport & {why: string; replayCount: number})[]
   /** Time spent reading and moving, from the first read to the last ack. */
   elapsedMs: number
@@ -120,7 +120,7 @@ export async function replayDeadLetters(
   const fail = (item: Item, reason: string) => {
     reader.hold(item.letter)
     report.failed++
-    if (report.failures.length < DETAIL_LIMIT) report.failures.push({...item.info, target: item.target, reason})
+    if (report.failures.length < DETAIL_LIMIT) report.failures.push({...item.info, target: item.target, error: reason})
   }
 
   const flush = async () => {
@@ -138,10 +138,21 @@ export async function replayDeadLetters(
     const work: Promise<void> = publisher!
       .publishBatch(items.map((i) => i.message), {timeoutMs: options.publishTimeoutMs})
       .then(
-        (outcomes) => {
+        async (outcomes) => {
+          let channelError: Error | undefined
+          if (outcomes.some((o) => o.status === 'nacked')) {
+            // A channel closed by the broker (e.g. a missing exchange) nacks everything in flight; an empty publish
+            // tells that apart from a real nack, by failing with the publisher's reason, and stops the run.
+            try {
+              await publisher!.publishBatch([])
+            } catch (error) {
+              channelError = error as Error
+              stopped ??= channelError
+            }
+          }
           for (const [index, item] of items.entries()) {
             const outcome = outcomes[index]
-            if (outcome.status !== 'confirmed') fail(item, outcome.reason)
+            if (outcome.status !== 'confirmed') fail(item, channelError && outcome.status === 'nacked' ? `unconfirmed: ${oneLine(channelError.message)}` : outcome.reason)
             else if (reader.ack(item.letter)) {
               report.moved++
               countTarget(item.target)

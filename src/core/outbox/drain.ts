@@ -1,7 +1,7 @@
 import type {Config} from '../../config/schema.js'
 import {supportsSkipLocked} from '../doctor.js'
 import {ConfigError, OperationError} from '../errors.js'
-import type {OutgoingMessage, ProgressCallback, PublishOutcome, PublisherPort, SqlPort} from '../ports.js'
+import type {OutgoingMessage, ProgressCallback, PublishOutcome, PublisherPort, SqlExecutor, SqlPort} from '../ports.js'
 import {type OutboxRow, OutboxRepository, type RowFilter} from './repository.js'
 import {headersOf, type OutboxTable, payloadText, resolveOutbox} from './table.js'
 
@@ -54,6 +54,8 @@ export interface DrainOptions {
   ids?: string[]
   /** Rows shown by a dry run (default 10). */
   sampleSize?: number
+  /** Batches in flight at once (default 2): the next is published while the previous commits; 1 = one at a time. */
+  pipeline?: number
   /** Asked once the eligible rows are counted; false cancels without publishing. */
   confirm?: (plan: DrainPlan) => Promise<boolean>
 }
@@ -204,67 +206,87 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
     return finish()
   }
 
+  // Up to `depth` batches in flight, each its own transaction: the next batch is locked and published while
+  // the previous one waits for its confirms and commits, so the broker is never idle during database work.
+  const depth = Math.max(1, Math.floor(options.pipeline ?? 2))
+  const inflight = new Set<Promise<void>>()
+  let failure: unknown
   let afterId: string | undefined
+  let claimedRows = 0
   let handled = 0
   onProgress?.({done: 0, total: result.eligible, label: 'drain'})
-  while (handled < limit) {
+  while (claimedRows < limit && failure === undefined) {
     if (ports.signal?.aborted) {
       result.interrupted = true
       break
     }
-    const take = Math.min(batchSize, limit - handled)
-    let batch: {rows: number; lastId?: string; tally?: Tally}
-    try {
-      batch = await ports.sql.transaction(async (tx) => {
-        const {rows, lastCandidate} = await repo.lockBatch(tx, {...base, afterId}, take, skipLocked)
-        if (rows.length === 0) return {rows: 0, lastId: lastCandidate}
-        const drainedAt = new Date(clock.now()).toISOString()
-        const messages: OutgoingMessage[] = []
-        const publishedRows: OutboxRow[] = []
-        const outcomes = new Map<OutboxRow, {status: PublishOutcome['status'] | 'invalid'; reason?: string}>()
-        for (const row of rows) {
-          const message = toMessage(row, table, drainedAt)
-          if ('invalid' in message) outcomes.set(row, {status: 'invalid', reason: message.invalid})
-          else {
-            messages.push(message)
-            publishedRows.push(row)
-          }
-        }
-        const answers = await publishWithDeadline(ports.publisher, messages, timeoutMs)
-        if (answers.some((a) => a.status !== 'confirmed')) {
-          // A dying channel fails its unconfirmed publishes as nacks; an empty batch surfaces the channel's real error.
-          await ports.publisher.publishBatch([], {timeoutMs})
-        }
-        for (const [i, answer] of answers.entries()) outcomes.set(publishedRows[i], {status: answer.status, reason: 'reason' in answer ? answer.reason : undefined})
-        const tally = await applyOutcomes(tx, repo, outcomes, maxAttempts)
-        return {rows: rows.length, lastId: lastCandidate, tally}
+    const take = Math.min(batchSize, limit - claimedRows)
+    let claimed!: (claim: {rows: number; lastId?: string; failed?: boolean}) => void
+    const claim = new Promise<{rows: number; lastId?: string; failed?: boolean}>((resolve) => (claimed = resolve))
+    const cursor = afterId
+    const work = ports.sql
+      .transaction(async (tx) => {
+        const {rows, lastCandidate} = await repo.lockBatch(tx, {...base, afterId: cursor}, take, skipLocked)
+        claimed({rows: rows.length, lastId: lastCandidate})
+        if (rows.length === 0) return undefined
+        return publishAndRecord(tx, rows)
       })
-    } catch (error) {
-      const done = `${result.published} published in earlier batches`
-      if (error instanceof OperationError)
-        throw new OperationError(`${error.message}; the batch in hand was rolled back (its rows stay pending), ${done}`, error.suggestion, error)
-      throw error
-    }
-    if (batch.rows === 0) {
-      // Every candidate was taken by another drain (or sent meanwhile): move past them, stop when there are none.
-      if (batch.lastId === undefined) break
-      afterId = batch.lastId
-      continue
-    }
-    // Counted only once the batch is committed.
-    const tally = batch.tally!
-    for (const key of ['published', 'returned', 'nacked', 'invalid', 'deadLettered'] as const) result[key] += tally[key]
-    for (const failure of tally.failures) if (result.failures.length < 20) result.failures.push(failure)
-    result.batches++
-    handled += batch.rows
-    afterId = batch.lastId
-    onProgress?.({done: handled, total: Math.max(result.eligible, handled), label: 'drain'})
-    if (rate !== undefined) {
-      const due = started + (handled * 1000) / rate
-      await clock.sleep(due - clock.now(), ports.signal)
-    }
+      .then(
+        (tally) => {
+          // Counted only once the batch is committed.
+          if (!tally) return
+          for (const key of ['published', 'returned', 'nacked', 'invalid', 'deadLettered'] as const) result[key] += tally[key]
+          for (const f of tally.failures) if (result.failures.length < 20) result.failures.push(f)
+          result.batches++
+          handled += tally.rows
+          onProgress?.({done: handled, total: Math.max(result.eligible, handled), label: 'drain'})
+        },
+        (error: unknown) => {
+          failure ??= error
+          claimed({rows: 0, failed: true})
+        },
+      )
+    inflight.add(work)
+    void work.finally(() => inflight.delete(work))
+    const next = await claim
+    if (next.failed) break
+    // No candidates at all: the end. Candidates all held by another drain: move past them.
+    if (next.lastId === undefined) break
+    afterId = next.lastId
+    claimedRows += next.rows
+    if (inflight.size >= depth) await Promise.race(inflight)
+    if (rate !== undefined) await clock.sleep(started + (claimedRows * 1000) / rate - clock.now(), ports.signal)
+  }
+  await Promise.all(inflight)
+  if (failure !== undefined) {
+    const done = `${result.published} published in committed batches`
+    if (failure instanceof OperationError)
+      throw new OperationError(`${failure.message}; the batch in hand was rolled back (its rows stay pending), ${done}`, failure.suggestion, failure)
+    throw failure
   }
   return finish()
+
+  async function publishAndRecord(tx: SqlExecutor, rows: OutboxRow[]): Promise<Tally & {rows: number}> {
+    const drainedAt = new Date(clock.now()).toISOString()
+    const messages: OutgoingMessage[] = []
+    const publishedRows: OutboxRow[] = []
+    const outcomes = new Map<OutboxRow, {status: PublishOutcome['status'] | 'invalid'; reason?: string}>()
+    for (const row of rows) {
+      const message = toMessage(row, table, drainedAt)
+      if ('invalid' in message) outcomes.set(row, {status: 'invalid', reason: message.invalid})
+      else {
+        messages.push(message)
+        publishedRows.push(row)
+      }
+    }
+    const answers = await publishWithDeadline(ports.publisher, messages, timeoutMs)
+    if (answers.some((a) => a.status !== 'confirmed')) {
+      // A dying channel fails its unconfirmed publishes as nacks; an empty batch surfaces the channel's real error.
+      await ports.publisher.publishBatch([], {timeoutMs})
+    }
+    for (const [i, answer] of answers.entries()) outcomes.set(publishedRows[i], {status: answer.status, reason: 'reason' in answer ? answer.reason : undefined})
+    return {...(await applyOutcomes(tx, repo, outcomes, maxAttempts)), rows: rows.length}
+  }
 }
 
 /** The publisher's own timeout covers the confirms; this also bounds a publish that never returns. */
@@ -286,7 +308,7 @@ async function publishWithDeadline(publisher: PublisherPort, messages: OutgoingM
 
 /** One UPDATE per outcome (sent; and per failure reason, retry or dead letter). */
 async function applyOutcomes(
-  tx: Parameters<Parameters<SqlPort['transaction']>[0]>[0],
+  tx: SqlExecutor,
   repo: OutboxRepository,
   outcomes: Map<OutboxRow, {status: PublishOutcome['status'] | 'invalid'; reason?: string}>,
   maxAttempts: number,

@@ -93,7 +93,8 @@ export async function showOutbox(sql: SqlPort, options: {config: Config; id: str
   const table = await resolveOutbox(sql, options.config)
   const row = await new OutboxRepository(table).byId(sql, options.id)
   if (!row) return undefined
-  const unquote = (q: string) => q.slice(1, -1)
+  // information_schema matched the mapping case-insensitively; the row's keys carry the table's own spelling.
+  const unquote = (q: string) => Object.keys(row).find((k) => k.toLowerCase() === q.slice(1, -1).toLowerCase()) ?? q.slice(1, -1)
   const columns: Record<string, unknown> = {}
   const jsonColumns = new Set([table.c.payload, table.c.headers].filter((c): c is string => c !== null).map(unquote))
   for (const [name, value] of Object.entries(row as Row)) {

@@ -139,13 +139,17 @@ export class OutboxRepository {
     return rows[0]
   }
 
-  /** Confirmed rows become sent; the status guard keeps a row another process changed meanwhile untouched. */
+  /**
+   * Confirmed rows become sent; the status guard keeps a row another process changed meanwhile untouched.
+   * FORCE INDEX (PRIMARY) on every UPDATE: on `id IN (…) AND status = ?` the optimizer may pick the (status, created_at)
+   * index and lock its whole pending range, which deadlocks two batches in flight (seen on MariaDB 10.11).
+   */
   async markSent(on: SqlExecutor, ids: string[]): Promise<number> {
     if (ids.length === 0) return 0
     const c = this.table.c
     const sets = [`${c.status} = ?`]
     if (c.sentAt) sets.push(`${c.sentAt} = NOW(3)`)
-    const result = await on.execute(`UPDATE ${this.table.t} SET ${sets.join(', ')} WHERE ${c.id} IN (?) AND ${c.status} = ?`, [this.table.statuses.sent, ids, this.table.statuses.pending])
+    const result = await on.execute(`UPDATE ${this.table.t} FORCE INDEX (PRIMARY) SET ${sets.join(', ')} WHERE ${c.id} IN (?) AND ${c.status} = ?`, [this.table.statuses.sent, ids, this.table.statuses.pending])
     return result.affectedRows
   }
 
@@ -165,7 +169,7 @@ export class OutboxRepository {
       params.push(this.table.statuses.deadLetter)
     }
     if (sets.length === 0) return 0
-    const result = await on.execute(`UPDATE ${this.table.t} SET ${sets.join(', ')} WHERE ${c.id} IN (?) AND ${c.status} = ?`, [...params, ids, this.table.statuses.pending])
+    const result = await on.execute(`UPDATE ${this.table.t} FORCE INDEX (PRIMARY) SET ${sets.join(', ')} WHERE ${c.id} IN (?) AND ${c.status} = ?`, [...params, ids, this.table.statuses.pending])
     return result.affectedRows
   }
 
@@ -175,7 +179,7 @@ export class OutboxRepository {
     const c = this.table.c
     const sets = [`${c.status} = ?`]
     if (c.attempts) sets.push(`${c.attempts} = 0`)
-    const result = await on.execute(`UPDATE ${this.table.t} SET ${sets.join(', ')} WHERE ${c.id} IN (?) AND ${c.status} = ?`, [this.table.statuses.pending, ids, this.table.statuses.deadLetter])
+    const result = await on.execute(`UPDATE ${this.table.t} FORCE INDEX (PRIMARY) SET ${sets.join(', ')} WHERE ${c.id} IN (?) AND ${c.status} = ?`, [this.table.statuses.pending, ids, this.table.statuses.deadLetter])
     return result.affectedRows
   }
 }

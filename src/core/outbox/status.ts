@@ -25,12 +25,19 @@ export interface StatusReport {
   stuck: number
   /** Failed attempts of pending and dead-letter rows: bucket → rows; null when there is no attempts column. */
   attempts: Record<string, number> | null
-  /** Sends in the last 1 m, 5 m and 1 h (rows created in the last 25 h); null without a sent-at column. */
+  /** Sent rows in the last 1 m, 5 m and 1 h; null without a sent-at column. */
   sentRecently: {'1m': number; '5m': number; '1h': number} | null
+  /** sent_at when it has an index; else created_at (rows created in the window that are sent now). */
+  sentBasis: 'sent_at' | 'created_at' | null
+  /** Figures that passed COUNT_CAP: a status count estimated from table statistics, a send count that is a lower bound. */
+  approximate: string[]
   topEventTypes: {eventType: string; count: number}[] | null
   /** Threshold breaches; non-empty means exit 1. */
   alerts: string[]
 }
+
+/** Above this many rows a figure is estimated (counts) or capped (send rate), so that status stays fast on huge tables. */
+export const COUNT_CAP = 100_000
 
 const BUCKETS = ['0', '1', '2', '3-5', '6-9', '10+'] as const
 
@@ -63,21 +70,34 @@ export function statusAlerts(report: Pick<StatusReport, 'oldestPendingAgeMs' | '
 }
 
 /**
- * The outbox at a glance. Every query is served by the (status, created_at) index: counts walk the index,
- * the oldest pending row is one index probe, and the rest only read pending, dead-letter or recent rows.
+ * The outbox at a glance, without a full scan: every query is an index probe or a bounded index range on
+ * (status, created_at) (or sent_at), and only pending and dead-letter rows are read whole.
  */
 export async function outboxStatus(sql: SqlPort, options: StatusOptions): Promise<StatusReport> {
   const table = await resolveOutbox(sql, options.config)
   const {t, c, statuses} = table
   const stuckAfterMs = options.stuckAfterMs ?? 300_000
 
+  // The distinct statuses come from a loose index scan; each is counted exactly up to COUNT_CAP rows (an index
+  // range), and a bigger one (typically sent) is estimated from the table statistics instead of walking millions of entries.
   const counts: Record<string, number> = {pending: 0, sent: 0, 'dead-letter': 0}
-  let total = 0
-  for (const row of await sql.query<{s: unknown; n: unknown}>(`SELECT ${c.status} AS s, COUNT(*) AS n FROM ${t} GROUP BY ${c.status}`)) {
-    const name = statusName(table, row.s)
-    counts[name] = (counts[name] ?? 0) + Number(row.n)
-    total += Number(row.n)
+  const approximate: string[] = []
+  const values = await sql.query<{s: unknown}>(`SELECT DISTINCT ${c.status} AS s FROM ${t}`)
+  let exactTotal = 0
+  for (const {s} of values) {
+    const [row] = await sql.query<{n: unknown}>(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${t} WHERE ${c.status} = ? LIMIT ?) AS capped`, [s, COUNT_CAP + 1])
+    const name = statusName(table, s)
+    const n = Number(row?.n ?? 0)
+    if (n > COUNT_CAP) approximate.push(name)
+    else exactTotal += n
+    counts[name] = (counts[name] ?? 0) + Math.min(n, COUNT_CAP)
   }
+  if (approximate.length > 0) {
+    const [stats] = await sql.query<{n: unknown}>('SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [table.name])
+    const rest = Number(stats?.n ?? 0) - exactTotal
+    for (const name of approximate) counts[name] = Math.max(COUNT_CAP, Math.round(rest / approximate.length))
+  }
+  const total = Object.values(counts).reduce((sum, n) => sum + n, 0)
 
   const [oldest] = await sql.query<{age: unknown}>(
     `SELECT TIMESTAMPDIFF(MICROSECOND, MIN(${c.createdAt}), NOW(3)) DIV 1000 AS age FROM ${t} WHERE ${c.status} = ?`,
@@ -101,14 +121,24 @@ export async function outboxStatus(sql: SqlPort, options: StatusOptions): Promis
   }
 
   let sentRecently: StatusReport['sentRecently'] = null
+  let sentBasis: StatusReport['sentBasis'] = null
   if (c.sentAt) {
-    // sent_at has no index: the created_at range (25 h) keeps this to recent rows instead of every sent row ever.
-    const [row] = await sql.query<Record<string, unknown>>(
-      `SELECT COALESCE(SUM(${c.sentAt} >= NOW(3) - INTERVAL 1 MINUTE), 0) AS m1, COALESCE(SUM(${c.sentAt} >= NOW(3) - INTERVAL 5 MINUTE), 0) AS m5, COUNT(*) AS h1
-       FROM ${t} WHERE ${c.status} = ? AND ${c.createdAt} >= NOW(3) - INTERVAL 25 HOUR AND ${c.sentAt} >= NOW(3) - INTERVAL 1 HOUR`,
-      [statuses.sent],
+    // Exact send times need an index on sent_at; without one, sent rows are counted by creation time on (status, created_at).
+    const [indexed] = await sql.query<{n: unknown}>(
+      'SELECT COUNT(*) AS n FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND SEQ_IN_INDEX = 1 AND COLUMN_NAME = ?',
+      [table.name, c.sentAt.slice(1, -1)],
     )
-    sentRecently = {'1m': Number(row?.m1 ?? 0), '5m': Number(row?.m5 ?? 0), '1h': Number(row?.h1 ?? 0)}
+    sentBasis = Number(indexed?.n ?? 0) > 0 ? 'sent_at' : 'created_at'
+    const condition = sentBasis === 'sent_at' ? `${c.sentAt} >= NOW(3) - INTERVAL ? SECOND` : `${c.status} = ? AND ${c.createdAt} >= NOW(3) - INTERVAL ? SECOND`
+    const windows = {'1m': 60, '5m': 300, '1h': 3600} as const
+    const figures: Record<string, number> = {}
+    for (const [name, seconds] of Object.entries(windows)) {
+      const params = sentBasis === 'sent_at' ? [seconds] : [statuses.sent, seconds]
+      const [row] = await sql.query<{n: unknown}>(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${t} WHERE ${condition} LIMIT ?) AS capped`, [...params, COUNT_CAP + 1])
+      figures[name] = Math.min(Number(row?.n ?? 0), COUNT_CAP)
+      if (Number(row?.n ?? 0) > COUNT_CAP) approximate.push(`sent ${name}`)
+    }
+    sentRecently = figures as StatusReport['sentRecently']
   }
 
   let topEventTypes: StatusReport['topEventTypes'] = null
@@ -130,6 +160,8 @@ export async function outboxStatus(sql: SqlPort, options: StatusOptions): Promis
     stuck: Number(stuckRow?.n ?? 0),
     attempts,
     sentRecently,
+    sentBasis,
+    approximate,
     topEventTypes,
     alerts: [],
   }

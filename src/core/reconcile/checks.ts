@@ -4,7 +4,7 @@ import type {SqlPort} from '../ports.js'
 import {qid} from '../sql.js'
 import {inspectTables, requireTable, type TableRole} from '../tables.js'
 import type {ScanSpec} from './scan.js'
-import type {Bounds} from './window.js'
+import {type Bounds, SQL_TIME_FORMAT} from './window.js'
 
 export const CHECKS = [
   'order_without_message',
@@ -122,8 +122,41 @@ function orderLacksMessage(schema: Schema): string {
   return noneIn(`${m.name} m`, `${T('m', m.c.aggregateId!)} = ${T('o', o.c.id!)}`)
 }
 
+/**
+ * How to walk the rows of a table over the window.
+ *
+ * | the window starts at or before the table's oldest row | order of the scan                                                        |
+ * | ----------------------------------------------------- | ------------------------------------------------------------------------ |
+ * | yes (it holds the whole table, up to the grace)        | 'key': the primary key, one sequential pass, no lookup per row          |
+ * | no, or the table is empty                              | 'time': (timestamp, id) through the timestamp index, only the window's rows |
+ * | the table has no timestamp column                      | 'key'                                                                    |
+ */
+export function scanOrder(since: string, oldest: string | null, hasTimestamp: boolean): ScanOrder {
+  if (!hasTimestamp) return 'key'
+  return oldest !== null && since <= oldest ? 'key' : 'time'
+}
+
+export type ScanOrder = 'key' | 'time'
+
+/** Reads the oldest row time of the orders and outbox tables (one index lookup each) and decides their scan order. */
+export async function chooseScanOrders(sql: SqlPort, schema: Schema, bounds: Bounds): Promise<Partial<Record<'orders' | 'outbox', ScanOrder>>> {
+  const out: Partial<Record<'orders' | 'outbox', ScanOrder>> = {}
+  for (const role of ['orders', 'outbox'] as const) {
+    if (!schema.tables[role]) continue
+    const t = tableOf(schema, role)
+    const ts = t.c.createdAt
+    if (!ts) {
+      out[role] = 'key'
+      continue
+    }
+    const rows = await sql.query<{oldest: string | null}>(`SELECT DATE_FORMAT(MIN(${qid(ts)}), ${SQL_TIME_FORMAT}) AS oldest FROM ${t.name}`)
+    out[role] = scanOrder(bounds.since, rows[0]?.oldest ?? null, true)
+  }
+  return out
+}
+
 /** Orders in the window, oldest first: with no_msg when order_without_message rides along, with status and settled for the cache. */
-export function ordersScan(schema: Schema, bounds: Bounds, opts: {withMessage: boolean; withCache: boolean}): ScanSpec {
+export function ordersScan(schema: Schema, bounds: Bounds, opts: {withMessage: boolean; withCache: boolean; order?: ScanOrder}): ScanSpec {
   const o = tableOf(schema, 'orders')
   const ts = o.c.createdAt ? T('o', o.c.createdAt) : null
   const w = windowOn(ts, bounds)
@@ -140,18 +173,18 @@ export function ordersScan(schema: Schema, bounds: Bounds, opts: {withMessage: b
   }
   const where = [...w.where]
   if (opts.withMessage && !opts.withCache) where.push(orderLacksMessage(schema))
-  return {select, selectParams, from: `${o.name} o`, where, params: w.params, ts, keys: [T('o', o.c.id!)]}
+  return {select, selectParams, from: `${o.name} o`, where, params: w.params, ts, keys: [T('o', o.c.id!)], byKey: opts.order === 'key'}
 }
 
 export type SqlCheck = Exclude<CheckName, 'cache_drift' | 'order_without_message'>
 
 /** The finding rows of a check that SQL alone decides, oldest first; `detail` explains each when useful. */
-export function findingScan(check: SqlCheck | 'order_without_message', schema: Schema, bounds: Bounds): ScanSpec {
+export function findingScan(check: SqlCheck | 'order_without_message', schema: Schema, bounds: Bounds, orders: Partial<Record<'orders' | 'outbox', ScanOrder>> = {}): ScanSpec {
   const os = schema.config.outbox.statuses
   const is = schema.config.inbox.statuses
   switch (check) {
     case 'order_without_message':
-      return ordersScan(schema, bounds, {withMessage: true, withCache: false})
+      return ordersScan(schema, bounds, {withMessage: true, withCache: false, order: orders.orders})
     case 'message_stuck':
     case 'message_dead':
     case 'sent_not_consumed': {
@@ -174,8 +207,9 @@ export function findingScan(check: SqlCheck | 'order_without_message', schema: S
         }
         where.push(`NOT EXISTS (SELECT 1 FROM ${i.name} i WHERE ${T('i', i.c.messageId!)} = ${T('m', m.c.id!)})`)
       }
+      // stuck and dead rows are few and found through the (status, created_at) index: they keep the time order.
       const select = check === 'message_stuck' && m.c.attempts ? [`CONCAT('attempts=', ${T('m', m.c.attempts)}) AS detail`] : []
-      return {select, selectParams: [], from: `${m.name} m`, where, params, ts, keys: [T('m', m.c.id!)]}
+      return {select, selectParams: [], from: `${m.name} m`, where, params, ts, keys: [T('m', m.c.id!)], byKey: check === 'sent_not_consumed' && orders.outbox === 'key'}
     }
     case 'consumed_failed': {
       const i = tableOf(schema, 'inbox')

@@ -4,6 +4,7 @@ import type {ProgressCallback, SqlPort} from '../ports.js'
 import {
   CHECKS,
   type CheckName,
+  chooseScanOrders,
   findingScan,
   loadSchema,
   ordersScan,
@@ -177,6 +178,7 @@ export async function reconcile(ports: ReconcilePorts, config: Config, options: 
   }
   if (runnable.includes('cache_drift') && !ports.cache) throw new Error('cache_drift needs a cache port')
 
+  const orders = await chooseScanOrders(ports.sql, schema, bounds)
   let done = 0
   const progress = (rows: number, label: string) => {
     done += rows
@@ -189,7 +191,7 @@ export async function reconcile(ports: ReconcilePorts, config: Config, options: 
     if (!withCache) return
     const cache = new Tally(options.sample)
     const orphans = withMessage ? new Tally(options.sample) : null
-    const spec = ordersScan(schema, bounds, {withMessage, withCache})
+    const spec = ordersScan(schema, bounds, {withMessage, withCache, order: orders.orders})
     for await (const rows of scanPages(ports.sql, spec, batch, options.signal)) {
       if (orphans) for (const row of rows) if (Number(row.no_msg) === 1) orphans.add(sampleOf(row))
       for (const d of await compareCache(ports.cache!, config.cache.keyPattern, rows)) cache.add(sampleOf(d.row, d.drift))
@@ -206,7 +208,7 @@ export async function reconcile(ports: ReconcilePorts, config: Config, options: 
   const sqlLane = async () => {
     for (let check = queue.shift(); check !== undefined; check = queue.shift()) {
       const tally = new Tally(options.sample)
-      for await (const rows of scanPages(ports.sql, findingScan(check as SqlCheck, schema, bounds), batch, options.signal)) {
+      for await (const rows of scanPages(ports.sql, findingScan(check as SqlCheck, schema, bounds, orders), batch, options.signal)) {
         for (const row of rows) tally.add(sampleOf(row))
         progress(rows.length, check)
       }
@@ -291,6 +293,7 @@ export async function fixFindings(ports: ReconcilePorts, config: Config, options
   const batch = options.batchSize ?? DEFAULT_BATCH
   const schema = todo.length > 0 ? await loadSchema(ports.sql, config, [...todo]) : null
   const bounds = schema ? await resolveBounds(ports.sql, options.since, options.until, options.graceMs) : null
+  const orders = schema && bounds ? await chooseScanOrders(ports.sql, schema, bounds) : null
   const keepIds = Math.max(options.sample, 20)
   let done = 0
   for (const check of todo) {
@@ -310,7 +313,8 @@ export async function fixFindings(ports: ReconcilePorts, config: Config, options
     const remember = (ids: string[]) => {
       for (const id of ids) if (result.ids.length < keepIds) result.ids.push(id)
     }
-    const spec = check === 'cache_drift' ? ordersScan(schema!, bounds!, {withMessage: false, withCache: true}) : findingScan(check, schema!, bounds!)
+    const spec =
+      check === 'cache_drift' ? ordersScan(schema!, bounds!, {withMessage: false, withCache: true, order: orders!.orders}) : findingScan(check, schema!, bounds!, orders!)
     try {
       for await (const rows of scanPages(ports.sql, spec, batch)) {
         if (options.signal?.aborted) {

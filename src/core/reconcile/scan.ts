@@ -20,6 +20,8 @@ export interface ScanSpec {
   ts: string | null
   /** Expressions that, after ts, make the order unique. */
   keys: string[]
+  /** Order by the keys alone (ts still bounds the window): one sequential pass when the key is the primary key. */
+  byKey?: boolean
 }
 
 export interface ScanRow extends Row {
@@ -41,7 +43,8 @@ export function throwIfAborted(signal?: AbortSignal): void {
 }
 
 export async function* scanPages(sql: SqlExecutor, spec: ScanSpec, batch: number, signal?: AbortSignal): AsyncGenerator<ScanRow[]> {
-  const order = [...(spec.ts ? [spec.ts] : []), ...spec.keys]
+  const timed = spec.ts !== null && spec.byKey !== true
+  const order = [...(timed ? [spec.ts!] : []), ...spec.keys]
   const columns = [
     `${spec.ts ? `DATE_FORMAT(${spec.ts}, ${SQL_TIME_FORMAT})` : 'NULL'} AS _ts`,
     ...spec.keys.map((k, n) => `${k} AS _k${n}`),
@@ -59,7 +62,7 @@ export async function* scanPages(sql: SqlExecutor, spec: ScanSpec, batch: number
     const text = `SELECT ${columns.join(', ')} FROM ${spec.from}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order.join(', ')} LIMIT ?`
     return sql.query<ScanRow>(text, params)
   }
-  const cursorOf = (row: ScanRow): unknown[] => [...(spec.ts ? [row._ts] : []), ...spec.keys.map((_k, n) => row[`_k${n}`])]
+  const cursorOf = (row: ScanRow): unknown[] => [...(timed ? [row._ts] : []), ...spec.keys.map((_k, n) => row[`_k${n}`])]
   let pending: Promise<ScanRow[]> | null = fetch(null)
   try {
     while (pending) {

@@ -1,7 +1,7 @@
 import {OperationError, UsageError} from '../errors.js'
 import type {ProgressCallback} from '../ports.js'
 import {bindingName, type BindingSpec, isBuiltInExchange, type QueueSpec, type Topology} from './model.js'
-import {createdRefs, type Drift, type ItemRef, type Observed, parsePreconditionFailed, planTopology, type TopologyPlan} from './plan.js'
+import {CANNOT_CHANGE, createdRefs, type Drift, type ItemRef, type Observed, parsePreconditionFailed, planTopology, type TopologyPlan} from './plan.js'
 import {BrokerRefusal, type TopologyBroker} from './ports.js'
 
 /** What plan and apply return; `created` is what apply created, or what plan would create. */
@@ -159,7 +159,7 @@ export async function applyTopology(broker: TopologyBroker, file: Topology, opti
       if (!(error instanceof BrokerRefusal)) throw error
       const difference = parsePreconditionFailed(error.text)
       if (error.code === 406 && difference) {
-        const drift: Drift = {...ref, differences: [difference], reason: plan.drifted[0]?.reason ?? 'RabbitMQ cannot change this in place'}
+        const drift: Drift = {...ref, differences: [difference], reason: CANNOT_CHANGE}
         drifted.push(drift)
         report.notes.push(`RabbitMQ refused ${describeDrift(drift)}: it cannot be changed in place`)
         return

@@ -36,7 +36,7 @@ export interface TopologyPlan {
   problems: string[]
 }
 
-const CANNOT_CHANGE = 'RabbitMQ cannot change this in place; delete and re-declare it (apply --recreate-drifted does so for empty queues)'
+export const CANNOT_CHANGE = 'RabbitMQ cannot change this in place; delete and re-declare it (apply --recreate-drifted does so for empty classic queues)'
 
 /** Arguments brokers report although nobody declared them, with the value that means "as if absent". */
 const IMPLICIT_QUEUE_ARGUMENTS: Args = {'x-queue-type': 'classic'}
