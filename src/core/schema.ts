@@ -85,7 +85,7 @@ export function referenceDdl(config: Config): string[] {
       index('UNIQUE KEY', 'uq_inbox_message_consumer', i.consumer === null ? [i.messageId] : [i.messageId, i.consumer]),
       index('KEY', 'idx_inbox_status_received', [i.status, i.receivedAt]),
       // Covers reconcile's scan of the inbox in time order with its lookups by message id.
-      index('KEY', 'idx_inbox_received_message', [i.receivedAt, i.messageId, i.consumer]),
+      index('KEY', 'idx_inbox_received_message', i.consumer === null ? [i.receivedAt, i.messageId] : [i.receivedAt, i.messageId, i.consumer]),
     ]),
     auditDdl(config.audit.table),
   ]
