@@ -85,6 +85,12 @@ export class ConfirmPublisher implements PublisherPort {
           (error: unknown) => {
             const returned = this.pending.get(seq)?.returned
             this.pending.delete(seq)
+            // amqplib answers 'channel closed' to every unconfirmed publish when the channel dies: not a nack.
+            if (error && (error as Error).message !== 'message nacked') {
+              // The broker's reason ('error' event) may arrive just after: give it a turn before failing.
+              setImmediate(() => fail(this.failure ?? channelFailure(this.amqp.closedWith ?? (error as Error))))
+              return
+            }
             outcomes[index] = error
               ? {status: 'nacked', reason: 'the broker nacked the message'}
               : returned
