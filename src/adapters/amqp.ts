@@ -72,9 +72,14 @@ export class AmqpAdapter {
     }
   }
 
-  async close(): Promise<void> {
+  /** Closes politely, but a socket that died without a word never answers: then it is destroyed. */
+  async close(timeoutMs = 2000): Promise<void> {
     this.closing = true
-    await this.model.close().catch(() => {})
+    try {
+      await withTimeout(this.model.close(), timeoutMs)
+    } catch {
+      ;(this.model.connection as unknown as {stream?: {destroy(): void}}).stream?.destroy()
+    }
   }
 }
 

@@ -88,8 +88,8 @@ export class MysqlAdapter implements SqlPort {
     return String(rows[0]?.v ?? '')
   }
 
-  async close(): Promise<void> {
-    await this.pool.end().catch(() => {})
+  async close(timeoutMs = 2000): Promise<void> {
+    await withTimeout(this.pool.end(), timeoutMs).catch(() => {})
   }
 }
 

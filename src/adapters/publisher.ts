@@ -63,6 +63,8 @@ export class ConfirmPublisher implements PublisherPort {
       done = resolve
       fail = reject
     })
+    // Rejections are awaited below; without this, one arriving while we wait for 'drain' would go unhandled.
+    all.catch(() => {})
     if (messages.length === 0) done()
     const onClose = () => fail(this.failure ?? channelFailure(new Error('channel closed')))
     channel.once('close', onClose)
@@ -100,7 +102,7 @@ export class ConfirmPublisher implements PublisherPort {
           },
         )
         // Respect the socket's back-pressure instead of buffering a whole batch in memory.
-        if (!ok) await new Promise<void>((resolve) => channel.once('drain', resolve))
+        if (!ok) await Promise.race([new Promise<void>((resolve) => channel.once('drain', resolve)), all])
       }
       await all
     } finally {

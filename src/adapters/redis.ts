@@ -84,7 +84,7 @@ export class RedisAdapter implements LockStore {
 
   async close(): Promise<void> {
     if (this.client.status === 'end') return
-    await this.client.quit().catch(() => this.client.disconnect())
+    await withTimeout(this.client.quit(), 2000).catch(() => this.client.disconnect())
   }
 }
 

@@ -70,6 +70,7 @@ export function referenceDdl(config: Config): string[] {
       index('KEY', 'idx_outbox_status_created', [o.status, o.createdAt]),
       index('KEY', 'idx_outbox_aggregate_id', [o.aggregateId]),
       index('KEY', 'idx_outbox_created_at', [o.createdAt]),
+      index('KEY', 'idx_outbox_sent_at', [o.sentAt]),
     ]),
     table(config.inbox.table, [
       '  `id` BIGINT NOT NULL AUTO_INCREMENT',

@@ -67,7 +67,8 @@ describe('a connection cut in the middle of outbox drain', () => {
       try {
         const seen = orders.total
         const run = spawnCli(['outbox', 'drain', '--yes', '--batch', '100', ...c.args], through(c.service, proxy.port), BOUND_MS + 10_000)
-        await waitFor('the first published message', () => orders.total > seen, 60_000, 10)
+        // In the middle: several batches of 100 already published (some committed), more to come.
+        await waitFor('a few published batches', () => orders.total > seen + 350, 60_000, 10)
         const cutAt = Date.now()
         proxy.cut(c.mode)
         const result = await run.result
@@ -147,8 +148,9 @@ describe('a connection cut in the middle of reconcile', () => {
   beforeAll(async () => {
     const created = new Date(Date.now() - 3_600_000)
     for (let i = 0; i < ORDERS; i += 2000) {
-      const chunk = Array.from({length: Math.min(2000, ORDERS - i)}, (_, j) => [`o-${i + j}`, `m-${i + j}`, 'paid', created])
-      await world.conn.query('INSERT INTO orders (id, message_id, status, created_at) VALUES ?', [chunk])
+      // Old enough on both timestamps to be checked; no cache key: every order is a cache_drift finding, read from Redis.
+      const chunk = Array.from({length: Math.min(2000, ORDERS - i)}, (_, j) => [`o-${i + j}`, `m-${i + j}`, 'paid', created, created])
+      await world.conn.query('INSERT INTO orders (id, message_id, status, created_at, updated_at) VALUES ?', [chunk])
     }
     writeFileSync(join(dir, 'reconcile.yaml'), `cache:\n  keyPattern: "${world.redis.prefix}order:{id}"\n`)
   })
@@ -168,6 +170,7 @@ describe('a connection cut in the middle of reconcile', () => {
   for (const c of cases)
     it(`${c.service}: exits 2 with one line and changes nothing`, async () => {
       const before = await snapshot()
+      await world.redis.client.del(`${world.redis.prefix}lock:reconcile`)
       const proxy = await startProxy(PORTS[c.service])
       try {
         const run = spawnCli(['reconcile', '--since', '7d', '--batch-size', '200', '--config', join(dir, 'reconcile.yaml'), ...c.args], through(c.service, proxy.port), BOUND_MS + 10_000)
