@@ -35,6 +35,8 @@ export class MysqlAdapter implements SqlPort {
       maxIdle: poolSize,
       enableKeepAlive: true,
       supportBigNumbers: true,
+      // JSON columns as the text stored: published bodies stay byte for byte what the application wrote.
+      jsonStrings: true,
       bigNumberStrings: true,
       // Binary JSON columns come back as strings on MariaDB and objects on MySQL; callers normalise.
       multipleStatements: false,

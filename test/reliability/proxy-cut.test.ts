@@ -11,7 +11,7 @@ import {errorLines, makeDeadLetters, outboxByStatus, QueueRecorder, seedOutbox, 
 type Service = 'amqp' | 'mysql' | 'redis'
 const PORTS: Record<Service, number> = {amqp: 5672, mysql: 3306, redis: 6379}
 /** How long a command may take to give up after its connection was cut, before the test calls it a hang. */
-const BOUND_MS = 45_000
+const BOUND_MS = 30_000
 
 let world: World
 let orders: QueueRecorder
@@ -45,8 +45,9 @@ function expectCleanExit2(result: {code: number | null; stderr: string}, pattern
   expect(result.code, `stderr: ${result.stderr}`).toBe(2)
   const lines = errorLines(result as never)
   expect(lines, result.stderr).toHaveLength(1)
-  expect(lines[0]).toMatch(pattern)
   expect(result.stderr).not.toContain('    at ')
+  // Soft: a vague line is a defect, but the data checks after it must still run.
+  expect.soft(lines[0], 'the line should name the service that failed').toMatch(pattern)
   return lines[0]
 }
 
@@ -66,7 +67,7 @@ describe('a connection cut in the middle of outbox drain', () => {
       const proxy = await startProxy(PORTS[c.service])
       try {
         const seen = orders.total
-        const run = spawnCli(['outbox', 'drain', '--yes', '--batch', '100', ...c.args], through(c.service, proxy.port), BOUND_MS + 10_000)
+        const run = spawnCli(['outbox', 'drain', '--yes', '--batch', '100', ...c.args], through(c.service, proxy.port), BOUND_MS + 5_000)
         // In the middle: several batches of 100 already published (some committed), more to come.
         await waitFor('a few published batches', () => orders.total > seen + 350, 60_000, 10)
         const cutAt = Date.now()
@@ -116,7 +117,7 @@ describe('a connection cut in the middle of dlq replay', () => {
       const proxy = await startProxy(PORTS[c.service])
       try {
         const seen = work.total
-        const run = spawnCli(['dlq', 'replay', 'work.dlq', '--yes', '--idle', '1s', ...c.args], through(c.service, proxy.port), BOUND_MS + 10_000)
+        const run = spawnCli(['dlq', 'replay', 'work.dlq', '--yes', '--idle', '1s', ...c.args], through(c.service, proxy.port), BOUND_MS + 5_000)
         await waitFor('the first replayed message', () => work.total > seen, 60_000, 10)
         const cutAt = Date.now()
         proxy.cut('reset')
@@ -173,7 +174,7 @@ describe('a connection cut in the middle of reconcile', () => {
       await world.redis.client.del(`${world.redis.prefix}lock:reconcile`)
       const proxy = await startProxy(PORTS[c.service])
       try {
-        const run = spawnCli(['reconcile', '--since', '7d', '--batch-size', '200', '--config', join(dir, 'reconcile.yaml'), ...c.args], through(c.service, proxy.port), BOUND_MS + 10_000)
+        const run = spawnCli(['reconcile', '--since', '7d', '--batch-size', '200', '--config', join(dir, 'reconcile.yaml'), ...c.args], through(c.service, proxy.port), BOUND_MS + 5_000)
         await proxy.waitForBytes(c.bytes, 60_000)
         const cutAt = Date.now()
         proxy.cut('reset')
