@@ -2,7 +2,7 @@ import {defineConfig} from 'vitest/config'
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts'],
     disableConsoleIntercept: true,
     reporters: ['default', './test/helpers/summary-reporter.ts'],
     testTimeout: 60_000,

@@ -79,3 +79,29 @@ describe('demo end to end', () => {
     expect(reportOnly.code).toBe(1)
   })
 })
+
+describe('SIGINT', () => {
+  it('stops a running command with exit 130 and one line, releasing its connections', async () => {
+    const [ownDb, ownVhost] = await Promise.all([createTestDatabase(), createTestVhost()])
+    try {
+      const {spawn} = await import('node:child_process')
+      const {RUN_JS} = await import('../helpers/env.js')
+      const child = spawn(process.execPath, [RUN_JS, 'demo', '--orders', '200000', '--yes'], {
+        cwd,
+        env: {...process.env, ...cliEnv({db: ownDb, vhost: ownVhost, redis}), NO_COLOR: '1'},
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let stderr = ''
+      child.stderr.on('data', (d) => (stderr += d))
+      // Wait until it is writing orders, then interrupt.
+      await new Promise((resolve) => setTimeout(resolve, 4000))
+      child.kill('SIGINT')
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+      expect(code).toBe(130)
+      expect(stderr).toMatch(/interrupted/)
+      expect(stderr).not.toMatch(/\n\s+at /)
+    } finally {
+      await Promise.all([ownDb.drop(), ownVhost.drop()])
+    }
+  })
+})
