@@ -38,11 +38,15 @@ describe('kill -9 of dlq replay', () => {
       if (depth === 0) break
       const seen = recorder.total
       const run = spawnCli(args, world.env)
+      let finished = false
+      void run.result.then(() => (finished = true))
       const early = rand() < 0.15
-      const at = early ? Math.round(100 + rand() * 1500) : Math.round(rand() * 600)
+      // Early: a time while it starts and connects. Otherwise: after a random number of its messages reached the queue,
+      // on average an even share of what is left, so that the moments spread over the queue whatever the machine's speed.
+      const at = early ? Math.round(100 + rand() * 1500) : 1 + Math.floor((rand() * 2 * depth) / (KILLS - moments.length + 1))
       const moment = (async () => {
-        if (!early) await waitFor('the first replayed message of this run', () => recorder.total > seen, 60_000, 10)
-        await sleep(at)
+        if (early) await sleep(at)
+        else await waitFor(`${at} messages of this run`, () => finished || recorder.total >= seen + at, 60_000, 2)
         return false
       })()
       const exited = await Promise.race([run.result.then(() => true), moment])
