@@ -53,35 +53,46 @@ export class MysqlAdapter implements SqlPort {
     return adapter
   }
 
+  /**
+   * How long one statement may go unanswered before the connection is given up: a server that stopped
+   * answering without closing the socket (a partition, a frozen host) must end the command, not hang it.
+   */
+  statementTimeoutMs = 300_000
+
   async query<T extends Row = Row>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return runQuery<T>(this.pool, sql, params, this.url)
+    return runQuery<T>(this.pool, sql, params, this.url, this.statementTimeoutMs)
   }
 
   async execute(sql: string, params: unknown[] = []): Promise<{affectedRows: number}> {
-    return runExecute(this.pool, sql, params, this.url)
+    return runExecute(this.pool, sql, params, this.url, this.statementTimeoutMs)
   }
 
   async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     let conn: PoolConnection
     try {
-      conn = await this.pool.getConnection()
+      conn = await withTimeout(this.pool.getConnection(), this.statementTimeoutMs)
     } catch (error) {
-      throw connectionError(this.url, error)
+      throw connectionError(this.url, error, this.statementTimeoutMs)
     }
+    const ms = this.statementTimeoutMs
     const tx: SqlExecutor = {
-      query: <R extends Row = Row>(sql: string, params: unknown[] = []) => runQuery<R>(conn, sql, params, this.url),
-      execute: (sql, params = []) => runExecute(conn, sql, params, this.url),
+      query: <R extends Row = Row>(sql: string, params: unknown[] = []) => runQuery<R>(conn, sql, params, this.url, ms),
+      execute: (sql, params = []) => runExecute(conn, sql, params, this.url, ms),
     }
+    let broken = false
     try {
-      await conn.beginTransaction()
+      await runExecute(conn, 'START TRANSACTION', [], this.url, ms)
       const result = await work(tx)
-      await conn.commit()
+      await runExecute(conn, 'COMMIT', [], this.url, ms)
       return result
     } catch (error) {
-      await conn.rollback().catch(() => {})
+      broken = error instanceof ConnectionError
+      // A connection that stopped answering cannot roll back: destroying it makes the server roll back.
+      if (!broken) await runExecute(conn, 'ROLLBACK', [], this.url, Math.min(ms, 10_000)).catch(() => (broken = true))
       throw error
     } finally {
-      conn.release()
+      if (broken) conn.destroy()
+      else conn.release()
     }
   }
 
@@ -97,34 +108,34 @@ export class MysqlAdapter implements SqlPort {
 
 type Queryable = Pick<Pool, 'query'>
 
-async function runQuery<T>(on: Queryable, sql: string, params: unknown[], url: string): Promise<T[]> {
+async function runQuery<T>(on: Queryable, sql: string, params: unknown[], url: string, timeout: number): Promise<T[]> {
   try {
-    const [rows] = await on.query(sql, params)
+    const [rows] = await on.query({sql, timeout}, params)
     return rows as T[]
   } catch (error) {
-    throw sqlError(url, error)
+    throw sqlError(url, error, timeout)
   }
 }
 
-async function runExecute(on: Queryable, sql: string, params: unknown[], url: string): Promise<{affectedRows: number}> {
+async function runExecute(on: Queryable, sql: string, params: unknown[], url: string, timeout: number): Promise<{affectedRows: number}> {
   try {
-    const [result] = await on.query<ResultSetHeader>(sql, params)
+    const [result] = await on.query<ResultSetHeader>({sql, timeout}, params)
     return {affectedRows: result.affectedRows}
   } catch (error) {
-    throw sqlError(url, error)
+    throw sqlError(url, error, timeout)
   }
 }
 
-function sqlError(url: string, error: unknown): Error {
+function sqlError(url: string, error: unknown, timeoutMs?: number): Error {
   const code = (error as {code?: string}).code
-  if (code && CONNECTION_CODES.has(code)) return connectionError(url, error)
+  if (code && CONNECTION_CODES.has(code)) return connectionError(url, error, timeoutMs)
   const message = oneLine(maskSecrets((error as Error).message ?? String(error)))
   return new OperationError(`MySQL: ${message}`, undefined, error)
 }
 
 export function connectionError(url: string, error: unknown, timeoutMs?: number): ConnectionError {
   const code = (error as {code?: string}).code
-  const reason = code === 'TIMEOUT' || code === 'ETIMEDOUT'
+  const reason = code === 'TIMEOUT' || code === 'ETIMEDOUT' || code === 'PROTOCOL_SEQUENCE_TIMEOUT'
     ? `no answer within ${timeoutMs ? `${timeoutMs} ms` : 'the timeout'}`
     : oneLine(maskSecrets(describe(error)))
   return new ConnectionError('MySQL', `cannot connect to MySQL at ${maskUrl(url)}: ${reason}`, SUGGESTION, error)

@@ -10,12 +10,15 @@ const statusValue = z.union([z.string().min(1).max(64), z.number().int()])
 
 function urlOf(what: string, schemes: string[]) {
   return z.string().refine((value) => {
+    // WHATWG URL accepts `amqp:/u:p@h` and `amqp:u:p@h`; we insist on scheme://host so credentials are where we mask them.
+    if (!/^[a-z][a-z0-9+.-]*:\/\/[^/\s]/i.test(value)) return false
     try {
-      return schemes.includes(new URL(value).protocol)
+      const url = new URL(value)
+      return schemes.includes(url.protocol) && url.hostname !== ''
     } catch {
       return false
     }
-  }, {message: `must be a ${what} URL (${schemes.map((s) => `${s}//…`).join(' or ')})`})
+  }, {message: `must be a ${what} URL (${schemes.map((s) => `${s}//host…`).join(' or ')})`})
 }
 
 const duration = z.string().refine((value) => {

@@ -1,4 +1,5 @@
-const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/)([^:@/\s]*):([^@/\s]*)@/gi
+/** scheme://user:password@ and the malformed scheme:/user:password@ or scheme:user:password@ that URL parsers accept. */
+const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/{0,3})([^:@/\s]*):([^@/\s]*)@/gi
 
 /** Replaces the password of every URL in a text with ****. */
 export function maskSecrets(text: string): string {

@@ -53,6 +53,10 @@ describe('masking', () => {
     expect(maskUrl('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379')
     expect(maskUrl('redis://:onlypass@127.0.0.1:6379')).toBe('redis://:****@127.0.0.1:6379')
   })
+  it('masks malformed URLs that parsers still accept', () => {
+    expect(maskSecrets('amqp:/u:PASS@127.0.0.1')).toBe('amqp:/u:****@127.0.0.1')
+    expect(maskSecrets('redis:u:PASS@127.0.0.1')).toBe('redis:u:****@127.0.0.1')
+  })
   it('masks every URL inside a text', () => {
     expect(maskSecrets('a amqp://u:p1@h b http://x:p2@y/z')).toBe('a amqp://u:****@h b http://x:****@y/z')
   })

@@ -94,6 +94,8 @@ cache:
     ['an unknown nested key', 'outbox:\n  colums: {id: x}\n', /outbox\.colums: unknown key/],
     ['a wrong type', 'outbox:\n  statuses: {pending: [1]}\n', /outbox\.statuses\.pending: expected a string or an integer/],
     ['a bad URL scheme', 'mysql: {url: "postgres://127.0.0.1/x"}\n', /mysql\.url: must be a MySQL URL/],
+    ['a URL with one slash', 'amqp: {url: "amqp:/u:PASS@127.0.0.1"}\n', /amqp\.url: must be a AMQP URL/],
+    ['a URL without a host', 'redis: {url: "redis://"}\n', /redis\.url: must be a Redis URL/],
     ['a bad duration', 'connectTimeout: soon\n', /connectTimeout: must be a duration/],
     ['a key pattern without {id}', 'cache: {keyPattern: "order:"}\n', /cache\.keyPattern: must contain \{id\}/],
     ['a bad cache format', 'cache: {format: xml}\n', /cache\.format: expected one of/],

@@ -46,6 +46,8 @@ Exit 0 all published, 1 some rows were returned, nacked or dead-lettered, 2 a us
     if (f['wait-lock'] !== undefined && !f.lock) throw new UsageError('--wait-lock cannot be combined with --no-lock')
 
     const sql = await this.services.mysql()
+    // A drain is many short statements: one that hangs past the confirm timeout means MySQL stopped answering.
+    sql.statementTimeoutMs = Math.max(confirmTimeoutMs, 10_000)
     const held = f.lock && !f['dry-run'] ? await this.lock('outbox-drain', f['wait-lock']) : undefined
     const signal = held ? AbortSignal.any([this.signal, held.lost]) : this.signal
     const publisher = new ConfirmPublisher(await this.services.amqp())

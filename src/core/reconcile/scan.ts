@@ -63,13 +63,19 @@ export async function* scanPages(sql: SqlExecutor, spec: ScanSpec, batch: number
     return sql.query<ScanRow>(text, params)
   }
   const cursorOf = (row: ScanRow): unknown[] => [...(timed ? [row._ts] : []), ...spec.keys.map((_k, n) => row[`_k${n}`])]
-  let pending: Promise<ScanRow[]> | null = fetch(null)
+  // The read ahead may fail while the caller is busy elsewhere: mark it handled now, it is still awaited below.
+  const ahead = (cursor: unknown[] | null): Promise<ScanRow[]> => {
+    const page = fetch(cursor)
+    page.catch(() => {})
+    return page
+  }
+  let pending: Promise<ScanRow[]> | null = ahead(null)
   try {
     while (pending) {
       throwIfAborted(signal)
       const rows: ScanRow[] = await pending
       // The next page is read while the caller works on this one.
-      pending = rows.length === batch ? fetch(cursorOf(rows.at(-1)!)) : null
+      pending = rows.length === batch ? ahead(cursorOf(rows.at(-1)!)) : null
       if (rows.length === 0) break
       yield rows
     }

@@ -277,6 +277,8 @@ export function parseDefinitions(data: unknown, vhost: string, where = 'definiti
 
 /** Parses a topology file's text: YAML (our model) or JSON (either our model or definitions). */
 export function parseTopologyText(text: string, vhost: string, where: string): Topology {
+  // An empty file is far more often a truncated or wrong file than a wish for an empty topology.
+  if (text.trim() === '') throw new UsageError(`${where} is empty`, 'give it exchanges, queues or bindings (see examples/topology.yaml)')
   let data: unknown
   try {
     data = parseYaml(text, {prettyErrors: false})
