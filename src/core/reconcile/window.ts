@@ -22,11 +22,23 @@ export function parseTimeSpec(input: string, what: string): TimeSpec {
   const date = DATE.exec(text)
   if (date) {
     const time = date[2] ?? '00:00:00'
-    return {kind: 'at', at: `${date[1]} ${time.length === 5 ? `${time}:00` : time}`, text}
+    const at = `${date[1]} ${time.length === 5 ? `${time}:00` : time}`
+    // Checked here, before any lock or connection: the database would only refuse it halfway through.
+    if (!isCalendarTime(at))
+      throw new UsageError(`${what} "${text.slice(0, 40)}" is not a real date and time`, 'use YYYY-MM-DD HH:MM:SS, e.g. 2026-01-31 23:00:00')
+    return {kind: 'at', at, text}
   }
   if (/^\d{4}-/.test(text))
     throw new UsageError(`${what} "${text.slice(0, 40)}" is not a time msgops understands`, 'use a duration such as 24h, or YYYY-MM-DD HH:MM:SS in the database time zone (no zone suffix)')
   return {kind: 'ago', ms: parseDuration(text, what), text}
+}
+
+function isCalendarTime(at: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.\d+)?$/.exec(at)
+  if (!m) return false
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number)
+  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second))
+  return year >= 1000 && date.getUTCMonth() === month - 1 && date.getUTCDate() === day && hour < 24 && minute < 60 && second < 60
 }
 
 /** The resolved window, as the database's own DATETIME text, fixed once for the whole run. */
