@@ -2,6 +2,7 @@ import amqp, {type Channel, type ChannelModel} from 'amqplib'
 import mysql from 'mysql2/promise'
 
 import {cliEnv, createTestDatabase, createTestRedis, createTestVhost, runCli, type TestDatabase, type TestRedis, type TestVhost} from '../../helpers/env.js'
+import {seededRandom} from '../../../src/core/demo/faults.js'
 
 /** One test file's own database (reference schema), vhost (orders.x → orders.q), Redis prefix, and clients to look at them. */
 export interface World {
@@ -48,17 +49,8 @@ export async function createWorld(prefix: string): Promise<World> {
   }
 }
 
-/** Seeded pseudo-random numbers, so that a failing run can be replayed with the seed it printed. */
-export function random(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
+/** Seeded pseudo-random numbers (the demo's generator), so that a failing run can be replayed with the seed it printed. */
+export const random = seededRandom
 
 /** One line per figure, collected into docs/RELIABILITY.md. */
 export function figure(name: string, values: Record<string, unknown>): void {
