@@ -41,7 +41,7 @@ export async function main(args: string[]): Promise<void> {
   const db = await createTestDatabase('msgops_bench')
   const vhost = await createTestVhost('msgops_bench')
   const config: Config = {...structuredClone(DEFAULTS), mysql: {url: db.url}, amqp: {url: vhost.amqpUrl}}
-  const sql = await MysqlAdapter.connect(db.url, 10_000)
+  const sql = await MysqlAdapter.connect(db.url, 10_000, Math.max(4, pipeline + 2))
   const broker = await amqp.connect(vhost.amqpUrl)
   try {
     const setup = await broker.createChannel()
