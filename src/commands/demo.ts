@@ -26,9 +26,9 @@ It runs until the consumer is idle, then moves its rows one hour into the past (
 --consume-only runs just the consumer, without faults, until the queue is idle: what you run after fixing things.`
 
   static examples = [
-    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --yes',
     '<%= config.bin %> <%= command.id %> --orders 2000 --fault-rate 0.02 --seed 7 --reset --yes',
-    '<%= config.bin %> <%= command.id %> --consume-only --json',
+    '<%= config.bin %> <%= command.id %> --consume-only --yes --json',
   ]
 
   static flags = {
@@ -38,7 +38,7 @@ It runs until the consumer is idle, then moves its rows one hour into the past (
     reset: Flags.boolean({description: 'first remove the rows, cache keys and queued messages of an earlier demo'}),
     'consume-only': Flags.boolean({description: 'run only the consumer, without faults, until the queue is idle'}),
     prefetch: Flags.integer({description: 'consumer prefetch', default: 50, min: 1, max: 1000}),
-    yes: Flags.boolean({char: 'y', description: 'confirm --reset without asking'}),
+    yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation'}),
   }
 
   async run(): Promise<DemoReport> {
@@ -47,7 +47,10 @@ It runs until the consumer is idle, then moves its rows one hour into the past (
     if (!/^\d*\.?\d+$/.test(f['fault-rate']) || !(faultRate <= MAX_FAULT_RATE))
       throw new UsageError(`--fault-rate ${f['fault-rate']} is out of range`, `use a number from 0 to ${MAX_FAULT_RATE.toFixed(3)}`)
     if (!existsSync(TOPOLOGY_FILE)) throw new UsageError(`the demo topology ${TOPOLOGY_FILE} is missing`, 'reinstall msgops')
-    if (f.reset && !(await this.confirm('Remove the rows, cache keys and queued messages of the earlier demo run?', f.yes))) throw new UsageError('cancelled')
+    const question = f['consume-only']
+      ? 'Consume order_queue into the inbox, orders and cache of the configured services?'
+      : `Write ${f.orders.toLocaleString('en-US')} demo orders (with injected faults) into the configured MySQL, RabbitMQ and Redis${f.reset ? ', after removing the earlier demo run' : ''}?`
+    if (!(await this.confirm(question, f.yes))) throw new UsageError('cancelled: nothing was changed')
 
     const config = this.settings
     this.services.mysqlPoolSize = 16

@@ -4,7 +4,9 @@ import {join} from 'node:path'
 import mysql from 'mysql2/promise'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {cliEnv, createTestDatabase, createTestRedis, runCli, type TestDatabase, type TestRedis} from '../helpers/env.js'
+import {execFileSync} from 'node:child_process'
+
+import {cliEnv, createTestDatabase, createTestRedis, RUN_JS, runCli, type TestDatabase, type TestRedis} from '../helpers/env.js'
 
 let db: TestDatabase
 let redis: TestRedis
@@ -129,6 +131,21 @@ describe('msgops CLI', () => {
     expect(stdout).not.toMatch(/pr0d-secret|env-secret|fl4g-secret/)
     const human = await runCli(['config', 'show', '--profile', 'prod'], {cwd})
     expect(human.stdout).toMatch(/amqp\.url\s.*amqp:\/\/app:\*\*\*\*@127\.0\.0\.1:5672\/prod\s.*profile/)
+  })
+
+  it('writes a large JSON result in full even to a reader slower than the process', async () => {
+    const env = cliEnv({db, redis})
+    await runCli(['schema', 'init'], {env})
+    const conn = await mysql.createConnection(db.url)
+    const rows = Array.from({length: 1500}, (_v, i) => [`big-${String(i).padStart(5, '0')}`, JSON.stringify({n: i, text: 'x'.repeat(200)}), 'pending'])
+    await conn.query('INSERT INTO outbox (id, payload, status) VALUES ?', [rows])
+    await conn.end()
+    // A pipe holds 64 KiB: the reader sleeps while the CLI finishes, so the rest must wait in the process for it.
+    const script = `"${process.execPath}" "${RUN_JS}" outbox list --status pending --limit 1500 --json | (sleep 1; cat)`
+    const out = execFileSync('bash', ['-c', script], {env: {...process.env, ...env, NO_COLOR: '1'}, maxBuffer: 64 * 1024 * 1024, cwd: '/tmp'}).toString()
+    expect(out.length).toBeGreaterThan(200_000)
+    const listed = JSON.parse(out) as {rows?: unknown[]} | unknown[]
+    expect(Array.isArray(listed) ? listed.length : (listed.rows ?? []).length).toBe(1500)
   })
 
   it('an unknown flag is a usage error: exit 2, one line', async () => {

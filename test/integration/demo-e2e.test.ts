@@ -33,13 +33,18 @@ async function msgops(args: string[]) {
 
 describe('demo end to end', () => {
   it('reconcile finds exactly what the demo injected; after the fixes every fixable check is clean', async () => {
-    const demo = await msgops(['demo', '--orders', '1500', '--fault-rate', '0.02', '--seed', '7', '--json'])
+    const demo = await msgops(['demo', '--orders', '1500', '--fault-rate', '0.02', '--seed', '7', '--yes', '--json'])
     expect(demo.code).toBe(0)
     const report = JSON.parse(demo.stdout) as {orders: number; injected: Record<string, number>}
     expect(report.orders).toBe(1500)
     // With 1,500 orders at 2% each kind is expected about 30 times; none may be missing from the test.
     for (const count of Object.values(report.injected)) expect(count).toBeGreaterThan(5)
     expect(report.injected.duplicates_discarded).toBeGreaterThan(0)
+
+    // Without --yes and without a terminal it refuses, and writes nothing.
+    const refused = await runCli(['demo', '--orders', '10', '--seed', '8'], {env, cwd})
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toMatch(/--yes/)
 
     const before = await msgops(['reconcile', '--json'])
     expect(before.code).toBe(1)
@@ -53,7 +58,7 @@ describe('demo end to end', () => {
     expect(JSON.parse(dlq.stdout).depth).toBe(report.injected.dead_lettered)
 
     // The same seed gives the same faults: a second demo refuses to mix with the first without --reset.
-    const again = await runCli(['demo', '--orders', '10', '--seed', '7'], {env, cwd})
+    const again = await runCli(['demo', '--orders', '10', '--seed', '7', '--yes'], {env, cwd})
     expect(again.code).toBe(2)
     expect(again.stderr).toMatch(/--reset/)
 
@@ -63,7 +68,7 @@ describe('demo end to end', () => {
     expect(JSON.parse(replay.stdout).moved).toBe(report.injected.dead_lettered)
     const drain = await msgops(['outbox', 'drain', '--yes', '--json'])
     expect(drain.code).toBe(0)
-    const consume = await msgops(['demo', '--consume-only', '--json'])
+    const consume = await msgops(['demo', '--consume-only', '--yes', '--json'])
     expect(consume.code).toBe(0)
 
     const fixable = await msgops(['reconcile', '--json', ...FIXABLE.flatMap((c) => ['--check', c])])
