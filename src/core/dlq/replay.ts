@@ -139,20 +139,10 @@ export async function replayDeadLetters(
       .publishBatch(items.map((i) => i.message), {timeoutMs: options.publishTimeoutMs})
       .then(
         async (outcomes) => {
-          let channelError: Error | undefined
-          if (outcomes.some((o) => o.status === 'nacked')) {
-            // A channel closed by the broker (e.g. a missing exchange) nacks everything in flight; an empty publish
-            // tells that apart from a real nack, by failing with the publisher's reason, and stops the run.
-            try {
-              await publisher!.publishBatch([])
-            } catch (error) {
-              channelError = error as Error
-              stopped ??= channelError
-            }
-          }
+          // A channel closed by the broker (e.g. a missing exchange) rejects the whole batch: handled below.
           for (const [index, item] of items.entries()) {
             const outcome = outcomes[index]
-            if (outcome.status !== 'confirmed') fail(item, channelError && outcome.status === 'nacked' ? `unconfirmed: ${oneLine(channelError.message)}` : outcome.reason)
+            if (outcome.status !== 'confirmed') fail(item, outcome.reason)
             else if (reader.ack(item.letter)) {
               report.moved++
               countTarget(item.target)

@@ -279,11 +279,8 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
         publishedRows.push(row)
       }
     }
+    // A dying channel rejects the whole batch (the publisher's contract), so every answer here is the broker's own.
     const answers = await publishWithDeadline(ports.publisher, messages, timeoutMs)
-    if (answers.some((a) => a.status !== 'confirmed')) {
-      // A dying channel fails its unconfirmed publishes as nacks; an empty batch surfaces the channel's real error.
-      await ports.publisher.publishBatch([], {timeoutMs})
-    }
     for (const [i, answer] of answers.entries()) outcomes.set(publishedRows[i], {status: answer.status, reason: 'reason' in answer ? answer.reason : undefined})
     return {...(await applyOutcomes(tx, repo, outcomes, maxAttempts)), rows: rows.length}
   }
