@@ -193,6 +193,22 @@ describe.each([reference, integer])('outbox on the $name', (variant) => {
     if (variant === reference) expect(first.properties.headers?.['x-tenant']).toBe('t1')
   })
 
+  it('--in-flight sets how many batches are published at once; every row is published once either way', async () => {
+    for (const inFlight of ['1', '6']) {
+      await variant.clear(conn)
+      await takeAll('orders.q')
+      const ids = Array.from({length: 23}, (_, i) => `f${inFlight}-${String(i).padStart(3, '0')}`)
+      await variant.insert(conn, ids.map((id) => ({id, ageSec: 3600, exchange: 'orders.x'})))
+      const run = await cli(['outbox', 'drain', '--yes', '--json', '--batch', '2', '--in-flight', inFlight])
+      expect(run.code, run.stderr).toBe(0)
+      expect(json(run.stdout)).toMatchObject({published: 23, remaining: 0, batches: 12})
+      expect((await takeAll('orders.q')).map((m) => m.properties.messageId).sort()).toEqual(ids)
+    }
+    const bad = await cli(['outbox', 'drain', '--yes', '--in-flight', '0'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/in-flight/)
+  })
+
   it('an exchange without a binding returns the message: the row stays pending with one more attempt', async () => {
     await variant.clear(conn)
     await variant.insert(conn, [{id: 'ret-1', ageSec: 600, exchange: 'unbound.x', attempts: 1}])

@@ -7,8 +7,8 @@ import {outboxByStatus, QueueRecorder, seedOutbox, sleep, spawnCli, waitFor} fro
 const ROWS = Number(process.env.RELIABILITY_DRAIN_ROWS ?? 20_000)
 const KILLS = 20
 const BATCH = 200
-/** Batches in flight at once in drainOutbox (its `pipeline` option, default 2; no CLI flag). */
-const PIPELINE = 2
+/** Batches in flight at once (outbox drain --in-flight): bounds the duplicates one kill can cause. */
+const PIPELINE = 3
 const SEED = Number(process.env.RELIABILITY_SEED ?? Date.now() % 1_000_000)
 
 let world: World
@@ -34,7 +34,7 @@ describe('kill -9 of outbox drain', () => {
     let killedMidway = 0
     let round = 0
     // The lock is not what this test is about: a killed holder's lock lives on for its TTL (tested in concurrency.test.ts).
-    const args = ['outbox', 'drain', '--yes', '--no-lock', '--batch', String(BATCH)]
+    const args = ['outbox', 'drain', '--yes', '--no-lock', '--batch', String(BATCH), '--in-flight', String(PIPELINE)]
     while (moments.length < KILLS && round < KILLS * 3) {
       round++
       const before = (await outboxByStatus(world.conn)).get('pending')?.length ?? 0
@@ -76,7 +76,7 @@ describe('kill -9 of outbox drain', () => {
     await recorder.quiet(500, 30_000)
     const duplicates = recorder.duplicates()
     // A duplicate can only come from batches published but not committed when the process died: at most the
-    // drain's pipeline (2 batches in flight) per kill.
+    // drain's batches in flight per kill.
     expect(duplicates).toBeLessThanOrEqual(moments.length * PIPELINE * BATCH)
     figure('drain-kill', {early: moments.filter((m) => m < 0).length, rows: ROWS, kills: moments.length, killedMidway, rounds: round, seed: SEED, delivered: recorder.total, duplicates, seconds: Math.round((Date.now() - started) / 1000)})
     expect(moments.length).toBe(KILLS)

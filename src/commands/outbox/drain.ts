@@ -4,7 +4,7 @@ import {BaseCommand} from '../../base-command.js'
 import {ConfirmPublisher} from '../../adapters/publisher.js'
 import {parseDuration} from '../../core/duration.js'
 import {EXIT, UsageError} from '../../core/errors.js'
-import {drainOutbox, type DrainResult} from '../../core/outbox/drain.js'
+import {DEFAULT_PIPELINE, drainOutbox, type DrainResult} from '../../core/outbox/drain.js'
 import {renderDrain} from '../../render/outbox.js'
 import {progressBar} from '../../render/progress.js'
 
@@ -31,6 +31,7 @@ Exit 0 all published, 1 some rows were returned, nacked or dead-lettered, 2 a us
     batch: Flags.integer({description: 'rows per transaction', default: 500, min: 1, max: 10_000}),
     'max-attempts': Flags.integer({description: 'a row whose failed attempts reach this becomes a dead letter', default: 10, min: 1}),
     rate: Flags.integer({description: 'at most this many messages per second', min: 1}),
+    'in-flight': Flags.integer({description: 'batches published at once, each in its own transaction and MySQL connection', default: DEFAULT_PIPELINE, min: 1, max: 16}),
     timeout: Flags.string({description: 'how long to wait for the broker to confirm one batch (at most 10m)', default: '30s'}),
     'dry-run': Flags.boolean({description: 'count and show a sample of the rows, publish nothing'}),
     yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation'}),
@@ -45,6 +46,8 @@ Exit 0 all published, 1 some rows were returned, nacked or dead-lettered, 2 a us
     if (confirmTimeoutMs < 100 || confirmTimeoutMs > MAX_CONFIRM_TIMEOUT_MS) throw new UsageError(`--timeout ${f.timeout} is out of range`, 'use between 100ms and 10m')
     if (f['wait-lock'] !== undefined && !f.lock) throw new UsageError('--wait-lock cannot be combined with --no-lock')
 
+    // One connection per batch in flight, one for the counts.
+    this.services.mysqlPoolSize = Math.max(this.services.mysqlPoolSize, f['in-flight'] + 1)
     const sql = await this.services.mysql()
     // A drain is many short statements: one that hangs past the confirm timeout means MySQL stopped answering.
     sql.statementTimeoutMs = Math.max(confirmTimeoutMs, 10_000)
@@ -61,6 +64,7 @@ Exit 0 all published, 1 some rows were returned, nacked or dead-lettered, 2 a us
           olderThanMs,
           limit: f.limit,
           batchSize: f.batch,
+          pipeline: f['in-flight'],
           maxAttempts: f['max-attempts'],
           ratePerSecond: f.rate,
           confirmTimeoutMs,
