@@ -1,8 +1,9 @@
 import {OperationError} from '../errors.js'
 import type {ProgressCallback} from '../ports.js'
-import {describeLetter, jsonSafe} from './deaths.js'
+import {jsonSafe} from './deaths.js'
 import {type DeadLetterFilters, matcher} from './decide.js'
 import type {ArchiveSink, DeadLetter, DeadLetterQueues} from './ports.js'
+import {readDeadLetters} from './read.js'
 
 export interface PurgeOptions {
   queue: string
@@ -84,27 +85,21 @@ export async function purgeDeadLetters(
     progress({done: report.read, total: state.messages})
   }
   try {
-    while (report.read < state.messages && !signal?.aborted && (options.limit === undefined || report.purged + batch.length < options.limit)) {
-      const letter = await reader.next(batch.length > 0 ? 0 : options.idleMs)
-      if (!letter) {
-        if (batch.length > 0) {
-          await flush()
-          continue
+    await readDeadLetters(reader, report, {depth: state.messages, idleMs: options.idleMs, errorHeaders: options.errorHeaders, signal}, {
+      wantsMore: () => options.limit === undefined || report.purged + batch.length < options.limit,
+      hasBatch: () => batch.length > 0,
+      flush,
+      async take(letter, facts) {
+        if (!matches(letter, facts) || options.dryRun) {
+          reader.hold(letter)
+          if (matches(letter, facts)) report.purged++
+          else report.left++
+          return
         }
-        break
-      }
-      report.read++
-      const facts = describeLetter(letter, options.errorHeaders)
-      if (!matches(letter, facts) || options.dryRun) {
-        reader.hold(letter)
-        if (matches(letter, facts)) report.purged++
-        else report.left++
-        continue
-      }
-      batch.push(letter)
-      if (batch.length >= batchSize) await flush()
-    }
-    await flush()
+        batch.push(letter)
+        if (batch.length >= batchSize) await flush()
+      },
+    })
   } finally {
     await reader.close()
   }

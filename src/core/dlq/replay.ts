@@ -1,8 +1,8 @@
 import {oneLine} from '../errors.js'
 import type {OutgoingMessage, ProgressCallback, PublisherPort} from '../ports.js'
-import {describeLetter} from './deaths.js'
 import {type DeadLetterFilters, decideReplay, matcher, replayMessage, returnKey, type Target, type TargetOverride} from './decide.js'
 import type {DeadLetter, DeadLetterQueues, DeadLetterReader} from './ports.js'
+import {readDeadLetters} from './read.js'
 
 export interface ReplayOptions {
   queue: string
@@ -169,61 +169,49 @@ export async function replayDeadLetters(
   }
 
   try {
-    while (report.read < state.messages && !signal?.aborted && !stopped && (options.limit === undefined || planned < options.limit)) {
-      let letter: DeadLetter | null
-      try {
-        letter = await reader.next(batch.length > 0 ? 0 : options.idleMs)
-      } catch (error) {
-        // The reading channel died: what it held went back to the queue; report what was done so far.
-        stopped ??= error as Error
-        break
-      }
-      if (!letter) {
-        // Nothing buffered: publish what is waiting rather than sit on it; nothing at all for idleMs: done.
-        if (batch.length > 0) {
-          await flush()
-          continue
-        }
-        break
-      }
-      report.read++
-      const facts = describeLetter(letter, options.errorHeaders)
-      const decision = decideReplay(facts, matches(letter, facts), {maxReplays: options.maxReplays, override: options.override})
-      const info = {messageId: facts.messageId, group: facts.group, reason: facts.reason}
-      if (decision.action === 'leave') {
-        reader.hold(letter)
-        report.left++
-      } else if (decision.action === 'skip') {
-        reader.hold(letter)
-        report.skipped++
-        if (report.skips.length < DETAIL_LIMIT) report.skips.push({...info, why: decision.why, replayCount: facts.replayCount})
-      } else if (options.dryRun) {
-        reader.hold(letter)
-        planned++
-        report.moved++
-        countTarget(decision.target)
-      } else {
-        planned++
-        if (options.rate) {
-          const due = started + ((planned - 1) / options.rate) * 1000
-          if (due > now()) {
-            await flush()
-            await sleep(due - now())
+    await readDeadLetters(reader, report, {depth: state.messages, idleMs: options.idleMs, errorHeaders: options.errorHeaders, signal}, {
+      wantsMore: () => !stopped && (options.limit === undefined || planned < options.limit),
+      hasBatch: () => batch.length > 0,
+      flush,
+      // The reading channel died: what it held went back to the queue; report what was done so far.
+      readFailed: (error) => (stopped ??= error),
+      async take(letter, facts) {
+        const decision = decideReplay(facts, matches(letter, facts), {maxReplays: options.maxReplays, override: options.override})
+        const info = {messageId: facts.messageId, group: facts.group, reason: facts.reason}
+        if (decision.action === 'leave') {
+          reader.hold(letter)
+          report.left++
+        } else if (decision.action === 'skip') {
+          reader.hold(letter)
+          report.skipped++
+          if (report.skips.length < DETAIL_LIMIT) report.skips.push({...info, why: decision.why, replayCount: facts.replayCount})
+        } else if (options.dryRun) {
+          reader.hold(letter)
+          planned++
+          report.moved++
+          countTarget(decision.target)
+        } else {
+          planned++
+          if (options.rate) {
+            const due = started + ((planned - 1) / options.rate) * 1000
+            if (due > now()) {
+              await flush()
+              await sleep(due - now())
+            }
           }
+          const message = replayMessage(letter, facts, decision.target, new Date(now()))
+          const key = returnKey(message)
+          if (batchKeys.has(key) || keysInFlight.has(key)) {
+            await flush()
+            await Promise.all(inFlight)
+          }
+          batch.push({letter, message, key, info, target: decision.target})
+          batchKeys.add(key)
+          if (batch.length >= batchSize) await flush()
         }
-        const message = replayMessage(letter, facts, decision.target, new Date(now()))
-        const key = returnKey(message)
-        if (batchKeys.has(key) || keysInFlight.has(key)) {
-          await flush()
-          await Promise.all(inFlight)
-        }
-        batch.push({letter, message, key, info, target: decision.target})
-        batchKeys.add(key)
-        if (batch.length >= batchSize) await flush()
-      }
-      if (options.dryRun && report.read % 100 === 0) progress({done: report.read, total: state.messages})
-    }
-    await flush()
+        if (options.dryRun && report.read % 100 === 0) progress({done: report.read, total: state.messages})
+      },
+    })
     await Promise.all(inFlight)
   } finally {
     // Settle what is in flight before closing, so that nothing confirmed is returned unacked.
