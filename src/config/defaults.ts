@@ -1,3 +1,4 @@
+import {DEFAULT_ERROR_HEADERS} from '../core/dlq/deaths.js'
 import type {Config} from './schema.js'
 
 /** The reference schema of `msgops schema init` and the local services of a developer machine. */
@@ -49,4 +50,5 @@ export const DEFAULTS: Config = {
   },
   cache: {keyPattern: 'order:{id}', format: 'string', field: 'status', onDrift: 'rewrite'},
   audit: {table: 'msgops_audit'},
+  dlq: {errorHeaders: DEFAULT_ERROR_HEADERS},
 }

@@ -95,6 +95,8 @@ const settings = {
     onDrift: z.enum(['rewrite', 'delete']),
   }),
   audit: z.strictObject({table: identifier}),
+  // AMQP field-table keys are short strings (at most 255 bytes); an empty list groups dead letters without error text.
+  dlq: z.strictObject({errorHeaders: z.array(z.string().min(1).max(255))}),
 }
 
 export const configSchema = z.strictObject(settings)

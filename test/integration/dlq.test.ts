@@ -1,4 +1,4 @@
-import {readFile, rm} from 'node:fs/promises'
+import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -132,6 +132,28 @@ describe('dlq inspect', () => {
     const missing = await runCli(['dlq', 'inspect', 'no_such_queue'], {env})
     expect(missing.code).toBe(2)
     expect(missing.stderr).toMatch(/queue "no_such_queue" does not exist/)
+  })
+
+  it('groups by the error headers of dlq.errorHeaders in the configuration; --error-header overrides it', async () => {
+    const failed = (id: string, appError: string): Spec => ({id, routingKey: 'order.created', headers: {'x-error': 'consumer failed', 'x-app-error': appError}})
+    await deadLetter([failed('e-0', 'stock exhausted'), failed('e-1', 'bad address'), failed('e-2', 'stock exhausted'), failed('e-3', 'stock exhausted')])
+    const dir = await mkdtemp(join(tmpdir(), 'msgops-dlq-'))
+    const config = join(dir, 'msgops.yaml')
+    await writeFile(config, 'dlq:\n  errorHeaders: [x-app-error]\n')
+    const groupsOf = async (args: string[]) => {
+      const res = await runCli(['dlq', 'inspect', DLQ, '--json', ...args], {env})
+      expect(res.code, res.stderr).toBe(1)
+      return JSON.parse(res.stdout).groups.map((g: {count: number; error?: string}) => [g.count, g.error])
+    }
+    try {
+      // The built-in list finds x-error, which every message carries: one group.
+      expect(await groupsOf([])).toEqual([[4, 'consumer failed']])
+      expect(await groupsOf(['--config', config])).toEqual([[3, 'stock exhausted'], [1, 'bad address']])
+      expect(await groupsOf(['--config', config, '--error-header', 'x-error'])).toEqual([[4, 'consumer failed']])
+    } finally {
+      await rm(dir, {recursive: true, force: true})
+    }
+    expect(await depth(DLQ)).toBe(4)
   })
 })
 

@@ -4,7 +4,9 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {flattenConfig, loadConfig} from '../../src/config/load.js'
+import {DEFAULT_ERROR_HEADERS} from '../../src/core/dlq/deaths.js'
 import {ConfigError} from '../../src/core/errors.js'
+import {renderConfig} from '../../src/render/config.js'
 
 function dirWith(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'msgops-cfg-'))
@@ -87,6 +89,20 @@ cache:
     expect(loadConfig({cwd, env: noEnv}).config.outbox.columns.exchange).toBeNull()
   })
 
+  it('dlq.errorHeaders defaults to the well-known headers; a file or profile list replaces it whole', () => {
+    const defaults = loadConfig({cwd: dirWith({}), env: noEnv})
+    expect(defaults.config.dlq.errorHeaders).toEqual(DEFAULT_ERROR_HEADERS)
+    expect(defaults.sources['dlq.errorHeaders']).toBe('default')
+    const cwd = dirWith({'msgops.yaml': 'dlq:\n  errorHeaders: [x-app-error, x-error]\nprofiles:\n  quiet:\n    dlq: {errorHeaders: []}\n'})
+    const file = loadConfig({cwd, env: noEnv})
+    expect(file.config.dlq.errorHeaders).toEqual(['x-app-error', 'x-error'])
+    expect(file.sources['dlq.errorHeaders']).toBe('file')
+    // An empty list groups dead letters without their error text.
+    const quiet = loadConfig({cwd, env: noEnv, profile: 'quiet'})
+    expect(quiet.config.dlq.errorHeaders).toEqual([])
+    expect(quiet.sources['dlq.errorHeaders']).toBe('profile')
+  })
+
   const bad: [string, string, RegExp][] = [
     ['an injected table name', 'outbox:\n  table: "orders; DROP TABLE x"\n', /outbox\.table: must be a SQL identifier/],
     ['an injected column name', 'inbox:\n  columns: {status: "status`; --"}\n', /inbox\.columns\.status: must be a SQL identifier/],
@@ -102,6 +118,9 @@ cache:
     ['YAML syntax', 'outbox: [\n', /not valid YAML/],
     ['a list at the top', '- a\n- b\n', /must hold a map/],
     ['an empty file', '\n', /is empty/],
+    ['error headers given as one string', 'dlq: {errorHeaders: x-error}\n', /dlq\.errorHeaders: expected array/],
+    ['an empty error header name', 'dlq: {errorHeaders: [x-error, ""]}\n', /dlq\.errorHeaders\[1\]: /],
+    ['a misspelt dlq key', 'dlq: {errorHeader: [x-error]}\n', /dlq\.errorHeader: unknown key/],
     ['a bad profile', 'profiles:\n  prod:\n    outbox: {table: "x y"}\n', /profiles\.prod\.outbox\.table: must be a SQL identifier/],
   ]
   for (const [what, yaml, message] of bad) {
@@ -162,5 +181,11 @@ cache:
     const rows = flattenConfig(loaded.config, loaded.sources)
     expect(rows.find((r) => r.key === 'mysql.url')).toEqual({key: 'mysql.url', value: 'mysql://u:p@127.0.0.1/x', source: 'env'})
     expect(rows.find((r) => r.key === 'outbox.columns.sentAt')?.source).toBe('default')
+    expect(rows.find((r) => r.key === 'dlq.errorHeaders')).toEqual({key: 'dlq.errorHeaders', value: DEFAULT_ERROR_HEADERS, source: 'default'})
+  })
+
+  it('config show prints a list as its items, an empty list as (none)', () => {
+    expect(renderConfig([{key: 'dlq.errorHeaders', value: ['x-app-error', 'x-error'], source: 'file'}])).toContain('x-app-error, x-error')
+    expect(renderConfig([{key: 'dlq.errorHeaders', value: [], source: 'profile'}])).toMatch(/dlq\.errorHeaders\W*\(none\)/)
   })
 })

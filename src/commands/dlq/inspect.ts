@@ -27,7 +27,7 @@ Exit 0 when the queue is empty, 1 when it holds messages, 2 on errors.`
     max: Flags.integer({description: 'read at most this many messages', default: 10_000, min: 1}),
     sample: Flags.integer({description: 'show this many messages in full (headers, message id, cut body)', default: 0, min: 0}),
     'body-chars': Flags.integer({description: 'characters of each sample body shown', default: 200, min: 0}),
-    'error-header': Flags.string({description: `header holding the error text; repeatable (default: ${DEFAULT_ERROR_HEADERS.join(', ')})`, multiple: true}),
+    'error-header': Flags.string({description: `header holding the error text; repeatable; replaces the configured dlq.errorHeaders (by default ${DEFAULT_ERROR_HEADERS.join(', ')})`, multiple: true}),
     idle: Flags.string({description: 'stop reading when no message arrives for this long', default: '2s'}),
   }
 
@@ -43,7 +43,7 @@ Exit 0 when the queue is empty, 1 when it holds messages, 2 on errors.`
           max: this.flags.max,
           sample: this.flags.sample,
           bodyChars: this.flags['body-chars'],
-          errorHeaders: this.flags['error-header'] ?? DEFAULT_ERROR_HEADERS,
+          errorHeaders: this.flags['error-header'] ?? this.settings.dlq.errorHeaders,
           idleMs: parseDuration(this.flags.idle, '--idle'),
           prefetch: 1000,
         },

@@ -2,7 +2,6 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
 import {AmqpDeadLetterQueues, JsonlArchive} from '../../adapters/dlq.js'
-import {DEFAULT_ERROR_HEADERS} from '../../core/dlq/deaths.js'
 import {purgeDeadLetters, type PurgeReport} from '../../core/dlq/purge.js'
 import {parseDuration} from '../../core/duration.js'
 import {renderPurge} from '../../render/dlq.js'
@@ -60,7 +59,7 @@ Exit 0 on success, 2 on errors.`
     try {
       report = await purgeDeadLetters(
         {queues, archive},
-        {queue, filters, dryRun, idleMs, limit: this.flags.limit, prefetch: this.flags.prefetch, errorHeaders: this.flags['error-header'] ?? DEFAULT_ERROR_HEADERS},
+        {queue, filters, dryRun, idleMs, limit: this.flags.limit, prefetch: this.flags.prefetch, errorHeaders: this.flags['error-header'] ?? this.settings.dlq.errorHeaders},
         bar.update,
         signal,
       )

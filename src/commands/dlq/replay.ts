@@ -19,7 +19,7 @@ export const filterFlags = {
   'message-id': Flags.string({description: 'only the message with this id; repeatable', multiple: true}),
   reason: Flags.string({description: 'only messages whose first death reason is this; repeatable', multiple: true, options: ['rejected', 'expired', 'maxlen', 'delivery_limit', 'none']}),
   'older-than': Flags.string({description: 'only messages dead-lettered at least this long ago, e.g. 30m, 2h'}),
-  'error-header': Flags.string({description: `header holding the error text, for --group keys; repeatable (default: ${DEFAULT_ERROR_HEADERS.join(', ')})`, multiple: true}),
+  'error-header': Flags.string({description: `header holding the error text, for --group keys; repeatable; replaces the configured dlq.errorHeaders (by default ${DEFAULT_ERROR_HEADERS.join(', ')})`, multiple: true}),
   idle: Flags.string({description: 'stop reading when no message arrives for this long', default: '2s'}),
   prefetch: Flags.integer({description: 'deliveries in flight from the queue', default: 200, min: 1, max: 65_535}),
 }
@@ -101,7 +101,7 @@ Exit 0 when everything that matched moved, 1 when some failed or were skipped, 2
           limit: this.flags.limit,
           rate: this.flags.rate,
           prefetch: this.flags.prefetch,
-          errorHeaders: this.flags['error-header'] ?? DEFAULT_ERROR_HEADERS,
+          errorHeaders: this.flags['error-header'] ?? this.settings.dlq.errorHeaders,
         },
         bar.update,
         signal,
