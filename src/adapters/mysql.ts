@@ -13,17 +13,38 @@ const CONNECTION_CODES = new Set([
   'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_CON_COUNT_ERROR',
 ])
 
+/** How long one statement may go unanswered when the command does not say (the drain uses its --timeout). */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 300_000
+
+/**
+ * The session limits of msgops' connections. The server drops a session silent for waitTimeoutS (its own default is
+ * 8 h), which ends a partitioned run's session and releases its row locks: twice the statement timeout plus a minute,
+ * because the longest silence of a live session is a drain waiting for confirms (at most its --timeout + 5 s, and its
+ * statement timeout is at least its --timeout). The pool closes an idle connection after idleTimeoutMs, well before
+ * the server would, so it never hands out a session the server already dropped.
+ */
+export function sessionLimits(statementTimeoutMs: number): {waitTimeoutS: number; idleTimeoutMs: number} {
+  const waitTimeoutS = Math.ceil((2 * statementTimeoutMs) / 1000) + 60
+  return {waitTimeoutS, idleTimeoutMs: Math.min(60_000, waitTimeoutS * 500)}
+}
+
 export class MysqlAdapter implements SqlPort {
   private constructor(
     private readonly pool: Pool,
     readonly url: string,
     readonly database: string,
+    /**
+     * How long one statement may go unanswered before the connection is given up: a server that stopped
+     * answering without closing the socket (a partition, a frozen host) must end the command, not hang it.
+     */
+    readonly statementTimeoutMs: number,
   ) {}
 
   /** Opens a small pool and proves it with one round trip, within timeoutMs. */
-  static async connect(url: string, timeoutMs: number, poolSize = 4): Promise<MysqlAdapter> {
+  static async connect(url: string, timeoutMs: number, poolSize = 4, statementTimeoutMs = DEFAULT_STATEMENT_TIMEOUT_MS): Promise<MysqlAdapter> {
     const parsed = new URL(url)
     const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''))
+    const limits = sessionLimits(statementTimeoutMs)
     const pool = mysql.createPool({
       host: parsed.hostname,
       port: parsed.port ? Number(parsed.port) : 3306,
@@ -32,7 +53,9 @@ export class MysqlAdapter implements SqlPort {
       database: database || undefined,
       connectTimeout: timeoutMs,
       connectionLimit: poolSize,
-      maxIdle: poolSize,
+      // mysql2 (lib/base/pool.js) runs the idle sweep that applies idleTimeout only when maxIdle < connectionLimit.
+      maxIdle: poolSize - 1,
+      idleTimeout: limits.idleTimeoutMs,
       enableKeepAlive: true,
       supportBigNumbers: true,
       // JSON columns as the text stored: published bodies stay byte for byte what the application wrote.
@@ -41,9 +64,13 @@ export class MysqlAdapter implements SqlPort {
       // Binary JSON columns come back as strings on MariaDB and objects on MySQL; callers normalise.
       multipleStatements: false,
     })
-    // A dead server must not become an unhandled 'error' event that crashes the process.
-    pool.on('connection', (conn) => conn.on('error', () => {}))
-    const adapter = new MysqlAdapter(pool, url, database)
+    pool.pool.on('connection', (conn) => {
+      // A dead server must not become an unhandled 'error' event that crashes the process.
+      conn.on('error', () => {})
+      // Queued before the connection's first statement; should a server or proxy refuse it, the session keeps its default.
+      conn.query(`SET SESSION wait_timeout = ${limits.waitTimeoutS}`, () => {})
+    })
+    const adapter = new MysqlAdapter(pool, url, database, statementTimeoutMs)
     try {
       await withTimeout(pool.query('SELECT 1'), timeoutMs)
     } catch (error) {
@@ -52,12 +79,6 @@ export class MysqlAdapter implements SqlPort {
     }
     return adapter
   }
-
-  /**
-   * How long one statement may go unanswered before the connection is given up: a server that stopped
-   * answering without closing the socket (a partition, a frozen host) must end the command, not hang it.
-   */
-  statementTimeoutMs = 300_000
 
   async query<T extends Row = Row>(sql: string, params: unknown[] = []): Promise<T[]> {
     return runQuery<T>(this.pool, sql, params, this.url, this.statementTimeoutMs)

@@ -2,7 +2,7 @@ import type {Config} from '../config/schema.js'
 import {parseDuration} from '../core/duration.js'
 import {AmqpAdapter} from './amqp.js'
 import {ManagementClient} from './management.js'
-import {MysqlAdapter} from './mysql.js'
+import {DEFAULT_STATEMENT_TIMEOUT_MS, MysqlAdapter} from './mysql.js'
 import {RedisAdapter} from './redis.js'
 
 /**
@@ -17,13 +17,15 @@ export class Services {
 
   /** MySQL connections a command may use at once; the demo raises it to run its services side by side. */
   mysqlPoolSize = 4
+  /** How long one MySQL statement may go unanswered; it also sets the session's wait_timeout (sessionLimits). */
+  mysqlStatementTimeoutMs = DEFAULT_STATEMENT_TIMEOUT_MS
 
   constructor(readonly config: Config) {
     this.timeoutMs = parseDuration(config.connectTimeout, 'connectTimeout')
   }
 
   mysql(): Promise<MysqlAdapter> {
-    this.mysqlConn ??= MysqlAdapter.connect(this.config.mysql.url, this.timeoutMs, this.mysqlPoolSize)
+    this.mysqlConn ??= MysqlAdapter.connect(this.config.mysql.url, this.timeoutMs, this.mysqlPoolSize, this.mysqlStatementTimeoutMs)
     return this.mysqlConn
   }
 

@@ -1,13 +1,16 @@
 import {createServer, type Server} from 'node:net'
+import mysql from 'mysql2/promise'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {AmqpAdapter} from '../../src/adapters/amqp.js'
-import {MysqlAdapter} from '../../src/adapters/mysql.js'
+import {MysqlAdapter, sessionLimits} from '../../src/adapters/mysql.js'
 import {RedisAdapter} from '../../src/adapters/redis.js'
+import {Services} from '../../src/adapters/services.js'
+import {DEFAULTS} from '../../src/config/defaults.js'
 import {writeAudit} from '../../src/core/audit.js'
 import {ConnectionError, LockHeldError} from '../../src/core/errors.js'
 import {acquireLock} from '../../src/core/lock.js'
-import {AMQP_ROOT, createTestDatabase, createTestRedis, REDIS_URL, type TestDatabase, type TestRedis} from '../helpers/env.js'
+import {AMQP_ROOT, createTestDatabase, createTestRedis, MYSQL_ROOT, REDIS_URL, type TestDatabase, type TestRedis} from '../helpers/env.js'
 
 /** A server on loopback that accepts connections and never says a word: the worst kind of unreachable. */
 function silentServer(): Promise<{server: Server; port: number}> {
@@ -51,6 +54,58 @@ describe('adapters', () => {
       const rows = await sql.query<{n: number}>('SELECT COUNT(*) AS n FROM t')
       expect(Number(rows[0].n)).toBe(2)
     } finally {
+      await sql.close()
+    }
+  })
+
+  it('MySQL: every session gets a wait_timeout from the statement timeout, far below the server default', async () => {
+    const session = async (sql: MysqlAdapter) => {
+      const rows = await sql.query<{w: string}>('SELECT @@SESSION.wait_timeout AS w')
+      const inTx = await sql.transaction((tx) => tx.query<{w: string}>('SELECT @@SESSION.wait_timeout AS w'))
+      return [Number(rows[0].w), Number(inTx[0].w)]
+    }
+    const sql = await MysqlAdapter.connect(db.url, 5000)
+    // The drain's statement timeout reaches the adapter through Services, which opens the pool with it.
+    const services = new Services({...DEFAULTS, mysql: {url: db.url}})
+    services.mysqlStatementTimeoutMs = 30_000
+    try {
+      expect(sessionLimits(300_000).waitTimeoutS).toBe(660)
+      expect(await session(sql)).toEqual([660, 660])
+      const drain = await services.mysql()
+      expect(drain.statementTimeoutMs).toBe(30_000)
+      expect(await session(drain)).toEqual([120, 120])
+    } finally {
+      await sql.close()
+      await services.close()
+    }
+  })
+
+  it('MySQL: after the server kills an idle pooled session, the next statement runs on a new one', async () => {
+    const sql = await MysqlAdapter.connect(db.url, 5000)
+    const admin = await mysql.createConnection(MYSQL_ROOT)
+    const sessionOf = async () => (await sql.query<{id: string; w: string}>('SELECT CONNECTION_ID() AS id, @@SESSION.wait_timeout AS w'))[0]
+    const killIdle = async (id: string) => {
+      await admin.query(`KILL CONNECTION ${Number(id)}`)
+      // The server has closed it (what wait_timeout does to a silent session) before msgops uses the pool again.
+      for (let i = 0; i < 100; i++) {
+        const [rows] = await admin.query('SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = ?', [id])
+        if ((rows as unknown[]).length === 0) return
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      throw new Error(`session ${id} still open after KILL`)
+    }
+    try {
+      const first = await sessionOf()
+      await killIdle(first.id)
+      const second = await sessionOf()
+      expect(second.id).not.toBe(first.id)
+      expect(Number(second.w)).toBe(660)
+      // A transaction, too, starts on a live session after its idle one was killed.
+      await killIdle(second.id)
+      const inTx = await sql.transaction((tx) => tx.query<{id: string}>('SELECT CONNECTION_ID() AS id'))
+      expect([first.id, second.id]).not.toContain(inTx[0].id)
+    } finally {
+      await admin.end()
       await sql.close()
     }
   })

@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
+import {sessionLimits} from '../../src/adapters/mysql.js'
 import {referenceDdl} from '../../src/core/schema.js'
 import {DEFAULTS} from '../../src/config/defaults.js'
 import {supportsSkipLocked} from '../../src/core/doctor.js'
@@ -109,5 +110,18 @@ describe('formatMetrics', () => {
   it('writes the Prometheus text format with escaped labels', () => {
     const text = formatMetrics([{name: 'msgops_x', help: 'X.', type: 'gauge', samples: [{labels: {status: 'a"b'}, value: 3}, {value: 1.5}]}])
     expect(text).toBe('# HELP msgops_x X.\n# TYPE msgops_x gauge\nmsgops_x{status="a\\"b"} 3\nmsgops_x 1.5\n')
+  })
+})
+
+describe('MySQL session limits', () => {
+  it('outlast a drain waiting for confirms, and the pool lets an idle session go before the server does', () => {
+    expect(sessionLimits(300_000)).toEqual({waitTimeoutS: 660, idleTimeoutMs: 60_000})
+    expect(sessionLimits(10_000)).toEqual({waitTimeoutS: 80, idleTimeoutMs: 40_000})
+    // The drain's statement timeout is max(--timeout, 10 s), --timeout at most 10 m; it waits --timeout + 5 s for confirms.
+    for (const timeoutMs of [100, 3000, 10_000, 30_000, 300_000, 600_000]) {
+      const {waitTimeoutS, idleTimeoutMs} = sessionLimits(Math.max(timeoutMs, 10_000))
+      expect(waitTimeoutS * 1000).toBeGreaterThanOrEqual(2 * (timeoutMs + 5000))
+      expect(idleTimeoutMs).toBeLessThanOrEqual((waitTimeoutS * 1000) / 2)
+    }
   })
 })

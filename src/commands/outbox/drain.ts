@@ -48,9 +48,9 @@ Exit 0 all published, 1 some rows were returned, nacked or dead-lettered, 2 a us
 
     // One connection per batch in flight, one for the counts.
     this.services.mysqlPoolSize = Math.max(this.services.mysqlPoolSize, f['in-flight'] + 1)
-    const sql = await this.services.mysql()
     // A drain is many short statements: one that hangs past the confirm timeout means MySQL stopped answering.
-    sql.statementTimeoutMs = Math.max(confirmTimeoutMs, 10_000)
+    this.services.mysqlStatementTimeoutMs = Math.max(confirmTimeoutMs, 10_000)
+    const sql = await this.services.mysql()
     const held = f.lock && !f['dry-run'] ? await this.lock('outbox-drain', f['wait-lock']) : undefined
     const signal = held ? AbortSignal.any([this.signal, held.lost]) : this.signal
     const publisher = new ConfirmPublisher(await this.services.amqp())
