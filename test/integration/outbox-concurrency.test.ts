@@ -1,24 +1,21 @@
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import amqp, {type Channel, type ChannelModel} from 'amqplib'
-import mysql from 'mysql2/promise'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import type mysql from 'mysql2/promise'
+import {beforeAll, describe, expect, it} from 'vitest'
 
-import {cliEnv, createTestDatabase, createTestRedis, createTestVhost, runCli, type TestDatabase, type TestRedis, type TestVhost} from '../helpers/env.js'
+import {runCli} from '../helpers/env.js'
+import {initReferenceSchema, useOutboxWorld} from '../helpers/outbox.js'
 
 const ROWS = 5000
-const tempDir = mkdtempSync(join(tmpdir(), 'msgops-outbox-cc-'))
+const world = useOutboxWorld('msgops-outbox-cc-')
+const {tempDir} = world
 
 /** Two mappings of the same outbox: the reference schema, and a team's table with integer statuses and other names. */
 const variants = [
   {
     name: 'reference schema',
     args: [] as string[],
-    async setup(_conn: mysql.Connection, env: Record<string, string>) {
-      const init = await runCli(['schema', 'init'], {env})
-      expect(init.code, init.stderr).toBe(0)
-    },
+    setup: initReferenceSchema,
     async fill(conn: mysql.Connection, prefix: string) {
       const rows = Array.from({length: ROWS}, (_, i) => [`${prefix}-${String(i).padStart(5, '0')}`, 'orders.x', 'order.created', JSON.stringify({n: i})])
       for (let i = 0; i < rows.length; i += 1000)
@@ -54,34 +51,9 @@ const variants = [
   },
 ]
 
-let vhost: TestVhost
-let redis: TestRedis
-let broker: ChannelModel
-let channel: Channel
-const dbs: TestDatabase[] = []
-const conns: mysql.Connection[] = []
-
-beforeAll(async () => {
-  vhost = await createTestVhost()
-  redis = await createTestRedis()
-  broker = await amqp.connect(vhost.amqpUrl)
-  channel = await broker.createChannel()
-  await channel.assertExchange('orders.x', 'topic', {durable: true})
-  await channel.assertQueue('orders.q', {durable: true})
-  await channel.bindQueue('orders.q', 'orders.x', 'order.#')
-})
-
-afterAll(async () => {
-  await broker?.close().catch(() => {})
-  for (const c of conns) await c.end().catch(() => {})
-  for (const d of dbs) await d.drop()
-  await vhost?.drop()
-  await redis?.cleanup()
-  rmSync(tempDir, {recursive: true, force: true})
-})
-
 /** Every message id in the queue with how many times it arrived; the queue is emptied. */
 async function countIds(expected: number): Promise<Map<string, number>> {
+  const {channel} = world
   const counts = new Map<string, number>()
   await channel.prefetch(1000)
   let received = 0
@@ -108,11 +80,9 @@ describe.each(variants)('two drains at once on the $name', (variant) => {
   let env: Record<string, string>
 
   beforeAll(async () => {
-    const db = await createTestDatabase()
-    dbs.push(db)
-    env = cliEnv({db, vhost, redis})
-    conn = await mysql.createConnection(db.url)
-    conns.push(conn)
+    const own = await world.database()
+    conn = own.conn
+    env = own.env
     await variant.setup(conn, env)
   })
 

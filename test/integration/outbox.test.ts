@@ -1,8 +1,7 @@
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import amqp, {type Channel, type ChannelModel, type ConsumeMessage} from 'amqplib'
-import mysql from 'mysql2/promise'
+import type {ConsumeMessage} from 'amqplib'
+import type mysql from 'mysql2/promise'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {AmqpAdapter} from '../../src/adapters/amqp.js'
@@ -16,7 +15,8 @@ import type {PublisherPort} from '../../src/core/ports.js'
 import {listOutbox, showOutbox} from '../../src/core/outbox/list.js'
 import {requeueOutbox} from '../../src/core/outbox/requeue.js'
 import {outboxStatus, statusAlerts} from '../../src/core/outbox/status.js'
-import {cliEnv, createTestDatabase, createTestRedis, createTestVhost, runCli, type TestDatabase, type TestRedis, type TestVhost} from '../helpers/env.js'
+import {runCli} from '../helpers/env.js'
+import {initReferenceSchema, useOutboxWorld} from '../helpers/outbox.js'
 
 /** The outbox as a test sees it, whatever its mapping: insert rows, read their state back, point the CLI at an exchange. */
 interface Variant {
@@ -30,14 +30,18 @@ interface Variant {
 }
 
 const ROUTING_KEY = 'order.created'
-const tempDir = mkdtempSync(join(tmpdir(), 'msgops-outbox-'))
+const world = useOutboxWorld('msgops-outbox-', async (channel) => {
+  await channel.assertExchange('unbound.x', 'topic', {durable: true})
+  // A queue that is always full and refuses publishes: the broker nacks them.
+  await channel.assertExchange('full.x', 'topic', {durable: true})
+  await channel.assertQueue('full.q', {durable: true, arguments: {'x-max-length': 0, 'x-overflow': 'reject-publish'}})
+  await channel.bindQueue('full.q', 'full.x', '#')
+})
+const {tempDir} = world
 
 const reference: Variant = {
   name: 'reference schema',
-  async setup(_conn, env) {
-    const init = await runCli(['schema', 'init'], {env})
-    expect(init.code, init.stderr).toBe(0)
-  },
+  setup: initReferenceSchema,
   async insert(conn, rows) {
     for (const r of rows)
       await conn.query(
@@ -91,42 +95,11 @@ const integer: Variant = {
   },
 }
 
-let vhost: TestVhost
-let redis: TestRedis
-let broker: ChannelModel
-let channel: Channel
-const dbs: TestDatabase[] = []
-const conns: mysql.Connection[] = []
-
-beforeAll(async () => {
-  vhost = await createTestVhost()
-  redis = await createTestRedis()
-  broker = await amqp.connect(vhost.amqpUrl)
-  channel = await broker.createChannel()
-  await channel.assertExchange('orders.x', 'topic', {durable: true})
-  await channel.assertQueue('orders.q', {durable: true})
-  await channel.bindQueue('orders.q', 'orders.x', 'order.#')
-  await channel.assertExchange('unbound.x', 'topic', {durable: true})
-  // A queue that is always full and refuses publishes: the broker nacks them.
-  await channel.assertExchange('full.x', 'topic', {durable: true})
-  await channel.assertQueue('full.q', {durable: true, arguments: {'x-max-length': 0, 'x-overflow': 'reject-publish'}})
-  await channel.bindQueue('full.q', 'full.x', '#')
-})
-
-afterAll(async () => {
-  await broker?.close().catch(() => {})
-  for (const c of conns) await c.end().catch(() => {})
-  for (const d of dbs) await d.drop()
-  await vhost?.drop()
-  await redis?.cleanup()
-  rmSync(tempDir, {recursive: true, force: true})
-})
-
 /** Takes every message in the queue (they are all there once the drain has exited: confirmed means enqueued). */
 async function takeAll(queue: string): Promise<ConsumeMessage[]> {
   const out: ConsumeMessage[] = []
   for (;;) {
-    const m = await channel.get(queue, {noAck: true})
+    const m = await world.channel.get(queue, {noAck: true})
     if (m === false) return out
     out.push(m as unknown as ConsumeMessage)
   }
@@ -150,14 +123,12 @@ describe.each([reference, integer])('outbox on the $name', (variant) => {
   })
 
   beforeAll(async () => {
-    const db = await createTestDatabase()
-    dbs.push(db)
-    env = cliEnv({db, vhost, redis})
-    conn = await mysql.createConnection(db.url)
-    conns.push(conn)
+    const own = await world.database()
+    conn = own.conn
+    env = own.env
     await variant.setup(conn, env)
-    sql = await MysqlAdapter.connect(db.url, 5000)
-    amqpAdapter = await AmqpAdapter.connect(vhost.amqpUrl, 5000)
+    sql = await MysqlAdapter.connect(own.db.url, 5000)
+    amqpAdapter = await AmqpAdapter.connect(world.vhost.amqpUrl, 5000)
   })
 
   const cli = (args: string[], exchange = 'orders.x') => runCli([...args, ...variant.args(exchange)], {env})
@@ -256,7 +227,7 @@ describe.each([reference, integer])('outbox on the $name', (variant) => {
     await variant.clear(conn)
     await takeAll('orders.q')
     await variant.insert(conn, Array.from({length: 6}, (_, i) => ({id: `cut-${i}`, ageSec: 600, exchange: 'orders.x'})))
-    const doomed = await AmqpAdapter.connect(vhost.amqpUrl, 5000)
+    const doomed = await AmqpAdapter.connect(world.vhost.amqpUrl, 5000)
     const inner = new ConfirmPublisher(doomed)
     let calls = 0
     // The real publisher on a real connection whose socket is cut while the second batch waits for its confirms.
