@@ -1,8 +1,9 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {runCli} from '../helpers/env.js'
+import {killRounds} from './helpers/kill.js'
 import {createWorld, figure, random, type World} from './helpers/setup.js'
-import {outboxByStatus, QueueRecorder, seedOutbox, sleep, spawnCli, waitFor} from './helpers/world.js'
+import {outboxByStatus, QueueRecorder, seedOutbox} from './helpers/world.js'
 
 const ROWS = Number(process.env.RELIABILITY_DRAIN_ROWS ?? 20_000)
 const KILLS = 20
@@ -30,42 +31,23 @@ describe('kill -9 of outbox drain', () => {
     const ids = await seedOutbox(world.conn, ROWS, 'k', 'orders.x', 'order.created')
     const rand = random(SEED)
     const started = Date.now()
-    const moments: number[] = []
     let killedMidway = 0
-    let round = 0
     // The lock is not what this test is about: a killed holder's lock lives on for its TTL (tested in concurrency.test.ts).
     const args = ['outbox', 'drain', '--yes', '--no-lock', '--batch', String(BATCH), '--in-flight', String(PIPELINE)]
-    while (moments.length < KILLS && round < KILLS * 3) {
-      round++
-      const before = (await outboxByStatus(world.conn)).get('pending')?.length ?? 0
-      if (before === 0) break
-      const seen = recorder.total
-      const run = spawnCli(args, world.env)
-      let finished = false
-      void run.result.then(() => (finished = true))
-      const early = rand() < 0.15
-      // Early: a time while it starts and connects. Otherwise: after a random number of its messages reached the queue,
-      // on average an even share of what is left, so that the moments spread over the 20,000 rows whatever the machine's speed.
-      const at = early ? Math.round(100 + rand() * 1500) : 1 + Math.floor((rand() * 2 * before) / (KILLS - moments.length + 1))
-      const moment = (async () => {
-        if (early) await sleep(at)
-        else await waitFor(`${at} messages of this run`, () => finished || recorder.total >= seen + at, 60_000, 2)
-        return false
-      })()
-      const exited = await Promise.race([run.result.then(() => true), moment])
-      if (!exited) run.kill9()
-      const result = await run.result
-      if (exited) expect(result.code, result.stderr).toBe(0)
-      else moments.push(early ? -at : at)
-      // Invariant after every crash: a row marked sent has its message in the queue (confirm came before the commit).
-      const byStatus = await outboxByStatus(world.conn)
-      const sent = byStatus.get('sent') ?? []
-      const missing = await recorder.settle(sent, 15_000)
-      expect(missing.slice(0, 5), `round ${round} (seed ${SEED}): sent rows whose message never arrived`).toEqual([])
-      const pendingAfter = byStatus.get('pending')?.length ?? 0
-      if (!exited && pendingAfter < before && pendingAfter > 0) killedMidway++
-      expect(byStatus.get('dead_letter') ?? []).toEqual([])
-    }
+    const {moments, rounds} = await killRounds({
+      args, env: world.env, recorder, rand, kills: KILLS,
+      remaining: async () => (await outboxByStatus(world.conn)).get('pending')?.length ?? 0,
+      async afterRound({round, before, killed}) {
+        // Invariant after every crash: a row marked sent has its message in the queue (confirm came before the commit).
+        const byStatus = await outboxByStatus(world.conn)
+        const sent = byStatus.get('sent') ?? []
+        const missing = await recorder.settle(sent, 15_000)
+        expect(missing.slice(0, 5), `round ${round} (seed ${SEED}): sent rows whose message never arrived`).toEqual([])
+        const pendingAfter = byStatus.get('pending')?.length ?? 0
+        if (killed && pendingAfter < before && pendingAfter > 0) killedMidway++
+        expect(byStatus.get('dead_letter') ?? []).toEqual([])
+      },
+    })
 
     const final = await runCli(['outbox', 'drain', '--yes', '--no-lock', '--batch', String(BATCH)], {env: world.env, timeoutMs: 180_000})
     expect(final.code, final.stderr).toBe(0)
@@ -78,7 +60,7 @@ describe('kill -9 of outbox drain', () => {
     // A duplicate can only come from batches published but not committed when the process died: at most the
     // drain's batches in flight per kill.
     expect(duplicates).toBeLessThanOrEqual(moments.length * PIPELINE * BATCH)
-    figure('drain-kill', {early: moments.filter((m) => m < 0).length, rows: ROWS, kills: moments.length, killedMidway, rounds: round, seed: SEED, delivered: recorder.total, duplicates, seconds: Math.round((Date.now() - started) / 1000)})
+    figure('drain-kill', {early: moments.filter((m) => m < 0).length, rows: ROWS, kills: moments.length, killedMidway, rounds, seed: SEED, delivered: recorder.total, duplicates, seconds: Math.round((Date.now() - started) / 1000)})
     expect(moments.length).toBe(KILLS)
   })
 })
