@@ -162,7 +162,7 @@ export async function main(args: string[]): Promise<void> {
     const idle = await runMeasured(['reconcile', '--json', '--config', configFile, '--since', '1ms'], env)
     const run = await runMeasured(['reconcile', '--json', '--config', configFile, '--sample', '1000', '--batch-size', batch], env)
     if (run.code !== 0 && run.code !== 1) throw new Error(`reconcile exited ${run.code}: ${run.stderr}`)
-    const report = JSON.parse(run.stdout) as {checks: Record<Kind, {count: number; samples: {id: string}[]}>; total: number}
+    const report = JSON.parse(run.stdout) as {checks: Record<Kind, {count: number; samples: {id: string}[]}>; merged: string[]; total: number}
 
     let exact = true
     const lines: string[] = []
@@ -182,7 +182,7 @@ export async function main(args: string[]): Promise<void> {
         `reconcile  msgops reconcile, 7 checks + Redis (CLI): ${(run.ms / 1000).toFixed(2)}s  (${(run.ms / rawMs).toFixed(2)}× the anti-join; target ≤ 2)`,
         `           of which the fixed cost of a CLI run (empty window): ${(idle.ms / 1000).toFixed(2)}s; without it ${((run.ms - idle.ms) / rawMs).toFixed(2)}×`,
         `peak RSS   of the reconcile process:              ${mb(run.peakRss)}  (target < 200 MB at 1,000,000 rows)`,
-        `findings   ${exact ? 'exactly the injected set' : 'NOT the injected set'}`,
+        `findings   ${exact ? 'exactly the injected set' : 'NOT the injected set'}; merge plan for: ${report.merged.join(', ') || 'none'}`,
       ].join('\n') + '\n',
     )
   } finally {

@@ -33,19 +33,52 @@ export class RedisCache implements CachePort {
     }
     // MGET is one command for the whole batch, several times faster than as many GETs.
     const values = await this.redis.run(() => this.client.mget(keys))
-    const reads = values.map((value) => this.interpret([null, value]))
-    // MGET answers nil for a key of another type too: ask those few keys whether they exist at all.
-    const nil = reads.flatMap((read, n) => (read.state === 'missing' ? [n] : []))
-    if (nil.length > 0) {
-      const pipeline = this.client.pipeline()
-      for (const n of nil) pipeline.type(keys[n])
-      const types = await this.exec(() => pipeline.exec())
-      for (const [j, n] of nil.entries()) {
-        const type = types[j][1]
-        if (typeof type === 'string' && type !== 'none' && type !== 'string') reads[n] = {state: 'invalid', reason: 'wrong Redis type'}
-      }
-    }
+    const reads: CacheRead[] = values.map((value) => this.interpret([null, value]))
+    await this.markWrongTypes(keys, reads.flatMap((read, n) => (read.state === 'missing' ? [n] : [])), reads)
     return reads
+  }
+
+  async readDiffering(keys: string[], expected: (string | null)[]): Promise<(CacheRead | null)[]> {
+    if (keys.length === 0) return []
+    if (this.format !== 'string') {
+      const reads = await this.read(keys)
+      return reads.map((read, n) => (read.state === 'value' && expected[n] !== null && read.value === expected[n] ? null : read))
+    }
+    const values = await this.redis.run(() => this.client.mgetBuffer(keys))
+    const out: (CacheRead | null)[] = []
+    const nil: number[] = []
+    for (const [n, value] of values.entries()) {
+      const want = expected[n]
+      if (value === null) {
+        out.push({state: 'missing'})
+        nil.push(n)
+      } else out.push(want !== null && value.length === Buffer.byteLength(want) && value.equals(this.bytes(want)) ? null : {state: 'value', value: value.toString('utf8')})
+    }
+    await this.markWrongTypes(keys, nil, out)
+    return out
+  }
+
+  /** The UTF-8 bytes of the few distinct statuses, made once. */
+  private readonly encoded = new Map<string, Buffer>()
+  private bytes(text: string): Buffer {
+    let bytes = this.encoded.get(text)
+    if (!bytes) {
+      bytes = Buffer.from(text, 'utf8')
+      if (this.encoded.size < 1000) this.encoded.set(text, bytes)
+    }
+    return bytes
+  }
+
+  /** MGET answers nil for a key of another type too: ask those few keys whether they exist at all. */
+  private async markWrongTypes(keys: string[], nil: number[], reads: (CacheRead | null)[]): Promise<void> {
+    if (nil.length === 0) return
+    const pipeline = this.client.pipeline()
+    for (const n of nil) pipeline.type(keys[n])
+    const types = await this.exec(() => pipeline.exec())
+    for (const [j, n] of nil.entries()) {
+      const type = types[j][1]
+      if (typeof type === 'string' && type !== 'none' && type !== 'string') reads[n] = {state: 'invalid', reason: 'wrong Redis type'}
+    }
   }
 
   async write(entries: {key: string; value: string}[]): Promise<void> {

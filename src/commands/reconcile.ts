@@ -51,6 +51,11 @@ Exit 0 when clean, 1 when anything was found, 2 on a usage, configuration or con
     grace: Flags.string({description: 'rows younger than this are never flagged', default: '5m'}),
     sample: Flags.integer({description: 'sample ids shown per check', default: 5, min: 0, max: 1000}),
     'batch-size': Flags.integer({description: 'rows per SQL page and keys per Redis pipeline', default: 5000, min: 1, max: 50_000}),
+    plan: Flags.string({
+      description: 'how rows without a partner are found: merge (read the key columns once and compare), lookup (an index lookup per row), auto (merge when the window covers the tables)',
+      options: ['auto', 'merge', 'lookup'],
+      default: 'auto',
+    }),
     fix: Flags.boolean({description: 'repair what can be repaired (asks first)'}),
     'fix-dead': Flags.boolean({description: 'with --fix, also set dead-letter rows back to pending', dependsOn: ['fix']}),
     'dry-run': Flags.boolean({description: 'with --fix, show what would be repaired and change nothing', dependsOn: ['fix']}),
@@ -68,6 +73,7 @@ Exit 0 when clean, 1 when anything was found, 2 on a usage, configuration or con
       graceMs: parseDuration(f.grace, '--grace'),
       sample: f.sample,
       batchSize: f['batch-size'],
+      plan: f.plan as ReconcileOptions['plan'],
       signal: this.signal,
     }
     const changes = f.fix && !f['dry-run']

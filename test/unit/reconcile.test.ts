@@ -2,7 +2,8 @@ import {describe, expect, it} from 'vitest'
 
 import {DEFAULTS} from '../../src/config/defaults.js'
 import {UsageError} from '../../src/core/errors.js'
-import {CHECKS, orderLink, scanOrder} from '../../src/core/reconcile/checks.js'
+import {type CheckName, CHECKS, mergePlan, orderLink, type Schema, scanOrder, windowCovers} from '../../src/core/reconcile/checks.js'
+import {keysMergeable} from '../../src/core/reconcile/merge.js'
 import {cacheDrift, cacheKey, fixAction, Tally} from '../../src/core/reconcile/run.js'
 import {keysetAfter} from '../../src/core/reconcile/scan.js'
 import {parseTimeSpec} from '../../src/core/reconcile/window.js'
@@ -56,7 +57,7 @@ describe('orderLink (decision table)', () => {
 })
 
 describe('Tally', () => {
-  it('counts everything, keeps the first N samples and the oldest time', () => {
+  it('counts everything, keeps the N oldest samples, oldest first, and the oldest time', () => {
     const tally = new Tally(2)
     tally.add({id: 'b', at: '2026-11-20 10:00:00.000000'})
     tally.add({id: 'a', at: '2026-11-20 09:00:00.000000'})
@@ -65,8 +66,8 @@ describe('Tally', () => {
       count: 3,
       oldest: '2026-11-20 09:00:00.000000',
       samples: [
-        {id: 'b', at: '2026-11-20 10:00:00.000000'},
         {id: 'a', at: '2026-11-20 09:00:00.000000'},
+        {id: 'b', at: '2026-11-20 10:00:00.000000'},
       ],
     })
   })
@@ -90,6 +91,7 @@ describe('reconcileMetrics', () => {
       {
         window: {since: '', until: null, grace: '5m', cutoff: '', now: ''},
         checks: {message_dead: {count: 3, oldest: null, samples: []}, cache_drift: {count: 0, oldest: null, samples: [], skipped: 'no status'}},
+        merged: [],
         total: 3,
         durationMs: 1500,
       },
@@ -110,6 +112,7 @@ describe('renderReconcile', () => {
         cache_drift: {count: 2, oldest: '2026-11-21 04:00:00.123000', samples: [{id: 'o14', at: null, detail: 'missing'}, {id: 'o15', at: null}]},
         order_without_message: {count: 0, oldest: null, samples: [], skipped: 'cannot link orders'},
       },
+      merged: [],
       total: 2,
       durationMs: 1500,
     })
@@ -128,5 +131,76 @@ describe('scanOrder (decision table)', () => {
     expect(scanOrder('2026-11-20 09:00:00.000000', '2026-11-20 08:00:00.000000', true)).toBe('time')
     expect(scanOrder('2026-11-20 09:00:00.000000', null, true)).toBe('time')
     expect(scanOrder('2026-11-20 09:00:00.000000', null, false)).toBe('key')
+  })
+})
+
+describe('keysMergeable (decision table)', () => {
+  const text = (collation: string, indexed = true) => ({dataType: 'varchar', collation, indexed})
+  it('merges text keys of one collation, each leading an index', () => {
+    expect(keysMergeable([text('utf8mb4_general_ci'), text('utf8mb4_general_ci'), {...text('utf8mb4_general_ci'), dataType: 'char'}])).toBe(true)
+  })
+  it('merges integer keys of any width', () => {
+    expect(keysMergeable([{dataType: 'bigint', collation: null, indexed: true}, {dataType: 'INT', collation: null, indexed: true}])).toBe(true)
+  })
+  it('refuses two collations, mixed types, a key without an index, or nothing', () => {
+    expect(keysMergeable([text('utf8mb4_general_ci'), text('utf8mb4_bin')])).toBe(false)
+    expect(keysMergeable([text('utf8mb4_general_ci'), {dataType: 'bigint', collation: null, indexed: true}])).toBe(false)
+    expect(keysMergeable([text('utf8mb4_general_ci'), text('utf8mb4_general_ci', false)])).toBe(false)
+    expect(keysMergeable([{dataType: 'text', collation: 'utf8mb4_general_ci', indexed: true}])).toBe(false)
+    expect(keysMergeable([])).toBe(false)
+  })
+})
+
+describe('mergePlan (decision table)', () => {
+  const tables = {
+    orders: {table: 'orders', c: {id: 'id', messageId: 'message_id'}},
+    outbox: {table: 'outbox', c: {id: 'id', aggregateId: 'aggregate_id'}},
+    inbox: {table: 'inbox', c: {messageId: 'message_id'}},
+  }
+  const schema = (link: Schema['link'], withOrders = true): Schema => ({config: DEFAULTS, tables: withOrders ? tables : {outbox: tables.outbox, inbox: tables.inbox}, link})
+  const three: CheckName[] = ['order_without_message', 'sent_not_consumed', 'orphan_consumed', 'cache_drift']
+  const all = {orders: true, outbox: true, inbox: true}
+  it('merges the three anti-join checks when the window covers every table and orders link by message id', () => {
+    expect(mergePlan(three, schema('messageId'), all)).toEqual(['order_without_message', 'sent_not_consumed', 'orphan_consumed'])
+  })
+  it('keeps a check on lookups when the window does not cover one of its tables', () => {
+    expect(mergePlan(three, schema('messageId'), {...all, orders: false})).toEqual(['sent_not_consumed'])
+    expect(mergePlan(three, schema('messageId'), {...all, inbox: false})).toEqual(['order_without_message'])
+  })
+  it('an aggregate-id link is another key: order_without_message and orphan_consumed stay on lookups', () => {
+    expect(mergePlan(three, schema('aggregateId'), all)).toEqual(['sent_not_consumed'])
+  })
+  it('without an orders table, orphan_consumed compares inbox and outbox only', () => {
+    expect(mergePlan(['orphan_consumed'], schema(null, false), {outbox: true, inbox: true})).toEqual(['orphan_consumed'])
+  })
+  it('only selected checks', () => {
+    expect(mergePlan(['message_stuck', 'cache_drift'], schema('messageId'), all)).toEqual([])
+  })
+})
+
+describe('windowCovers', () => {
+  it('is true for an empty table or one whose oldest row is inside the window, false for no timestamp or older rows', () => {
+    expect(windowCovers('2026-11-20 00:00:00.000000', null)).toBe(true)
+    expect(windowCovers('2026-11-20 00:00:00.000000', '2026-11-20 00:00:00.000000')).toBe(true)
+    expect(windowCovers('2026-11-20 00:00:00.000000', '2026-11-19 23:59:59.999000')).toBe(false)
+    expect(windowCovers('2026-11-20 00:00:00.000000', undefined)).toBe(false)
+  })
+})
+
+describe('Tally', () => {
+  it('keeps the oldest samples whatever order the findings come in, and counts them all', () => {
+    const tally = new Tally(3)
+    const times = [5, 1, 9, 3, 7, 2, 8, 4, 6, 0]
+    for (let round = 0; round < 20; round++) for (const t of times) tally.add({id: `r${round}-t${t}`, at: `2026-11-20 00:00:0${t}.000000`})
+    tally.add({id: 'no-time', at: null})
+    const result = tally.result()
+    expect(result.count).toBe(201)
+    expect(result.oldest).toBe('2026-11-20 00:00:00.000000')
+    expect(result.samples.map((s) => s.id)).toEqual(['r0-t0', 'r1-t0', 'r10-t0'])
+  })
+  it('keeps nothing with a sample size of 0', () => {
+    const tally = new Tally(0)
+    tally.add({id: 'a', at: null})
+    expect(tally.result()).toEqual({count: 1, oldest: null, samples: []})
   })
 })

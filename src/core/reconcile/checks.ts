@@ -3,6 +3,7 @@ import {ConfigError} from '../errors.js'
 import type {SqlPort} from '../ports.js'
 import {qid} from '../sql.js'
 import {inspectTables, requireTable, type TableRole} from '../tables.js'
+import type {MergeColumns} from './merge.js'
 import type {ScanSpec} from './scan.js'
 import {type Bounds, SQL_TIME_FORMAT} from './window.js'
 
@@ -138,21 +139,89 @@ export function scanOrder(since: string, oldest: string | null, hasTimestamp: bo
 
 export type ScanOrder = 'key' | 'time'
 
-/** Reads the oldest row time of the orders and outbox tables (one index lookup each) and decides their scan order. */
-export async function chooseScanOrders(sql: SqlPort, schema: Schema, bounds: Bounds): Promise<Partial<Record<'orders' | 'outbox', ScanOrder>>> {
+/** The oldest row time of each mapped table (one index lookup each); undefined for a table not mapped or without a timestamp. */
+export async function oldestRows(sql: SqlPort, schema: Schema): Promise<Partial<Record<TableRole, string | null>>> {
+  const out: Partial<Record<TableRole, string | null>> = {}
+  for (const role of ['orders', 'outbox', 'inbox'] as const) {
+    if (!schema.tables[role]) continue
+    const t = tableOf(schema, role)
+    const ts = role === 'inbox' ? t.c.receivedAt : t.c.createdAt
+    if (!ts) continue
+    const rows = await sql.query<{oldest: string | null}>(`SELECT DATE_FORMAT(MIN(${qid(ts)}), ${SQL_TIME_FORMAT}) AS oldest FROM ${t.name}`)
+    out[role] = rows[0]?.oldest ?? null
+  }
+  return out
+}
+
+/** The scan order of orders and outbox (see scanOrder), from their oldest rows. */
+export function scanOrders(schema: Schema, bounds: Bounds, oldest: Partial<Record<TableRole, string | null>>): Partial<Record<'orders' | 'outbox', ScanOrder>> {
   const out: Partial<Record<'orders' | 'outbox', ScanOrder>> = {}
   for (const role of ['orders', 'outbox'] as const) {
     if (!schema.tables[role]) continue
-    const t = tableOf(schema, role)
-    const ts = t.c.createdAt
-    if (!ts) {
-      out[role] = 'key'
-      continue
-    }
-    const rows = await sql.query<{oldest: string | null}>(`SELECT DATE_FORMAT(MIN(${qid(ts)}), ${SQL_TIME_FORMAT}) AS oldest FROM ${t.name}`)
-    out[role] = scanOrder(bounds.since, rows[0]?.oldest ?? null, true)
+    out[role] = oldest[role] === undefined ? 'key' : scanOrder(bounds.since, oldest[role], true)
   }
   return out
+}
+
+/** Reads the oldest row time of the orders and outbox tables and decides their scan order. */
+export async function chooseScanOrders(sql: SqlPort, schema: Schema, bounds: Bounds): Promise<Partial<Record<'orders' | 'outbox', ScanOrder>>> {
+  return scanOrders(schema, bounds, await oldestRows(sql, schema))
+}
+
+/** The window holds every row of the table (empty, or its oldest row is inside), so reading all its keys reads only the window. */
+export function windowCovers(since: string, oldest: string | null | undefined): boolean {
+  return oldest === null || (oldest !== undefined && since <= oldest)
+}
+
+export type MergedCheck = 'order_without_message' | 'sent_not_consumed' | 'orphan_consumed'
+
+/**
+ * Which checks the merge plan (merge.ts) answers instead of one lookup per row.
+ *
+ * | check                 | merged when the window covers   | and                                                         |
+ * | --------------------- | ------------------------------- | ----------------------------------------------------------- |
+ * | order_without_message | orders and outbox               | orders link by messageId                                    |
+ * | sent_not_consumed     | outbox and inbox                | -                                                           |
+ * | orphan_consumed       | inbox and outbox (and orders)   | orders link by messageId, or no orders table to compare     |
+ * | any                   | -                               | the key columns are mergeable (keysMergeable), else none is |
+ */
+export function mergePlan(checks: CheckName[], schema: Schema, covers: Partial<Record<TableRole, boolean>>): MergedCheck[] {
+  const ordersCompared = schema.tables.orders !== undefined && schema.link !== null
+  const out: MergedCheck[] = []
+  if (checks.includes('order_without_message') && schema.link === 'messageId' && covers.orders && covers.outbox) out.push('order_without_message')
+  if (checks.includes('sent_not_consumed') && covers.outbox && covers.inbox) out.push('sent_not_consumed')
+  if (checks.includes('orphan_consumed') && covers.inbox && covers.outbox && (!ordersCompared || (schema.link === 'messageId' && covers.orders)))
+    out.push('orphan_consumed')
+  return out
+}
+
+/** The key columns the merge of these checks reads: outbox ids always, orders' and inbox's message ids when needed. */
+export function mergeColumns(schema: Schema, merged: MergedCheck[]): MergeColumns {
+  const m = schema.tables.outbox!
+  const cols: MergeColumns = {outbox: {table: m.table, column: m.c.id!}}
+  const orders = schema.tables.orders
+  const ordersCompared = orders !== undefined && schema.link === 'messageId'
+  if (orders && (merged.includes('order_without_message') || (merged.includes('orphan_consumed') && ordersCompared)))
+    cols.orders = {table: orders.table, column: orders.c.messageId!}
+  const inbox = schema.tables.inbox
+  if (inbox && (merged.includes('sent_not_consumed') || merged.includes('orphan_consumed'))) cols.inbox = {table: inbox.table, column: inbox.c.messageId!}
+  return cols
+}
+
+/**
+ * A merged check's own SQL, on its candidates only (keys null: the rows whose key is NULL, which no merge sees):
+ * the window, the grace period, the status and the anti-join decide, exactly as in the lookup plan.
+ */
+export function candidateScan(check: MergedCheck, schema: Schema, bounds: Bounds, keys: string[] | null): ScanSpec {
+  const spec = findingScan(check, schema, bounds)
+  const key =
+    check === 'order_without_message'
+      ? T('o', tableOf(schema, 'orders').c.messageId!)
+      : check === 'sent_not_consumed'
+        ? T('m', tableOf(schema, 'outbox').c.id!)
+        : T('i', tableOf(schema, 'inbox').c.messageId!)
+  if (keys === null) return {...spec, where: [...spec.where, `${key} IS NULL`]}
+  return {...spec, where: [...spec.where, `${key} IN (?)`], params: [...spec.params, keys]}
 }
 
 /** Orders in the window, oldest first: with no_msg when order_without_message rides along, with status and settled for the cache. */

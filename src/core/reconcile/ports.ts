@@ -10,6 +10,11 @@ export type CacheRead =
 export interface CachePort {
   /** Reads every key in one pipelined round trip; results in the order of keys. */
   read(keys: string[]): Promise<CacheRead[]>
+  /**
+   * Like read, but a key holding exactly its expected value (compared as stored, without decoding) comes back as
+   * null: the common case of a million clean keys costs no string per key.
+   */
+  readDiffering(keys: string[], expected: (string | null)[]): Promise<(CacheRead | null)[]>
   /** Writes each value the configured way (string SET, HSET field, JSON field), keeping any TTL; pipelined. */
   write(entries: {key: string; value: string}[]): Promise<void>
   /** Deletes the keys; pipelined. */

@@ -2,18 +2,26 @@ import type {Config} from '../../config/schema.js'
 import {formatDuration} from '../duration.js'
 import type {ProgressCallback, SqlPort} from '../ports.js'
 import {
+  candidateScan,
   CHECKS,
   type CheckName,
   chooseScanOrders,
   findingScan,
   loadSchema,
+  mergeColumns,
+  type MergedCheck,
+  mergePlan,
+  oldestRows,
   ordersScan,
   requeueDeadSql,
   requeueSentSql,
   type Schema,
   skipReason,
+  scanOrders,
   type SqlCheck,
+  windowCovers,
 } from './checks.js'
+import {keyColumnInfo, keysMergeable, mergeKeys} from './merge.js'
 import type {CachePort, CacheRead, DrainPort} from './ports.js'
 import {type ScanRow, scanPages} from './scan.js'
 import {type Bounds, resolveBounds, type TimeSpec} from './window.js'
@@ -45,6 +53,8 @@ export interface ReconcileWindow {
 export interface ReconcileReport {
   window: ReconcileWindow
   checks: Partial<Record<CheckName, CheckResult>>
+  /** The checks answered by the merge plan (the others: one lookup per row). */
+  merged: CheckName[]
   total: number
   durationMs: number
 }
@@ -58,6 +68,14 @@ export interface ReconcileOptions {
   sample: number
   /** Rows per SQL page and keys per Redis pipeline. */
   batchSize?: number
+  /**
+   * How order_without_message, sent_not_consumed and orphan_consumed find rows without a partner: 'lookup' (an index
+   * lookup per row), 'merge' (the key columns read once and compared, see merge.ts) or 'auto' (merge when the window
+   * covers the tables, the default). Both give the same findings.
+   */
+  plan?: 'auto' | 'lookup' | 'merge'
+  /** Keys per page of the merge plan (default 5000). */
+  mergePage?: number
   signal?: AbortSignal
   onProgress?: ProgressCallback
 }
@@ -72,25 +90,45 @@ export interface ReconcilePorts {
 
 export const DEFAULT_BATCH = 5000
 
+/** Keys per page of the merge plan, packed into one row (group_concat_max_len is raised to 8 MB for it). */
+const MERGE_PAGE = 5000
+
 /** The SQL-only checks, most expensive first (measured by bench/reconcile.ts). */
 const COST: CheckName[] = ['orphan_consumed', 'sent_not_consumed', 'order_without_message', 'consumed_failed', 'message_stuck', 'message_dead']
 
-/** Keeps the count, the oldest time and the first samples of a check, whatever the number of findings. */
+/**
+ * Keeps the count, the oldest time and the oldest samples (by time, then id) of a check, whatever the number of
+ * findings and whatever order they are found in (time order, key order or merged candidates).
+ */
 export class Tally {
   count = 0
   oldest: string | null = null
-  samples: Sample[] = []
+  private samples: Sample[] = []
   constructor(private readonly keep: number) {}
 
   add(sample: Sample): void {
     this.count++
     if (sample.at !== null && (this.oldest === null || sample.at < this.oldest)) this.oldest = sample.at
-    if (this.samples.length < this.keep) this.samples.push(sample)
+    if (this.keep === 0) return
+    this.samples.push(sample)
+    if (this.samples.length >= this.keep * 2 + 64) this.trim()
   }
 
   result(): CheckResult {
+    this.trim()
     return {count: this.count, oldest: this.oldest, samples: this.samples}
   }
+
+  private trim(): void {
+    this.samples.sort(bySampleAge)
+    this.samples.length = Math.min(this.samples.length, this.keep)
+  }
+}
+
+/** Oldest first; a sample without a time after those with one; then by id. */
+function bySampleAge(a: Sample, b: Sample): number {
+  if (a.at !== b.at) return a.at === null ? 1 : b.at === null ? -1 : a.at < b.at ? -1 : 1
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0
 }
 
 /**
@@ -120,6 +158,13 @@ export function cacheKey(pattern: string, id: string): string {
   return pattern.replaceAll('{id}', id)
 }
 
+/** cacheKey for many ids: the pattern is split once. */
+function keyMaker(pattern: string): (id: string) => string {
+  const parts = pattern.split('{id}')
+  if (parts.length === 2) return (id) => parts[0] + id + parts[1]
+  return (id) => parts.join(id)
+}
+
 function text(value: unknown): string | null {
   if (value === null || value === undefined) return null
   if (value instanceof Date) return value.toISOString()
@@ -143,13 +188,16 @@ interface CacheCompared {
 /** Reads the keys of one page of orders in one pipeline and returns the drifted ones. */
 async function compareCache(cache: CachePort, pattern: string, rows: ScanRow[]): Promise<CacheCompared[]> {
   const settled = rows.filter((r) => Number(r.settled) === 1)
-  const keys = settled.map((r) => cacheKey(pattern, String(r._k0)))
-  const reads = keys.length > 0 ? await cache.read(keys) : []
+  const key = keyMaker(pattern)
+  const keys = settled.map((r) => key(String(r._k0)))
+  const statuses = settled.map((r) => text(r.order_status))
+  const reads = keys.length > 0 ? await cache.readDiffering(keys, statuses) : []
   const drifted: CacheCompared[] = []
   for (const [n, row] of settled.entries()) {
-    const status = text(row.order_status)
-    const drift = cacheDrift(status, reads[n])
-    if (drift !== null) drifted.push({row, key: keys[n], status, read: reads[n], drift})
+    const read = reads[n]
+    // null: the key holds exactly the order's status.
+    const drift = read === null ? null : cacheDrift(statuses[n], read)
+    if (read !== null && drift !== null) drifted.push({row, key: keys[n], status: statuses[n], read, drift})
   }
   return drifted
 }
@@ -178,7 +226,15 @@ export async function reconcile(ports: ReconcilePorts, config: Config, options: 
   }
   if (runnable.includes('cache_drift') && !ports.cache) throw new Error('cache_drift needs a cache port')
 
-  const orders = await chooseScanOrders(ports.sql, schema, bounds)
+  const oldest = await oldestRows(ports.sql, schema)
+  const orders = scanOrders(schema, bounds, oldest)
+  const covers = {orders: windowCovers(bounds.since, oldest.orders), outbox: windowCovers(bounds.since, oldest.outbox), inbox: windowCovers(bounds.since, oldest.inbox)}
+  const plan = options.plan ?? 'auto'
+  const all = {orders: true, outbox: true, inbox: true}
+  let merged = plan === 'lookup' ? [] : mergePlan(runnable, schema, plan === 'merge' ? all : covers)
+  const columns = merged.length > 0 ? mergeColumns(schema, merged) : undefined
+  if (columns && !keysMergeable(await keyColumnInfo(ports.sql, [columns.outbox, ...(columns.orders ? [columns.orders] : []), ...(columns.inbox ? [columns.inbox] : [])])))
+    merged = []
   let done = 0
   const progress = (rows: number, label: string) => {
     done += rows
@@ -187,7 +243,7 @@ export async function reconcile(ports: ReconcilePorts, config: Config, options: 
 
   const ordersLane = async () => {
     const withCache = runnable.includes('cache_drift')
-    const withMessage = runnable.includes('order_without_message')
+    const withMessage = runnable.includes('order_without_message') && !merged.includes('order_without_message')
     if (!withCache) return
     const cache = new Tally(options.sample)
     const orphans = withMessage ? new Tally(options.sample) : null
@@ -203,7 +259,7 @@ export async function reconcile(ports: ReconcilePorts, config: Config, options: 
 
   // The anti-joins over whole tables first, so that the cheap index lookups fill in behind them.
   const queue = [...runnable]
-    .filter((c) => c !== 'cache_drift' && !(c === 'order_without_message' && runnable.includes('cache_drift')))
+    .filter((c) => c !== 'cache_drift' && !merged.includes(c as MergedCheck) && !(c === 'order_without_message' && runnable.includes('cache_drift')))
     .sort((a, b) => COST.indexOf(a) - COST.indexOf(b))
   const sqlLane = async () => {
     for (let check = queue.shift(); check !== undefined; check = queue.shift()) {
@@ -216,13 +272,47 @@ export async function reconcile(ports: ReconcilePorts, config: Config, options: 
     }
   }
 
-  // Three lanes: the orders scan with Redis, and two workers taking the SQL-only checks in turn.
-  await Promise.all([ordersLane(), sqlLane(), sqlLane()])
+  // The merged checks: one pass over the key columns, then each check's own SQL on the keys left without a partner.
+  const mergeLane = async () => {
+    if (merged.length === 0 || !columns) return
+    const tallies = new Map(merged.map((c) => [c, new Tally(options.sample)]))
+    const verify = async (check: MergedCheck, keys: string[] | null) => {
+      for await (const rows of scanPages(ports.sql, candidateScan(check, schema, bounds, keys), batch, options.signal))
+        for (const row of rows) tallies.get(check)!.add(sampleOf(row))
+    }
+    const pending = new Map(merged.map((c) => [c, new Set<string>()]))
+    const flush = async (atLeast: number) => {
+      for (const [check, keys] of pending)
+        if (keys.size > 0 && keys.size >= atLeast) {
+          await verify(check, [...keys])
+          keys.clear()
+        }
+    }
+    const found: Record<MergedCheck, 'ordersWithoutMessage' | 'unconsumed' | 'orphans'> = {
+      order_without_message: 'ordersWithoutMessage',
+      sent_not_consumed: 'unconsumed',
+      orphan_consumed: 'orphans',
+    }
+    const mergePage = options.mergePage ?? MERGE_PAGE
+    for await (const range of mergeKeys(ports.sql, columns, mergePage, options.signal)) {
+      for (const [check, keys] of pending) for (const key of range[found[check]]) keys.add(key)
+      await flush(batch)
+      progress(mergePage, 'merge')
+    }
+    await flush(1)
+    // A NULL key has no partner and no place in a merge: those rows go straight to the check's SQL.
+    for (const check of merged) if (check !== 'sent_not_consumed') await verify(check, null)
+    for (const [check, tally] of tallies) results[check] = tally.result()
+  }
+
+  // Four lanes: the orders scan with Redis, the merge, and two workers taking the SQL-only checks in turn.
+  await Promise.all([ordersLane(), mergeLane(), sqlLane(), sqlLane()])
   const ordered: Partial<Record<CheckName, CheckResult>> = {}
   for (const check of checks) ordered[check] = results[check]
   return {
     window: describeWindow(bounds, options.graceMs),
     checks: ordered,
+    merged: checks.filter((c) => merged.includes(c as MergedCheck)),
     total: Object.values(ordered).reduce((sum, r) => sum + (r?.count ?? 0), 0),
     durationMs: Date.now() - started,
   }

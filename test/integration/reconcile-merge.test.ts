@@ -1,0 +1,143 @@
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {MysqlAdapter} from '../../src/adapters/mysql.js'
+import {DEFAULTS} from '../../src/config/defaults.js'
+import type {CheckName} from '../../src/core/reconcile/checks.js'
+import {reconcile, type ReconcileOptions} from '../../src/core/reconcile/run.js'
+import {parseTimeSpec} from '../../src/core/reconcile/window.js'
+import {initSchema} from '../../src/core/schema.js'
+import {cliEnv, createTestDatabase, createTestRedis, runCli, type TestDatabase, type TestRedis} from '../helpers/env.js'
+
+/**
+ * The merge plan against the lookup plan on data made to trip a merge: keys before the first and after the last
+ * outbox id, NULL message ids, keys equal only under the collation, young rows, rows outside the window, and pages
+ * of 4 keys so that ranges end on every kind of row. Both plans must report the very same findings.
+ */
+let db: TestDatabase
+let redis: TestRedis
+let sql: MysqlAdapter
+
+const OLD = 'NOW(3) - INTERVAL 1 HOUR'
+const YOUNG = 'NOW(3) - INTERVAL 30 SECOND'
+const ANCIENT = 'NOW(3) - INTERVAL 3 DAY'
+const CHECKS: CheckName[] = ['order_without_message', 'sent_not_consumed', 'orphan_consumed']
+
+async function order(id: string, messageId: string | null, at = OLD) {
+  await sql.execute(`INSERT INTO orders (id, message_id, status, created_at, updated_at) VALUES (?, ?, 'paid', ${at}, ${at})`, [id, messageId])
+}
+async function outbox(id: string, status: string, at = OLD) {
+  await sql.execute(`INSERT INTO outbox (id, aggregate_id, payload, status, created_at, sent_at) VALUES (?, NULL, '{}', ?, ${at}, ${status === 'sent' ? at : 'NULL'})`, [id, status])
+}
+async function inbox(messageId: string, at = OLD, consumer = 'billing') {
+  await sql.execute(`INSERT INTO inbox (message_id, consumer, status, received_at) VALUES (?, ?, 'processed', ${at})`, [messageId, consumer])
+}
+
+async function run(plan: 'merge' | 'lookup', since = '24h', extra: Partial<ReconcileOptions> = {}) {
+  return reconcile({sql}, DEFAULTS, {checks: CHECKS, since: parseTimeSpec(since, '--since'), graceMs: 300_000, sample: 100, batchSize: 3, mergePage: 4, plan, ...extra})
+}
+
+const found = (report: Awaited<ReturnType<typeof run>>) =>
+  Object.fromEntries(Object.entries(report.checks).map(([check, r]) => [check, r!.samples.map((s) => `${s.id}${s.detail ? ` ${s.detail}` : ''}`).sort()]))
+
+beforeAll(async () => {
+  db = await createTestDatabase('msgops_rmerge')
+  redis = await createTestRedis('msgops_rmerge')
+  sql = await MysqlAdapter.connect(db.url, 5000)
+  await initSchema(sql, DEFAULTS)
+  // Clean chains, enough for several pages.
+  for (let i = 1; i <= 13; i++) {
+    const n = String(i).padStart(3, '0')
+    await order(`o${n}`, `m${n}`)
+    await outbox(`m${n}`, 'sent')
+    await inbox(`m${n}`)
+  }
+  await inbox('m005', OLD, 'shipping') // a second consumer of the same message
+  await order('o040', 'm040') // order_without_message
+  await order('o041', null) // order_without_message, through the NULL path
+  await order('o042', 'M-CASE') // equal to m-case under utf8mb4_general_ci: clean
+  await outbox('m-case', 'sent')
+  await inbox('M-Case')
+  await order('o050', 'm050') // sent_not_consumed
+  await outbox('m050', 'sent')
+  await order('o051', 'm051') // pending, no inbox: not sent_not_consumed
+  await outbox('m051', 'pending')
+  await inbox('a000') // orphan before every outbox id
+  await inbox('zzz9') // orphan after every outbox id
+  await inbox('zzz9', OLD, 'shipping')
+  await outbox('m060', 'sent') // consumed, but no order holds m060: orphan
+  await inbox('m060')
+  await order('o070', 'm070', YOUNG) // young: never flagged
+  await inbox('m071', YOUNG)
+  await order('o080', 'm080', ANCIENT) // outside a 24h window
+  await inbox('m081', ANCIENT)
+})
+
+afterAll(async () => {
+  await sql?.close()
+  await db?.drop()
+  await redis?.cleanup()
+})
+
+describe('reconcile merge plan', () => {
+  it('finds exactly what the lookup plan finds, across page boundaries, NULL keys and collation-equal keys', async () => {
+    const lookup = await run('lookup', '7d')
+    const merge = await run('merge', '7d')
+    expect(lookup.merged).toEqual([])
+    expect(merge.merged).toEqual(CHECKS)
+    expect(found(merge)).toEqual(found(lookup))
+    expect(found(merge)).toEqual({
+      order_without_message: ['o040', 'o041', 'o080'],
+      sent_not_consumed: ['m050'],
+      orphan_consumed: ['a000 no outbox row (consumer billing)', 'm060 no order (consumer billing)', 'm081 no outbox row (consumer billing)', 'zzz9 no outbox row (consumer billing)', 'zzz9 no outbox row (consumer shipping)'],
+    })
+    expect(merge.checks.orphan_consumed?.count).toBe(5)
+  })
+
+  it('applies the window and grace to the candidates: the same findings as lookups with a narrower window', async () => {
+    const lookup = await run('lookup', '24h')
+    const merge = await run('merge', '24h')
+    expect(found(merge)).toEqual(found(lookup))
+    expect(found(merge).order_without_message).toEqual(['o040', 'o041'])
+    expect(merge.checks.orphan_consumed?.count).toBe(4)
+  })
+
+  it('auto merges only when the window covers every table it reads', async () => {
+    expect((await run('auto' as 'merge', '24h')).merged).toEqual([])
+    expect((await run('auto' as 'merge', '30d')).merged).toEqual(CHECKS)
+  })
+
+  it('pages of one key and of many give the same findings', async () => {
+    const reference = found(await run('lookup', '7d'))
+    for (const mergePage of [1, 2, 1000]) expect(found(await run('merge', '7d', {mergePage}))).toEqual(reference)
+  })
+
+  it('the CLI reports which checks were merged (--plan)', async () => {
+    const env = cliEnv({db, redis})
+    const result = await runCli(['reconcile', '--json', '--since', '30d', ...CHECKS.flatMap((c) => ['--check', c])], {env})
+    expect(result.code, result.stderr).toBe(1)
+    const json = JSON.parse(result.stdout)
+    expect(json.merged).toEqual(CHECKS)
+    expect(json.checks.order_without_message.count).toBe(3)
+    const lookup = await runCli(['reconcile', '--json', '--since', '30d', '--plan', 'lookup', ...CHECKS.flatMap((c) => ['--check', c])], {env})
+    expect(JSON.parse(lookup.stdout).merged).toEqual([])
+    expect(JSON.parse(lookup.stdout).checks).toEqual(json.checks)
+  })
+})
+
+describe('reconcile merge plan: key columns that cannot be merged', () => {
+  it('falls back to lookups when the key columns have two collations', async () => {
+    const other = await createTestDatabase('msgops_rmerge2')
+    const sql2 = await MysqlAdapter.connect(other.url, 5000)
+    try {
+      await initSchema(sql2, DEFAULTS)
+      await sql2.execute('ALTER TABLE inbox MODIFY message_id VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL')
+      await sql2.execute(`INSERT INTO inbox (message_id, consumer, status, received_at) VALUES ('x1', 'billing', 'processed', ${OLD})`)
+      const report = await reconcile({sql: sql2}, DEFAULTS, {checks: CHECKS, since: parseTimeSpec('7d', '--since'), graceMs: 300_000, sample: 10, plan: 'merge'})
+      expect(report.merged).toEqual([])
+      expect(report.checks.orphan_consumed?.count).toBe(1)
+    } finally {
+      await sql2.close()
+      await other.drop()
+    }
+  })
+})
