@@ -12,6 +12,7 @@ import {
   type MergedCheck,
   mergePlan,
   oldestRows,
+  orderTimes,
   ordersScan,
   requeueDeadSql,
   requeueSentSql,
@@ -187,7 +188,8 @@ interface CacheCompared {
 
 /** Reads the keys of one page of orders in one pipeline and returns the drifted ones. */
 async function compareCache(cache: CachePort, pattern: string, rows: ScanRow[]): Promise<CacheCompared[]> {
-  const settled = rows.filter((r) => Number(r.settled) === 1)
+  // No settled column: the scan's WHERE already left out the orders updated within the grace period.
+  const settled = rows.filter((r) => r.settled === undefined || Number(r.settled) === 1)
   const key = keyMaker(pattern)
   const keys = settled.map((r) => key(String(r._k0)))
   const statuses = settled.map((r) => text(r.order_status))
@@ -250,7 +252,9 @@ export async function reconcile(ports: ReconcilePorts, config: Config, options: 
     const spec = ordersScan(schema, bounds, {withMessage, withCache, order: orders.orders})
     for await (const rows of scanPages(ports.sql, spec, batch, options.signal)) {
       if (orphans) for (const row of rows) if (Number(row.no_msg) === 1) orphans.add(sampleOf(row))
-      for (const d of await compareCache(ports.cache!, config.cache.keyPattern, rows)) cache.add(sampleOf(d.row, d.drift))
+      const drifted = await compareCache(ports.cache!, config.cache.keyPattern, rows)
+      const times = spec.untimed ? await orderTimes(ports.sql, schema, drifted.map((d) => String(d.row._k0))) : undefined
+      for (const d of drifted) cache.add(sampleOf(times ? {...d.row, _ts: times.get(String(d.row._k0)) ?? null} : d.row, d.drift))
       progress(rows.length, 'orders')
     }
     results.cache_drift = cache.result()

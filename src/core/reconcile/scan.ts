@@ -22,6 +22,8 @@ export interface ScanSpec {
   keys: string[]
   /** Order by the keys alone (ts still bounds the window): one sequential pass when the key is the primary key. */
   byKey?: boolean
+  /** With byKey: do not read the time (rows come with _ts null); the caller looks it up for the rows it keeps. */
+  untimed?: boolean
 }
 
 export interface ScanRow extends Row {
@@ -46,7 +48,7 @@ export async function* scanPages(sql: SqlExecutor, spec: ScanSpec, batch: number
   const timed = spec.ts !== null && spec.byKey !== true
   const order = [...(timed ? [spec.ts!] : []), ...spec.keys]
   const columns = [
-    `${spec.ts ? `DATE_FORMAT(${spec.ts}, ${SQL_TIME_FORMAT})` : 'NULL'} AS _ts`,
+    `${spec.ts && !(spec.untimed && !timed) ? `DATE_FORMAT(${spec.ts}, ${SQL_TIME_FORMAT})` : 'NULL'} AS _ts`,
     ...spec.keys.map((k, n) => `${k} AS _k${n}`),
     ...spec.select,
   ]
