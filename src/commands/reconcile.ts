@@ -8,21 +8,12 @@ import {EXIT, UsageError} from '../core/errors.js'
 import {drainOutbox} from '../core/outbox/drain.js'
 import {CHECKS, type CheckName} from '../core/reconcile/checks.js'
 import type {DrainPort} from '../core/reconcile/ports.js'
-import {
-  FIXABLE,
-  fixAction,
-  type FixableCheck,
-  type FixReport,
-  fixFindings,
-  type ReconcileOptions,
-  type ReconcileReport,
-  reconcile,
-} from '../core/reconcile/run.js'
+import {type FixReport, fixFindings, type ReconcileOptions, type ReconcileReport, reconcile, selectFixes} from '../core/reconcile/run.js'
 import {parseTimeSpec} from '../core/reconcile/window.js'
 import {writeMetricsFile} from '../render/metrics.js'
 import {progressBar} from '../render/progress.js'
 import {isInteractive} from '../render/prompt.js'
-import {describeChecks, reconcileMetrics, renderFixes, renderReconcile} from '../render/reconcile.js'
+import {describeChecks, fixQuestion, reconcileMetrics, renderFixes, renderReconcile} from '../render/reconcile.js'
 
 export type ReconcileResult = ReconcileReport & {fixes?: FixReport}
 
@@ -102,15 +93,11 @@ Exit 0 when clean, 1 when anything was found, 2 on a usage, configuration or con
     this.print(renderReconcile(report))
 
     let fixes: FixReport | undefined
-    const found = (c: CheckName) => (report.checks[c]?.count ?? 0) > 0
-    // Rows set back to pending are stuck rows to drain too, when message_stuck is among the checks.
-    const requeues = found('sent_not_consumed') || (f['fix-dead'] && found('message_dead'))
-    const fixable = FIXABLE.filter((c) => found(c) || (c === 'message_stuck' && report.checks.message_stuck !== undefined && !report.checks.message_stuck.skipped && requeues))
+    const has = {drain: ports.drain !== undefined, fixDead: f['fix-dead']}
+    const {fixable, actionable} = selectFixes(report, this.settings, has)
     if (f.fix && fixable.length > 0) {
       const fixOptions = {...options, fix: fixable, fixDead: f['fix-dead'], dryRun: f['dry-run']}
-      const has = {drain: ports.drain !== undefined, fixDead: f['fix-dead']}
-      const actionable = fixable.filter((c) => !fixAction(c, this.settings, has).note)
-      if (!changes || actionable.length === 0 || (await this.confirm(this.question(report, actionable, has), f.yes))) {
+      if (!changes || actionable.length === 0 || (await this.confirm(fixQuestion(report, actionable, this.settings, has), f.yes))) {
         const fixBar = progressBar('fixing', !this.jsonEnabled() && changes)
         try {
           fixes = await fixFindings(ports, this.settings, fixOptions, report)
@@ -134,15 +121,6 @@ Exit 0 when clean, 1 when anything was found, 2 on a usage, configuration or con
     if (f['metrics-file']) writeMetricsFile(f['metrics-file'], reconcileMetrics(report, Date.now()))
     this.found(report.total > 0)
     return fixes ? {...report, fixes} : report
-  }
-
-  /** The confirmation names every change that is about to be made. */
-  private question(report: ReconcileReport, actionable: FixableCheck[], has: {drain: boolean; fixDead: boolean}): string {
-    const parts = actionable.map((check) => {
-      const plus = check === 'message_stuck' && actionable.some((c) => c === 'sent_not_consumed' || c === 'message_dead') ? ' + the rows set back to pending' : ''
-      return `${check} (${report.checks[check]!.count}${plus}): ${fixAction(check, this.settings, has).action}`
-    })
-    return `Repair ${parts.join('; ')}?`
   }
 
   /**

@@ -1,5 +1,6 @@
 import {CHECK_DESCRIPTIONS, type CheckName} from '../core/reconcile/checks.js'
-import type {FixReport, ReconcileReport} from '../core/reconcile/run.js'
+import type {Config} from '../config/schema.js'
+import {fixAction, type FixableCheck, type FixReport, type ReconcileReport} from '../core/reconcile/run.js'
 import type {Metric} from './metrics.js'
 import {paint} from './color.js'
 import {renderTable, terminalWidth} from './table.js'
@@ -62,4 +63,13 @@ export function reconcileMetrics(report: ReconcileReport, finishedAtMs: number):
       samples: [{value: Math.floor(finishedAtMs / 1000)}],
     },
   ]
+}
+
+/** The confirmation of --fix names every change that is about to be made. */
+export function fixQuestion(report: ReconcileReport, actionable: FixableCheck[], config: Config, has: {drain: boolean; fixDead: boolean}): string {
+  const parts = actionable.map((check) => {
+    const plus = check === 'message_stuck' && actionable.some((c) => c === 'sent_not_consumed' || c === 'message_dead') ? ' + the rows set back to pending' : ''
+    return `${check} (${report.checks[check]!.count}${plus}): ${fixAction(check, config, has).action}`
+  })
+  return `Repair ${parts.join('; ')}?`
 }

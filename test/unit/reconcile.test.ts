@@ -4,7 +4,7 @@ import {DEFAULTS} from '../../src/config/defaults.js'
 import {UsageError} from '../../src/core/errors.js'
 import {type CheckName, CHECKS, mergePlan, orderLink, type Schema, scanOrder, windowCovers} from '../../src/core/reconcile/checks.js'
 import {keysMergeable} from '../../src/core/reconcile/merge.js'
-import {cacheDrift, cacheKey, fixAction, Tally} from '../../src/core/reconcile/run.js'
+import {cacheDrift, cacheKey, fixAction, type ReconcileReport, selectFixes, Tally} from '../../src/core/reconcile/run.js'
 import {keysetAfter} from '../../src/core/reconcile/scan.js'
 import {parseTimeSpec} from '../../src/core/reconcile/window.js'
 import {reconcileMetrics, renderReconcile} from '../../src/render/reconcile.js'
@@ -202,5 +202,32 @@ describe('Tally', () => {
     const tally = new Tally(0)
     tally.add({id: 'a', at: null})
     expect(tally.result()).toEqual({count: 1, oldest: null, samples: []})
+  })
+})
+
+describe('selectFixes (decision table)', () => {
+  const report = (counts: Partial<Record<CheckName, number>>, skipped: CheckName[] = []): ReconcileReport => ({
+    window: {since: '', until: null, grace: '5m', cutoff: '', now: ''},
+    checks: Object.fromEntries(
+      (['message_stuck', ...Object.keys(counts)] as CheckName[]).map((c) => [c, {count: counts[c] ?? 0, oldest: null, samples: [], ...(skipped.includes(c) ? {skipped: 'x'} : {})}]),
+    ),
+    merged: [],
+    total: 0,
+    durationMs: 0,
+  })
+  const has = {drain: true, fixDead: false}
+  it('repairs the fixable checks with findings, never the report-only ones', () => {
+    expect(selectFixes(report({cache_drift: 2, order_without_message: 3, orphan_consumed: 1}), DEFAULTS, has).fixable).toEqual(['cache_drift'])
+  })
+  it('drains stuck rows too when rows are set back to pending, even if none were stuck', () => {
+    expect(selectFixes(report({sent_not_consumed: 1}), DEFAULTS, has).fixable).toEqual(['sent_not_consumed', 'message_stuck'])
+    expect(selectFixes(report({message_dead: 1}), DEFAULTS, has).fixable).toEqual(['message_dead'])
+    expect(selectFixes(report({message_dead: 1}), DEFAULTS, {...has, fixDead: true}).fixable).toEqual(['message_dead', 'message_stuck'])
+    expect(selectFixes(report({sent_not_consumed: 1}, ['message_stuck']), DEFAULTS, has).fixable).toEqual(['sent_not_consumed'])
+  })
+  it('actionable leaves out fixes that do nothing here: dead letters without --fix-dead, stuck rows without a drain', () => {
+    const selected = selectFixes(report({message_dead: 1, message_stuck: 2}), DEFAULTS, {drain: false, fixDead: false})
+    expect(selected.fixable).toEqual(['message_dead', 'message_stuck'])
+    expect(selected.actionable).toEqual([])
   })
 })

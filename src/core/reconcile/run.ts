@@ -378,6 +378,26 @@ export function fixAction(check: FixableCheck, config: Config, has: {drain: bool
 }
 
 /**
+ * What a --fix run repairs, from the report.
+ *
+ * | check             | repaired when                                                                        |
+ * | ----------------- | ------------------------------------------------------------------------------------ |
+ * | any fixable check | it has findings                                                                      |
+ * | message_stuck     | also without findings, when it ran and rows are about to be set back to pending       |
+ * |                   | (sent_not_consumed found, or message_dead found with --fix-dead): they are drained too |
+ *
+ * `actionable` leaves out the checks whose fix does nothing here (fixAction gives a note): the confirmation and the
+ * audit record are about those only.
+ */
+export function selectFixes(report: ReconcileReport, config: Config, has: {drain: boolean; fixDead: boolean}): {fixable: FixableCheck[]; actionable: FixableCheck[]} {
+  const found = (c: CheckName) => (report.checks[c]?.count ?? 0) > 0
+  const requeues = found('sent_not_consumed') || (has.fixDead && found('message_dead'))
+  const stuckRan = report.checks.message_stuck !== undefined && !report.checks.message_stuck.skipped
+  const fixable = FIXABLE.filter((c) => found(c) || (c === 'message_stuck' && stuckRan && requeues))
+  return {fixable, actionable: fixable.filter((c) => !fixAction(c, config, has).note)}
+}
+
+/**
  * Repairs what can be repaired: every fixable check is scanned again (the world moved since the report) and each
  * page is fixed as it is read; SQL fixes re-check their condition in the UPDATE itself. Stops between pages on abort.
  */
