@@ -40,11 +40,12 @@ export async function killRounds(o: KillRoundsOptions): Promise<{moments: number
     let finished = false
     void run.result.then(() => (finished = true))
     const early = o.rand() < 0.15
-    // Early: a time while it starts and connects. Otherwise: after a random number of its messages reached the queue,
+    // Early: a time while it starts and connects (at the latest its first message). Otherwise: after a random number of its messages reached the queue,
     // on average an even share of what is left, so that the moments spread over the whole work whatever the machine's speed.
     const at = early ? Math.round(100 + o.rand() * 1500) : 1 + Math.floor((o.rand() * 2 * before) / (o.kills - moments.length + 1))
     const moment = (async () => {
-      if (early) await sleep(at)
+      // Early means before its first message, however fast the command has become: a time, or that message.
+      if (early) await Promise.race([sleep(at), waitFor('the first message of this run', () => finished || o.recorder.total > seen, 60_000, 2)])
       else await waitFor(`${at} messages of this run`, () => finished || o.recorder.total >= seen + at, 60_000, 2)
       return false
     })()
