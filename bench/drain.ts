@@ -118,11 +118,10 @@ export async function main(args: string[]): Promise<void> {
     // bare (message id and content type only) and with the very properties the drain sends (toMessage of a row).
     const table = await resolveOutbox(sql, config)
     const bare = (n: number): amqp.Options.Publish => ({messageId: `raw-${n}`, contentType: 'application/json'})
-    const same = (n: number): amqp.Options.Publish => {
-      const message = toMessage(syntheticRow(n), table, new Date().toISOString())
-      if ('invalid' in message) throw new Error(message.invalid)
-      return message.properties
-    }
+    const template = toMessage(syntheticRow(0), table, new Date().toISOString())
+    if ('invalid' in template) throw new Error(template.invalid)
+    // The drain's properties (messageId, contentType, type, timestamp, the x-msgops-drained-at header) with this message's id.
+    const same = (n: number): amqp.Options.Publish => ({...template.properties, messageId: syntheticRow(n).id, headers: {...template.properties.headers}})
     const rawBare = await rawPublish(broker, rows, window, bare)
     await setup.purgeQueue('bench.q')
     const rawSame = await rawPublish(broker, rows, window, same)
