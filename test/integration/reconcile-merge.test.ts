@@ -124,6 +124,39 @@ describe('reconcile merge plan', () => {
   })
 })
 
+describe('reconcile merge plan: integer keys', () => {
+  it('merges BIGINT and INT keys (numeric order, not text order) with the same findings as lookups', async () => {
+    const other = await createTestDatabase('msgops_rmerge3')
+    const sql3 = await MysqlAdapter.connect(other.url, 5000)
+    try {
+      await initSchema(sql3, DEFAULTS)
+      await sql3.execute('ALTER TABLE outbox MODIFY id BIGINT NOT NULL')
+      await sql3.execute('ALTER TABLE orders MODIFY message_id INT NULL')
+      await sql3.execute('ALTER TABLE inbox MODIFY message_id BIGINT NOT NULL')
+      // 9 < 10 < 100 numerically, but "10" < "100" < "9" as text: a merge cut in text order would lose keys.
+      for (const n of [1, 2, 9, 10, 11, 99, 100, 101, 1000]) {
+        await sql3.execute(`INSERT INTO orders (id, message_id, status, created_at, updated_at) VALUES (?, ?, 'paid', ${OLD}, ${OLD})`, [`o${n}`, n])
+        if (n !== 10) await sql3.execute(`INSERT INTO outbox (id, payload, status, created_at, sent_at) VALUES (?, '{}', 'sent', ${OLD}, ${OLD})`, [n])
+        if (n !== 99) await sql3.execute(`INSERT INTO inbox (message_id, consumer, status, received_at) VALUES (?, 'billing', 'processed', ${OLD})`, [n])
+      }
+      await sql3.execute(`INSERT INTO inbox (message_id, consumer, status, received_at) VALUES (5000, 'billing', 'processed', ${OLD})`)
+      const run3 = (plan: 'merge' | 'lookup') =>
+        reconcile({sql: sql3}, DEFAULTS, {checks: CHECKS, since: parseTimeSpec('7d', '--since'), graceMs: 300_000, sample: 10, mergePage: 2, plan})
+      const merge = await run3('merge')
+      expect(merge.merged).toEqual(CHECKS)
+      expect(found(merge)).toEqual(found(await run3('lookup')))
+      expect(found(merge)).toEqual({
+        order_without_message: ['o10'],
+        sent_not_consumed: ['99'],
+        orphan_consumed: ['10 no outbox row (consumer billing)', '5000 no outbox row (consumer billing)'],
+      })
+    } finally {
+      await sql3.close()
+      await other.drop()
+    }
+  })
+})
+
 describe('reconcile merge plan: key columns that cannot be merged', () => {
   it('falls back to lookups when the key columns have two collations', async () => {
     const other = await createTestDatabase('msgops_rmerge2')
