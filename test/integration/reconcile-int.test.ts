@@ -1,16 +1,16 @@
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import amqp from 'amqplib'
 import mysql from 'mysql2/promise'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {cliEnv, createTestDatabase, createTestRedis, createTestVhost, runCli, type TestDatabase, type TestRedis, type TestVhost} from '../helpers/env.js'
+import {runCli, type TestDatabase, type TestRedis, type TestVhost} from '../helpers/env.js'
+import {createReconcileWorld, reconcileJson as reconcileCli, type ReconcileWorld, sampleIds} from '../helpers/reconcile.js'
 
 /**
  * A schema msgops did not create: integer statuses, camelCase columns, orders linked by messageId,
  * no aggregate id, no consumer column, the cache as a hash with a status field.
  */
+let world: ReconcileWorld
 let db: TestDatabase
 let redis: TestRedis
 let vhost: TestVhost
@@ -24,31 +24,12 @@ const PAID = 10
 
 const key = (id: number) => `${redis.prefix}ord:${id}`
 
-async function reconcileJson(...args: string[]) {
-  const result = await runCli(['reconcile', '--json', '--config', configFile, '--sample', '10', ...args], {env})
-  try {
-    return {...result, json: JSON.parse(result.stdout)}
-  } catch {
-    throw new Error(`not JSON (exit ${result.code}): ${result.stdout}\n${result.stderr}`)
-  }
-}
-
-function ids(json: any, check: string): string[] {
-  return json.checks[check].samples.map((s: {id: string}) => s.id).sort()
-}
+const reconcileJson = (...args: string[]) => reconcileCli(env, configFile, ['--sample', '10', ...args])
+const ids = sampleIds
 
 beforeAll(async () => {
-  db = await createTestDatabase('msgops_reci')
-  redis = await createTestRedis('msgops_reci')
-  vhost = await createTestVhost('msgops_reci')
-  env = cliEnv({db, redis, vhost})
-  const broker = await amqp.connect(vhost.amqpUrl)
-  const channel = await broker.createChannel()
-  await channel.assertExchange('order_exchange', 'direct', {durable: true})
-  await channel.assertQueue('orders_q', {durable: true})
-  await channel.bindQueue('orders_q', 'order_exchange', 'order.created')
-  await broker.close()
-  dir = mkdtempSync(join(tmpdir(), 'msgops-reci-'))
+  world = await createReconcileWorld('msgops_reci', {exchange: 'order_exchange', type: 'direct', queue: 'orders_q', routingKey: 'order.created'})
+  ;({db, redis, vhost, conn, dir, env} = world)
   configFile = join(dir, 'msgops.yaml')
   writeFileSync(
     configFile,
@@ -71,7 +52,6 @@ cache:
   field: status
 `,
   )
-  conn = await mysql.createConnection(db.url)
   await conn.query(
     'CREATE TABLE order_tab (orderId BIGINT NOT NULL PRIMARY KEY, messageId VARCHAR(64) NULL, orderStatus INT NOT NULL, addTime DATETIME(3) NOT NULL, KEY idx_add (addTime), KEY idx_msg (messageId))',
   )
@@ -110,11 +90,7 @@ cache:
 })
 
 afterAll(async () => {
-  await conn?.end()
-  await db?.drop()
-  await redis?.cleanup()
-  await vhost?.drop()
-  if (dir) rmSync(dir, {recursive: true, force: true})
+  await world?.cleanup()
 })
 
 describe('msgops reconcile on an integer-status schema (order_tab, order_mq_tab, consumer_mq_tab)', () => {

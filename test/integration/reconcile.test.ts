@@ -1,16 +1,17 @@
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import amqp from 'amqplib'
 import mysql from 'mysql2/promise'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {cliEnv, createTestDatabase, createTestRedis, createTestVhost, runCli, type TestDatabase, type TestRedis, type TestVhost} from '../helpers/env.js'
+import {runCli, type TestDatabase, type TestRedis, type TestVhost} from '../helpers/env.js'
+import {createReconcileWorld, reconcileJson as reconcileCli, type ReconcileWorld, sampleIds} from '../helpers/reconcile.js'
 
 /**
  * The reference schema (`msgops schema init`), every check, window and grace boundaries, every fix path and the lock.
  * Ages: "old" rows are 1 hour old; "young" ones 30 s (inside the default 5m grace); m6 is 2 min old.
  */
+let world: ReconcileWorld
 let db: TestDatabase
 let redis: TestRedis
 let vhost: TestVhost
@@ -40,41 +41,18 @@ async function inbox(messageId: string, status: string, at = OLD) {
 
 const key = (id: string) => `${redis.prefix}order:${id}`
 
-async function reconcileJson(...args: string[]) {
-  const result = await runCli(['reconcile', '--json', '--config', configFile, ...args], {env})
-  let json: any
-  try {
-    json = JSON.parse(result.stdout)
-  } catch {
-    throw new Error(`not JSON (exit ${result.code}): ${result.stdout}\n${result.stderr}`)
-  }
-  return {...result, json}
-}
-
-function ids(json: any, check: string): string[] {
-  return json.checks[check].samples.map((s: {id: string}) => s.id).sort()
-}
+const reconcileJson = (...args: string[]) => reconcileCli(env, configFile, [...args])
+const ids = sampleIds
 
 beforeAll(async () => {
-  db = await createTestDatabase('msgops_rec')
-  redis = await createTestRedis('msgops_rec')
-  vhost = await createTestVhost('msgops_rec')
-  env = cliEnv({db, redis, vhost})
-  // Where drained rows go: exchange "orders", a queue bound to order.created (publishes are mandatory).
-  const broker = await amqp.connect(vhost.amqpUrl)
-  const channel = await broker.createChannel()
-  await channel.assertExchange('orders', 'topic', {durable: true})
-  await channel.assertQueue('billing', {durable: true})
-  await channel.bindQueue('billing', 'orders', 'order.created')
-  await broker.close()
-  dir = mkdtempSync(join(tmpdir(), 'msgops-rec-'))
+  world = await createReconcileWorld('msgops_rec', {exchange: 'orders', type: 'topic', queue: 'billing', routingKey: 'order.created'})
+  ;({db, redis, vhost, conn, dir, env} = world)
   configFile = join(dir, 'msgops.yaml')
   deleteConfigFile = join(dir, 'delete.yaml')
   writeFileSync(configFile, `cache:\n  keyPattern: "${redis.prefix}order:{id}"\n`)
   writeFileSync(deleteConfigFile, `cache:\n  keyPattern: "${redis.prefix}order:{id}"\n  onDrift: delete\n`)
   const init = await runCli(['schema', 'init', '--config', configFile], {env})
   expect(init.code, init.stderr).toBe(0)
-  conn = await mysql.createConnection(db.url)
 
   // o1: all in order.
   await order('o1', 'm1', 'paid')
@@ -121,11 +99,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await conn?.end()
-  await db?.drop()
-  await redis?.cleanup()
-  await vhost?.drop()
-  if (dir) rmSync(dir, {recursive: true, force: true})
+  await world?.cleanup()
 })
 
 describe('msgops reconcile on the reference schema', () => {
