@@ -22,7 +22,7 @@ import {
   type SqlCheck,
   windowCovers,
 } from './checks.js'
-import {keyColumnInfo, keysMergeable, mergeKeys} from './merge.js'
+import {keyColumnInfo, type MergeColumns, keysMergeable, mergeKeys} from './merge.js'
 import type {CachePort, CacheRead, DrainPort} from './ports.js'
 import {type ScanRow, scanPages} from './scan.js'
 import {type Bounds, resolveBounds, type TimeSpec} from './window.js'
@@ -208,10 +208,27 @@ function describeWindow(bounds: Bounds, graceMs: number): ReconcileWindow {
   return {since: bounds.since, until: bounds.until, grace: formatDuration(graceMs), cutoff: bounds.cutoff, now: bounds.now}
 }
 
+/** The checks the merge plan answers (see mergePlan), and the key columns it reads; none when the keys cannot be merged. */
+async function planMerge(
+  sql: SqlPort,
+  schema: Schema,
+  runnable: CheckName[],
+  plan: NonNullable<ReconcileOptions['plan']>,
+  covers: (role: 'orders' | 'outbox' | 'inbox') => boolean,
+): Promise<{merged: MergedCheck[]; columns?: MergeColumns}> {
+  if (plan === 'lookup') return {merged: []}
+  const merged = mergePlan(runnable, schema, plan === 'merge' ? {orders: true, outbox: true, inbox: true} : {orders: covers('orders'), outbox: covers('outbox'), inbox: covers('inbox')})
+  if (merged.length === 0) return {merged}
+  const columns = mergeColumns(schema, merged)
+  const info = await keyColumnInfo(sql, [columns.outbox, ...(columns.orders ? [columns.orders] : []), ...(columns.inbox ? [columns.inbox] : [])])
+  return keysMergeable(info) ? {merged, columns} : {merged: []}
+}
+
 /**
  * Runs the selected checks over the window and reports each kind of discrepancy; changes nothing.
- * Lanes run side by side: the orders scan (order_without_message rides along with cache_drift) and two workers
- * taking the other checks in turn; every read is a keyset-paginated scan, so memory holds a page or two whatever the size.
+ * Lanes run side by side: the orders scan with Redis (order_without_message rides along when it is not merged), the
+ * merge plan, and two workers taking the other checks in turn; every read is paginated, so memory holds a page or two
+ * per lane whatever the size.
  */
 export async function reconcile(ports: ReconcilePorts, config: Config, options: ReconcileOptions): Promise<ReconcileReport> {
   const started = Date.now()
@@ -230,13 +247,7 @@ export async function reconcile(ports: ReconcilePorts, config: Config, options: 
 
   const oldest = await oldestRows(ports.sql, schema)
   const orders = scanOrders(schema, bounds, oldest)
-  const covers = {orders: windowCovers(bounds.since, oldest.orders), outbox: windowCovers(bounds.since, oldest.outbox), inbox: windowCovers(bounds.since, oldest.inbox)}
-  const plan = options.plan ?? 'auto'
-  const all = {orders: true, outbox: true, inbox: true}
-  let merged = plan === 'lookup' ? [] : mergePlan(runnable, schema, plan === 'merge' ? all : covers)
-  const columns = merged.length > 0 ? mergeColumns(schema, merged) : undefined
-  if (columns && !keysMergeable(await keyColumnInfo(ports.sql, [columns.outbox, ...(columns.orders ? [columns.orders] : []), ...(columns.inbox ? [columns.inbox] : [])])))
-    merged = []
+  const {merged, columns} = await planMerge(ports.sql, schema, runnable, options.plan ?? 'auto', (role) => windowCovers(bounds.since, oldest[role]))
   let done = 0
   const progress = (rows: number, label: string) => {
     done += rows
