@@ -35,6 +35,30 @@ describe('RedisCache (the cache port of reconcile)', () => {
     expect(await redis.client.exists(k('a'), k('h'))).toBe(0)
   })
 
+  it('readDiffering: null for a key holding exactly the expected value, a read for every other case', async () => {
+    const k = (s: string) => `${redis.prefix}d:${s}`
+    await redis.client.set(k('same'), 'paid')
+    await redis.client.set(k('other'), 'created')
+    await redis.client.set(k('utf8'), 'payé')
+    await redis.client.set(k('prefix'), 'paid ')
+    await redis.client.hset(k('hash'), 'status', 'paid')
+    const cache = new RedisCache(adapter, 'string', 'status')
+    const keys = [k('same'), k('other'), k('utf8'), k('prefix'), k('none'), k('hash'), k('same')]
+    expect(await cache.readDiffering(keys, ['paid', 'paid', 'payé', 'paid', 'paid', 'paid', null])).toEqual([
+      null,
+      {state: 'value', value: 'created'},
+      null,
+      {state: 'value', value: 'paid '},
+      {state: 'missing'},
+      {state: 'invalid', reason: 'wrong Redis type'},
+      // No status to expect: whatever the key holds is read, and cacheDrift decides.
+      {state: 'value', value: 'paid'},
+    ])
+    const json = new RedisCache(adapter, 'json', 'status')
+    await redis.client.set(k('doc'), JSON.stringify({status: 'paid', total: 3}))
+    expect(await json.readDiffering([k('doc'), k('doc')], ['paid', 'shipped'])).toEqual([null, {state: 'value', value: 'paid'}])
+  })
+
   it('hash: reads and writes one field and leaves the others', async () => {
     const k = `${redis.prefix}h:1`
     await redis.client.hset(k, 'status', 'created', 'total', '12.50')
