@@ -1,6 +1,6 @@
 import type {Config} from '../config/schema.js'
 import {parseDuration} from '../core/duration.js'
-import {AmqpAdapter} from './amqp.js'
+import type {AmqpAdapter} from './amqp.js'
 import {ManagementClient} from './management.js'
 import {DEFAULT_STATEMENT_TIMEOUT_MS, MysqlAdapter} from './mysql.js'
 import {RedisAdapter} from './redis.js'
@@ -30,7 +30,8 @@ export class Services {
   }
 
   amqp(): Promise<AmqpAdapter> {
-    this.amqpConn ??= AmqpAdapter.connect(this.config.amqp.url, this.timeoutMs)
+    // amqplib is loaded only by the commands that talk to RabbitMQ.
+    this.amqpConn ??= import('./amqp.js').then(({AmqpAdapter}) => AmqpAdapter.connect(this.config.amqp.url, this.timeoutMs))
     return this.amqpConn
   }
 

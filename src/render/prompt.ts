@@ -1,5 +1,3 @@
-import {confirm} from '@inquirer/prompts'
-
 import {InterruptedError, UsageError} from '../core/errors.js'
 
 export interface ConfirmOptions {
@@ -22,6 +20,8 @@ export async function confirmChange(options: ConfirmOptions): Promise<boolean> {
   if (!isInteractive())
     throw new UsageError('this command changes state and there is no terminal to confirm on', 'pass --yes to confirm, or --dry-run to see what it would do')
   try {
+    // Loaded only when a person is asked: cron runs (--yes, --json) do not pay for it.
+    const {confirm} = await import('@inquirer/prompts')
     return await confirm({message: options.question, default: false}, {output: process.stderr})
   } catch (error) {
     if ((error as Error).name === 'ExitPromptError') throw new InterruptedError()
