@@ -37,10 +37,12 @@ function payload(i: number): string {
   return JSON.stringify({orderId: `o-${i}`, customerId: `c-${i % 977}`, amount: (i % 10_000) / 100, currency: 'EUR', items: [{sku: `sku-${i % 131}`, qty: 1 + (i % 3)}], createdAt: '2026-01-01T00:00:00.000Z'})
 }
 
+/** The id of the bench's row n. */
+const rowId = (n: number) => `m-${String(n).padStart(9, '0')}`
+
 /** An outbox row as the bench fills it, for building the drain's own message without reading the table. */
 function syntheticRow(n: number): OutboxRow {
-  const id = `m-${String(n).padStart(9, '0')}`
-  return {id, status: 'pending', payload: payload(n), headers: null, aggregateType: null, aggregateId: null, eventType: 'order.created', exchange: 'bench.x',
+  return {id: rowId(n), status: 'pending', payload: payload(n), headers: null, aggregateType: null, aggregateId: null, eventType: 'order.created', exchange: 'bench.x',
     routingKey: 'order.created', attempts: 0, lastError: null, createdAt: null, availableAt: null, sentAt: null, ageMs: 0}
 }
 
@@ -96,7 +98,7 @@ export async function main(args: string[]): Promise<void> {
     for (let i = 0; i < rows; i += 2000) {
       const chunk = Array.from({length: Math.min(2000, rows - i)}, (_, k) => {
         const n = i + k
-        return [`m-${String(n).padStart(9, '0')}`, 'order.created', 'bench.x', 'order.created', payload(n)]
+        return [rowId(n), 'order.created', 'bench.x', 'order.created', payload(n)]
       })
       await sql.execute('INSERT INTO outbox (id, event_type, exchange, routing_key, payload, created_at) VALUES ?', [chunk.map((r) => [...r, new Date(Date.now() - 3_600_000)])])
     }
@@ -121,7 +123,7 @@ export async function main(args: string[]): Promise<void> {
     const template = toMessage(syntheticRow(0), table, new Date().toISOString())
     if ('invalid' in template) throw new Error(template.invalid)
     // The drain's properties (messageId, contentType, type, timestamp, the x-msgops-drained-at header) with this message's id.
-    const same = (n: number): amqp.Options.Publish => ({...template.properties, messageId: syntheticRow(n).id, headers: {...template.properties.headers}})
+    const same = (n: number): amqp.Options.Publish => ({...template.properties, messageId: rowId(n), headers: {...template.properties.headers}})
     const rawBare = await rawPublish(broker, rows, window, bare)
     await setup.purgeQueue('bench.q')
     const rawSame = await rawPublish(broker, rows, window, same)

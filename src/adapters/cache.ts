@@ -52,7 +52,7 @@ export class RedisCache implements CachePort {
       if (value === null) {
         out.push({state: 'missing'})
         nil.push(n)
-      } else out.push(want !== null && value.length === Buffer.byteLength(want) && value.equals(this.bytes(want)) ? null : {state: 'value', value: value.toString('utf8')})
+      } else out.push(want !== null && value.equals(this.bytes(want)) ? null : {state: 'value', value: value.toString('utf8')})
     }
     await this.markWrongTypes(keys, nil, out)
     return out

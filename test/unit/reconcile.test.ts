@@ -4,7 +4,7 @@ import {DEFAULTS} from '../../src/config/defaults.js'
 import {UsageError} from '../../src/core/errors.js'
 import {type CheckName, CHECKS, mergePlan, orderLink, type Schema, scanOrder, windowCovers} from '../../src/core/reconcile/checks.js'
 import {keysMergeable} from '../../src/core/reconcile/merge.js'
-import {cacheDrift, cacheKey, fixAction, type ReconcileReport, selectFixes, Tally} from '../../src/core/reconcile/run.js'
+import {cacheDrift, cacheKeys, fixAction, type ReconcileReport, selectFixes, Tally} from '../../src/core/reconcile/run.js'
 import {keysetAfter} from '../../src/core/reconcile/scan.js'
 import {parseTimeSpec} from '../../src/core/reconcile/window.js'
 import {reconcileMetrics, renderReconcile} from '../../src/render/reconcile.js'
@@ -44,7 +44,7 @@ describe('cacheDrift (decision table)', () => {
   })
 
   it('builds keys from the pattern', () => {
-    expect(cacheKey('app:order:{id}:v{id}', '42')).toBe('app:order:42:v42')
+    expect(cacheKeys('app:order:{id}:v{id}')('42')).toBe('app:order:42:v42')
   })
 })
 

@@ -155,12 +155,8 @@ function clip(text: string): string {
   return text.length > 40 ? `${text.slice(0, 39)}…` : text
 }
 
-export function cacheKey(pattern: string, id: string): string {
-  return pattern.replaceAll('{id}', id)
-}
-
-/** cacheKey for many ids: the pattern is split once. */
-function keyMaker(pattern: string): (id: string) => string {
+/** The cache key of an order id, for many ids: the pattern (`{id}` anywhere, any number of times) is split once. */
+export function cacheKeys(pattern: string): (id: string) => string {
   const parts = pattern.split('{id}')
   if (parts.length === 2) return (id) => parts[0] + id + parts[1]
   return (id) => parts.join(id)
@@ -190,7 +186,7 @@ interface CacheCompared {
 async function compareCache(cache: CachePort, pattern: string, rows: ScanRow[]): Promise<CacheCompared[]> {
   // No settled column: the scan's WHERE already left out the orders updated within the grace period.
   const settled = rows.filter((r) => r.settled === undefined || Number(r.settled) === 1)
-  const key = keyMaker(pattern)
+  const key = cacheKeys(pattern)
   const keys = settled.map((r) => key(String(r._k0)))
   const statuses = settled.map((r) => text(r.order_status))
   const reads = keys.length > 0 ? await cache.readDiffering(keys, statuses) : []
