@@ -40,21 +40,22 @@ export class RedisCache implements CachePort {
 
   async readDiffering(keys: string[], expected: (string | null)[]): Promise<(CacheRead | null)[]> {
     if (keys.length === 0) return []
-    if (this.format !== 'string') {
+    if (this.format === 'json') {
       const reads = await this.read(keys)
       return reads.map((read, n) => (read.state === 'value' && expected[n] !== null && read.value === expected[n] ? null : read))
     }
-    const values = await this.redis.run(() => this.client.mgetBuffer(keys))
-    const out: (CacheRead | null)[] = []
+    const want = expected.map((e) => (e === null ? null : this.bytes(e)))
+    const hash = this.format === 'hash'
+    const compared = await this.redis.compare(hash ? keys.map((key) => ['HGET', key, this.field]) : [['MGET', ...keys]], want, !hash)
     const nil: number[] = []
-    for (const [n, value] of values.entries()) {
-      const want = expected[n]
-      if (value === null) {
-        out.push({state: 'missing'})
-        nil.push(n)
-      } else out.push(want !== null && value.equals(this.bytes(want)) ? null : {state: 'value', value: value.toString('utf8')})
-    }
-    await this.markWrongTypes(keys, nil, out)
+    const out = compared.map((c, n): CacheRead | null => {
+      if (c === null || c.state === 'value') return c
+      if (c.state === 'error') return this.interpret([new Error(c.message), null])
+      nil.push(n)
+      return c
+    })
+    // HGET answers WRONGTYPE itself; MGET answers nil for a key of another type.
+    if (!hash) await this.markWrongTypes(keys, nil, out)
     return out
   }
 

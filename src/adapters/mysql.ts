@@ -63,6 +63,8 @@ export class MysqlAdapter implements SqlPort {
       bigNumberStrings: true,
       // Binary JSON columns come back as strings on MariaDB and objects on MySQL; callers normalise.
       multipleStatements: false,
+      // No stack captured per query for async error traces: errors are mapped to ours and shown without a stack.
+      trace: false,
     })
     pool.pool.on('connection', (conn) => {
       // A dead server must not become an unhandled 'error' event that crashes the process.

@@ -4,6 +4,7 @@ import {ConnectionError, oneLine, OperationError} from '../core/errors.js'
 import {maskSecrets, maskUrl} from '../core/mask.js'
 import type {LockStore} from '../core/ports.js'
 import {withTimeout} from './mysql.js'
+import {type Compared, CompareReader, encodeCommands, RespConnection, type RespTarget} from './resp.js'
 
 const SUGGESTION = 'check that Redis is running and the URL (--redis-url, MSGOPS_REDIS_URL or redis.url)'
 
@@ -12,6 +13,8 @@ const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call
 
 /** One Redis client, no reconnect loop and no offline queue: a dead server fails the command at once. */
 export class RedisAdapter implements LockStore {
+  private raw?: Promise<RespConnection>
+
   private constructor(
     readonly client: Redis,
     readonly url: string,
@@ -70,6 +73,18 @@ export class RedisAdapter implements LockStore {
     return Number(await this.run(() => this.client.eval(RELEASE, 1, key, value))) === 1
   }
 
+  /**
+   * Sends commands on a second, raw connection (opened on first use) and compares the values they answer with the
+   * expected bytes without decoding the equal ones (resp.ts); `array`: the replies come in one array (MGET).
+   */
+  async compare(commands: string[][], expected: (Buffer | null)[], array: boolean): Promise<Compared[]> {
+    return this.run(async () => {
+      this.raw ??= RespConnection.open(this.client.options as RespTarget, this.client.options.commandTimeout ?? 10_000)
+      const raw = await this.raw
+      return raw.send(encodeCommands(commands), new CompareReader(expected, array))
+    })
+  }
+
   /** Maps driver failures to our errors so that no raw driver message or stack escapes. */
   async run<T>(call: () => Promise<T>): Promise<T> {
     try {
@@ -83,6 +98,9 @@ export class RedisAdapter implements LockStore {
   }
 
   async close(): Promise<void> {
+    const raw = this.raw
+    this.raw = undefined
+    if (raw) (await raw.catch(() => undefined))?.close()
     if (this.client.status === 'end') return
     await withTimeout(this.client.quit(), 2000).catch(() => this.client.disconnect())
   }

@@ -1,8 +1,9 @@
+import {Redis} from 'ioredis'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {RedisCache} from '../../src/adapters/cache.js'
 import {RedisAdapter} from '../../src/adapters/redis.js'
-import {createTestRedis, REDIS_URL, type TestRedis} from '../helpers/env.js'
+import {createTestRedis, REDIS_URL, type TestRedis, uniqueName} from '../helpers/env.js'
 
 let redis: TestRedis
 let adapter: RedisAdapter
@@ -92,5 +93,69 @@ describe('RedisCache (the cache port of reconcile)', () => {
     expect(JSON.parse((await redis.client.get(k('n')))!)).toEqual({status: 3})
     expect(JSON.parse((await redis.client.get(k('bad')))!)).toEqual({status: 'paid'})
     expect(JSON.parse((await redis.client.get(k('none')))!)).toEqual({status: 'paid'})
+  })
+
+  it('readDiffering on a large page agrees with a plain read, whatever the value sizes (replies cut across many socket reads)', async () => {
+    const k = (n: number) => `${redis.prefix}big:${n}`
+    const statuses = ['paid', 'shipped', 'payé', 'x'.repeat(3000)]
+    const pipeline = redis.client.pipeline()
+    const expected: (string | null)[] = []
+    for (let n = 0; n < 20_000; n++) {
+      const value = statuses[n % 4]
+      // Every 7th key holds another value, every 11th is missing, every 13th expects nothing.
+      if (n % 11 !== 0) pipeline.set(k(n), n % 7 === 0 ? `${value}!` : value)
+      expected.push(n % 13 === 0 ? null : value)
+    }
+    await pipeline.exec()
+    const keys = expected.map((_e, n) => k(n))
+    for (const format of ['string', 'hash'] as const) {
+      const cache = new RedisCache(adapter, format, 'status')
+      if (format === 'hash') {
+        // The same data as hash fields; a few string keys left behind are of the wrong type for HGET.
+        const hashes = redis.client.pipeline()
+        for (let n = 0; n < 20_000; n++) if (n % 11 !== 0 && n % 17 !== 0) hashes.del(k(n)).hset(k(n), 'status', n % 7 === 0 ? `${statuses[n % 4]}!` : statuses[n % 4])
+        await hashes.exec()
+      }
+      const plain = await cache.read(keys)
+      const differing = await cache.readDiffering(keys, expected)
+      const want = plain.map((read, n) => (read.state === 'value' && expected[n] !== null && read.value === expected[n] ? null : read))
+      expect(differing).toEqual(want)
+      expect(differing.filter((d) => d === null).length).toBeGreaterThan(10_000)
+      if (format === 'hash') expect(differing.filter((d) => d?.state === 'invalid').length).toBeGreaterThan(500)
+    }
+  })
+
+  it('the raw connection selects the database of the URL and authenticates as the URL says', async () => {
+    const user = uniqueName('msgops_acl')
+    const password = `pw-${uniqueName('secret')}`
+    const prefix = `${uniqueName('msgops_db5')}:`
+    const db5 = new Redis(`${REDIS_URL}/5`)
+    await redis.client.call('ACL', 'SETUSER', user, 'on', `>${password}`, `~${prefix}*`, '+@all')
+    let other: RedisAdapter | undefined
+    try {
+      await db5.set(`${prefix}k`, 'paid')
+      const url = new URL(REDIS_URL)
+      url.username = user
+      url.password = password
+      url.pathname = '/5'
+      other = await RedisAdapter.connect(url.toString(), 5000)
+      const cache = new RedisCache(other, 'string', 'status')
+      // In db 5 the key holds the value; in db 0 it does not exist.
+      expect(await cache.readDiffering([`${prefix}k`, `${prefix}none`], ['paid', 'paid'])).toEqual([null, {state: 'missing'}])
+      expect(await new RedisCache(adapter, 'string', 'status').readDiffering([`${prefix}k`], ['paid'])).toEqual([{state: 'missing'}])
+      // A second adapter whose raw connection opens after the user is gone: the error names Redis, never the password.
+      const late = await RedisAdapter.connect(url.toString(), 5000)
+      await redis.client.call('ACL', 'DELUSER', user)
+      const error = await new RedisCache(late, 'string', 'status').readDiffering([`${prefix}k`], ['paid']).catch((e: Error) => e)
+      await late.close()
+      expect(error).toBeInstanceOf(Error)
+      expect((error as Error).message).toMatch(/Redis.*(WRONGPASS|invalid username-password)/)
+      expect((error as Error).message).not.toContain(password)
+    } finally {
+      await other?.close()
+      await redis.client.call('ACL', 'DELUSER', user)
+      await db5.del(`${prefix}k`)
+      db5.disconnect()
+    }
   })
 })
