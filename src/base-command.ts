@@ -114,6 +114,12 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (!this.jsonEnabled()) this.log(text)
   }
 
+  /** Without a JSON colour theme, the text oclif would print, without tokenizing a large report for no colour at all. */
+  override logJson(json: unknown): void {
+    if (this.config.theme?.json) super.logJson(json)
+    else process.stdout.write(`${JSON.stringify(json, null, 2)}\n`)
+  }
+
   /** Diagnostics go to stderr, so stdout stays data. */
   protected note(text: string): void {
     if (!this.jsonEnabled()) process.stderr.write(`${text}\n`)

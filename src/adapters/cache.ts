@@ -44,29 +44,34 @@ export class RedisCache implements CachePort {
       const reads = await this.read(keys)
       return reads.map((read, n) => (read.state === 'value' && expected[n] !== null && read.value === expected[n] ? null : read))
     }
-    const want = expected.map((e) => (e === null ? null : this.bytes(e)))
+    const want = new Array<Buffer | null>(expected.length)
+    for (let n = 0; n < expected.length; n++) want[n] = expected[n] === null ? null : this.bytes(expected[n]!)
     const hash = this.format === 'hash'
     const compared = await this.redis.compare(hash ? keys.map((key) => ['HGET', key, this.field]) : [['MGET', ...keys]], want, !hash)
     const nil: number[] = []
-    const out = compared.map((c, n): CacheRead | null => {
-      if (c === null || c.state === 'value') return c
-      if (c.state === 'error') return this.interpret([new Error(c.message), null])
-      nil.push(n)
-      return c
-    })
+    const out: (CacheRead | null)[] = compared as (CacheRead | null)[]
+    for (let n = 0; n < compared.length; n++) {
+      const c = compared[n]
+      if (c === null || c.state === 'value') continue
+      if (c.state === 'error') out[n] = this.interpret([new Error(c.message), null])
+      else nil.push(n)
+    }
     // HGET answers WRONGTYPE itself; MGET answers nil for a key of another type.
     if (!hash) await this.markWrongTypes(keys, nil, out)
     return out
   }
 
-  /** The UTF-8 bytes of the few distinct statuses, made once. */
+  /** The UTF-8 bytes of the few distinct statuses, made once; most pages hold one status over and over. */
   private readonly encoded = new Map<string, Buffer>()
+  private last: {text: string; bytes: Buffer} | null = null
   private bytes(text: string): Buffer {
+    if (this.last?.text === text) return this.last.bytes
     let bytes = this.encoded.get(text)
     if (!bytes) {
       bytes = Buffer.from(text, 'utf8')
       if (this.encoded.size < 1000) this.encoded.set(text, bytes)
     }
+    this.last = {text, bytes}
     return bytes
   }
 

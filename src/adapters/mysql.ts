@@ -70,8 +70,8 @@ export class MysqlAdapter implements SqlPort {
       // A dead server must not become an unhandled 'error' event that crashes the process.
       conn.on('error', () => {})
       // Queued before the connection's first statement; should a server or proxy refuse it, the session keeps its default.
-      // group_concat_max_len: reconcile reads keys packed 10,000 to a row (a longer page falls back to a row per key).
-      conn.query(`SET SESSION wait_timeout = ${limits.waitTimeoutS}, group_concat_max_len = 8388608`, () => {})
+      // group_concat_max_len: reconcile reads keys packed in one row, 2 MB at most (a longer one is read again in pages).
+      conn.query(`SET SESSION wait_timeout = ${limits.waitTimeoutS}, group_concat_max_len = 2097152`, () => {})
     })
     const adapter = new MysqlAdapter(pool, url, database, statementTimeoutMs)
     try {

@@ -111,6 +111,38 @@ describe('reconcile merge plan', () => {
     for (const mergePage of [1, 2, 1000]) expect(found(await run('merge', '7d', {mergePage}))).toEqual(reference)
   })
 
+  it('reads a packed row again in pages when group_concat_max_len cuts it, or a key holds the separator', async () => {
+    await order('o090', 'm\u001E090')
+    await outbox('m\u001E090', 'sent')
+    await inbox('m\u001E090')
+    try {
+      const reference = found(await run('lookup', '7d'))
+      const texts: string[] = []
+      // One connection whose packed rows are cut at 64 bytes: the outbox pages of 1000 keys and the open-ended ranges.
+      const merge = await sql.transaction(async (tx) => {
+        await tx.execute('SET SESSION group_concat_max_len = 64')
+        try {
+          const one = {...tx, transaction: sql.transaction.bind(sql), version: sql.version.bind(sql)}
+          one.query = (text, params) => {
+            texts.push(text)
+            return tx.query(text, params)
+          }
+          return await reconcile({sql: one}, DEFAULTS, {checks: CHECKS, since: parseTimeSpec('7d', '--since'), graceMs: 300_000, sample: 100, batchSize: 3, mergePage: 1000, plan: 'merge'})
+        } finally {
+          await tx.execute('SET SESSION group_concat_max_len = 2097152')
+        }
+      })
+      expect(found(merge)).toEqual(reference)
+      // Both ways of reading a range again ran: the outbox page row by row, the partners' range in pages.
+      expect(texts.some((t) => /^SELECT `id` AS k FROM `outbox`/.test(t))).toBe(true)
+      expect(texts.some((t) => /FROM \(SELECT `message_id` AS k FROM `inbox`/.test(t))).toBe(true)
+    } finally {
+      await sql.execute("DELETE FROM orders WHERE id = 'o090'")
+      await sql.execute("DELETE FROM outbox WHERE id = 'm\u001E090'")
+      await sql.execute("DELETE FROM inbox WHERE message_id = 'm\u001E090'")
+    }
+  })
+
   it('the CLI reports which checks were merged (--plan)', async () => {
     const env = cliEnv({db, redis})
     const result = await runCli(['reconcile', '--json', '--since', '30d', ...CHECKS.flatMap((c) => ['--check', c])], {env})

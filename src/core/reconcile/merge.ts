@@ -65,10 +65,156 @@ export async function keyColumnInfo(sql: SqlPort, columns: KeyColumn[]): Promise
 const SEP = '\u001E'
 
 /**
+ * The keys of one page as they came: packed in one string (`text`, key n from start[n] to end[n]), so that a million
+ * keys cost a few strings and no object each. Keys are compared in place and sliced out only when they are reported.
+ */
+export class KeyPage {
+  private index?: Map<string, number>
+  private hay?: string
+
+  private constructor(
+    private readonly text: string,
+    private readonly start: Int32Array,
+    private readonly end: Int32Array,
+    /** The text holds SEP between keys (and no key holds SEP), so a key can be searched for in it. */
+    private readonly separated: boolean,
+  ) {}
+
+  /**
+   * The keys of a packed text, or null when it is not `count` keys of `chars` characters in all: a key holding SEP, or
+   * a text cut by group_concat_max_len (possibly inside its last key). Characters beyond the BMP count twice in a
+   * JavaScript string and once in SQL: such a page is read again row by row.
+   */
+  static packed(text: string, count: number, chars: number): KeyPage | null {
+    if (count === 0) return text === '' ? KeyPage.of([]) : null
+    if (text.length !== chars + count - 1) return null
+    const start = new Int32Array(count)
+    const end = new Int32Array(count)
+    let from = 0
+    for (let n = 0; n < count; n++) {
+      const stop = text.indexOf(SEP, from)
+      if ((stop < 0) !== (n === count - 1)) return null
+      start[n] = from
+      end[n] = stop < 0 ? text.length : stop
+      from = stop + 1
+    }
+    return new KeyPage(text, start, end, true)
+  }
+
+  static of(keys: string[]): KeyPage {
+    const start = new Int32Array(keys.length)
+    const end = new Int32Array(keys.length)
+    let at = 0
+    for (const [n, key] of keys.entries()) {
+      start[n] = at
+      at += key.length
+      end[n] = at
+    }
+    return new KeyPage(keys.join(''), start, end, false)
+  }
+
+  get count(): number {
+    return this.start.length
+  }
+
+  key(n: number): string {
+    return this.text.slice(this.start[n], this.end[n])
+  }
+
+  /** Key n of this page and key m of the other are the same string. */
+  same(n: number, other: KeyPage, m: number): boolean {
+    const length = this.end[n] - this.start[n]
+    if (length !== other.end[m] - other.start[m]) return false
+    const a = this.start[n]
+    const b = other.start[m]
+    for (let i = 0; i < length; i++) if (this.text.charCodeAt(a + i) !== other.text.charCodeAt(b + i)) return false
+    return true
+  }
+
+  /** The position of a key equal to this one (the first), or -1. */
+  find(key: string): number {
+    if (!this.separated) {
+      if (!this.index) {
+        this.index = new Map()
+        for (let n = this.count - 1; n >= 0; n--) this.index.set(this.key(n), n)
+      }
+      return this.index.get(key) ?? -1
+    }
+    this.hay ??= SEP + this.text + SEP
+    const at = this.hay.indexOf(SEP + key + SEP)
+    if (at < 0) return -1
+    // The key starting at text offset `at`: a binary search over the start offsets.
+    let lo = 0
+    let hi = this.count - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (this.start[mid] < at) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+}
+
+/**
+ * Marks (bit `bit` of `marks`) the keys of `base` that `other` holds and adds to `missing` those of `other` that base
+ * does not hold: a set comparison by exact string equality, in one linear walk when both come in the same order, as
+ * keys of one collation read in index order do. `from` is where the walk stands in base (a range's partner keys may
+ * come in several pages); returns where it stopped.
+ *
+ * | at base key i, other key j         | then                                                                  |
+ * | ---------------------------------- | --------------------------------------------------------------------- |
+ * | equal                              | mark i; next i, next j                                                |
+ * | j equals base key i - 1            | a duplicate (one message, several consumers): next j                 |
+ * | j found further on in base, at t   | base i..t-1 have no partner in other; mark t; next j, i = t + 1       |
+ * | j found earlier in base, at t < i  | out of step (keys equal under the collation sort as ties): mark t     |
+ * | j not in base                      | j is missing                                                          |
+ */
+export function matchKeys(base: KeyPage, marks: Uint8Array, bit: number, other: KeyPage, missing: string[], from = 0): number {
+  let i = from
+  for (let j = 0; j < other.count; j++) {
+    if (i < base.count && base.same(i, other, j)) {
+      marks[i++] |= bit
+      continue
+    }
+    if (i > 0 && base.same(i - 1, other, j)) continue
+    const t = base.find(other.key(j))
+    if (t < 0) missing.push(other.key(j))
+    else {
+      marks[t] |= bit
+      if (t >= i) i = t + 1
+    }
+  }
+  return i
+}
+
+/**
  * The next keys of a column in its index order, after `after` (exclusive) and up to `upTo` (inclusive), at most `limit`.
  * The page comes back as one row (COUNT, MAX, GROUP_CONCAT): a tenth of the client work of one row per key.
  */
-export async function keyPage(sql: SqlExecutor, col: KeyColumn, after: string | null, upTo: string | null, limit: number): Promise<{keys: string[]; last: string | null}> {
+export async function keyPage(sql: SqlExecutor, col: KeyColumn, after: string | null, upTo: string | null, limit: number): Promise<{keys: KeyPage; last: string | null}> {
+  const {where, params} = keyRange(col, after, upTo)
+  const c = qid(col.column)
+  const inner = `SELECT ${c} AS k FROM ${qid(col.table)} WHERE ${where} ORDER BY ${c} LIMIT ?`
+  const rows = await sql.query<PackedRow & {last: unknown}>(
+    `SELECT COUNT(*) AS n, SUM(CHAR_LENGTH(s.k)) AS chars, MAX(s.k) AS last, GROUP_CONCAT(s.k SEPARATOR '${SEP}') AS ks FROM (${inner}) s`,
+    [...params, limit],
+  )
+  const n = Number(rows[0]?.n ?? 0)
+  if (n === 0) return {keys: KeyPage.of([]), last: null}
+  const keys = unpack(rows[0])
+  if (keys) return {keys, last: String(rows[0].last)}
+  // A key holding the separator, or a page longer than group_concat_max_len: the same page row by row.
+  const plain = await sql.query<{k: unknown}>(inner, [...params, limit])
+  return {keys: KeyPage.of(plain.map((r) => String(r.k))), last: String(plain.at(-1)!.k)}
+}
+
+type PackedRow = {n: unknown; chars: unknown; ks: unknown}
+
+function unpack(row: PackedRow): KeyPage | null {
+  return KeyPage.packed(row.ks === null || row.ks === undefined ? '' : String(row.ks), Number(row.n), Number(row.chars))
+}
+
+function keyRange(col: KeyColumn, after: string | null, upTo: string | null): {where: string; params: unknown[]} {
   const c = qid(col.column)
   const where = [`${c} IS NOT NULL`]
   const params: unknown[] = []
@@ -80,27 +226,29 @@ export async function keyPage(sql: SqlExecutor, col: KeyColumn, after: string | 
     where.push(`${c} <= ?`)
     params.push(upTo)
   }
-  const inner = `SELECT ${c} AS k FROM ${qid(col.table)} WHERE ${where.join(' AND ')} ORDER BY ${c} LIMIT ?`
-  const rows = await sql.query<{n: unknown; last: unknown; ks: unknown}>(`SELECT COUNT(*) AS n, MAX(s.k) AS last, GROUP_CONCAT(s.k SEPARATOR '${SEP}') AS ks FROM (${inner}) s`, [...params, limit])
-  const n = Number(rows[0]?.n ?? 0)
-  if (n === 0) return {keys: [], last: null}
-  const packed = rows[0].ks === null || rows[0].ks === undefined ? '' : String(rows[0].ks)
-  const keys = packed.split(SEP)
-  // A key holding the separator, or a page longer than group_concat_max_len: read the same page row by row.
-  if (keys.length !== n) {
-    const plain = await sql.query<{k: unknown}>(inner, [...params, limit])
-    return {keys: plain.map((r) => String(r.k)), last: String(plain.at(-1)!.k)}
-  }
-  return {keys, last: String(rows[0].last)}
+  return {where: where.join(' AND '), params}
 }
 
-/** Every key of a column in (after, upTo], page by page. */
-async function eachKey(sql: SqlExecutor, col: KeyColumn, after: string | null, upTo: string | null, limit: number, visit: (key: string) => void): Promise<void> {
+/**
+ * Every key of a column in (after, upTo]. First in one packed row without ORDER BY or LIMIT (a plain index range,
+ * a third cheaper for the database than a page; its order only decides how fast matchKeys walks); when that row
+ * is cut by group_concat_max_len (a range far denser than the outbox's), page by page.
+ */
+async function* rangeKeys(sql: SqlExecutor, col: KeyColumn, after: string | null, upTo: string | null, limit: number): AsyncGenerator<KeyPage> {
+  const {where, params} = keyRange(col, after, upTo)
+  const c = qid(col.column)
+  const rows = await sql.query<PackedRow>(`SELECT COUNT(*) AS n, SUM(CHAR_LENGTH(${c})) AS chars, GROUP_CONCAT(${c} SEPARATOR '${SEP}') AS ks FROM ${qid(col.table)} WHERE ${where}`, params)
+  if (Number(rows[0]?.n ?? 0) === 0) return
+  const all = unpack(rows[0])
+  if (all) {
+    yield all
+    return
+  }
   let cursor = after
   for (;;) {
     const page = await keyPage(sql, col, cursor, upTo, limit)
-    for (const key of page.keys) visit(key)
-    if (page.keys.length < limit) return
+    yield page.keys
+    if (page.keys.count < limit) return
     cursor = page.last
   }
 }
@@ -128,8 +276,9 @@ const IN_INBOX = 2
 
 /**
  * One pass over the outbox ids in pages of `limit`; each page's range (previous last id, this last id] is also read
- * from orders and inbox (the last range is open-ended), and the three key sets are compared. Memory holds one
- * outbox page, one page of each partner and the candidates of one range.
+ * from orders and inbox (the last range is open-ended), and the three key sets are compared. Candidates are handed
+ * to `take` after each range, and within a range whenever a list reaches `limit`, one call at a time: memory holds
+ * one outbox page, a page of each partner and `limit` candidates of each kind, whatever the data.
  *
  * | key in outbox | in orders | in inbox | candidate of                                   |
  * | ------------- | --------- | -------- | ---------------------------------------------- |
@@ -138,7 +287,16 @@ const IN_INBOX = 2
  * | yes           | -         | no       | unconsumed                                     |
  * | yes           | no        | yes      | orphans (no order), when orders are compared   |
  */
-export async function* mergeKeys(sql: SqlPort, cols: MergeColumns, limit: number, signal?: AbortSignal): AsyncGenerator<MergeCandidates> {
+export async function mergeKeys(
+  sql: SqlPort,
+  cols: MergeColumns,
+  limit: number,
+  take: (found: MergeCandidates) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<void> {
+  let taking = Promise.resolve()
+  const handOver = (found: MergeCandidates) => (taking = taking.then(() => take(found)))
+  const none = (): MergeCandidates => ({ordersWithoutMessage: [], unconsumed: [], orphans: []})
   // The next outbox page is read while this range's partners are compared; a failure is awaited with it.
   const nextPage = (after: string | null) => {
     const page = keyPage(sql, cols.outbox, after, null, limit)
@@ -150,28 +308,30 @@ export async function* mergeKeys(sql: SqlPort, cols: MergeColumns, limit: number
   for (;;) {
     throwIfAborted(signal)
     const page = await ahead
-    const full = page.keys.length === limit
+    const full = page.keys.count === limit
     const upTo = full ? page.last : null
     if (full) ahead = nextPage(page.last)
-    const flags = new Map<string, number>()
-    for (const key of page.keys) flags.set(key, 0)
-    const out: MergeCandidates = {ordersWithoutMessage: [], unconsumed: [], orphans: []}
+    const marks = new Uint8Array(page.keys.count)
+    const out = none()
     // A partner key in this outbox page marks it; one outside it has no outbox row.
-    const probe = (col: KeyColumn | undefined, mark: number, missing: string[]) =>
-      col
-        ? eachKey(sql, col, after, upTo, limit, (key) => {
-            const f = flags.get(key)
-            if (f === undefined) missing.push(key)
-            else flags.set(key, f | mark)
-          })
-        : undefined
-    await Promise.all([probe(cols.orders, IN_ORDERS, out.ordersWithoutMessage), probe(cols.inbox, IN_INBOX, out.orphans)])
-    if (cols.inbox)
-      for (const [key, f] of flags) {
-        if ((f & IN_INBOX) === 0) out.unconsumed.push(key)
-        else if (cols.orders && (f & IN_ORDERS) === 0) out.orphans.push(key)
+    const walk = async (col: KeyColumn | undefined, bit: number, kind: 'ordersWithoutMessage' | 'orphans') => {
+      if (!col) return
+      let at = 0
+      for await (const other of rangeKeys(sql, col, after, upTo, limit)) {
+        at = matchKeys(page.keys, marks, bit, other, out[kind], at)
+        if (out[kind].length >= limit) {
+          const found = out[kind].splice(0)
+          await handOver({...none(), [kind]: found})
+        }
       }
-    yield out
+    }
+    await Promise.all([walk(cols.orders, IN_ORDERS, 'ordersWithoutMessage'), walk(cols.inbox, IN_INBOX, 'orphans')])
+    if (cols.inbox)
+      for (let n = 0; n < marks.length; n++) {
+        if ((marks[n] & IN_INBOX) === 0) out.unconsumed.push(page.keys.key(n))
+        else if (cols.orders && (marks[n] & IN_ORDERS) === 0) out.orphans.push(page.keys.key(n))
+      }
+    await handOver(out)
     if (!full) return
     after = page.last
   }

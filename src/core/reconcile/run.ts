@@ -91,7 +91,7 @@ export interface ReconcilePorts {
 
 export const DEFAULT_BATCH = 5000
 
-/** Keys per page of the merge plan, packed into one row (group_concat_max_len is raised to 8 MB for it). */
+/** Keys per page of the merge plan, packed into one row (group_concat_max_len is raised to 2 MB for it). */
 const MERGE_PAGE = 5000
 
 /** The SQL-only checks, most expensive first (measured by bench/reconcile.ts). */
@@ -163,6 +163,7 @@ export function cacheKeys(pattern: string): (id: string) => string {
 }
 
 function text(value: unknown): string | null {
+  if (typeof value === 'string') return value
   if (value === null || value === undefined) return null
   if (value instanceof Date) return value.toISOString()
   if (Buffer.isBuffer(value)) return value.toString('utf8')
@@ -183,19 +184,23 @@ interface CacheCompared {
 }
 
 /** Reads the keys of one page of orders in one pipeline and returns the drifted ones. */
-async function compareCache(cache: CachePort, pattern: string, rows: ScanRow[]): Promise<CacheCompared[]> {
+async function compareCache(cache: CachePort, key: (id: string) => string, rows: ScanRow[]): Promise<CacheCompared[]> {
   // No settled column: the scan's WHERE already left out the orders updated within the grace period.
-  const settled = rows.filter((r) => r.settled === undefined || Number(r.settled) === 1)
-  const key = cacheKeys(pattern)
-  const keys = settled.map((r) => key(String(r._k0)))
-  const statuses = settled.map((r) => text(r.order_status))
-  const reads = keys.length > 0 ? await cache.readDiffering(keys, statuses) : []
+  const page = rows.some((r) => r.settled !== undefined && Number(r.settled) !== 1) ? rows.filter((r) => Number(r.settled) === 1) : rows
+  if (page.length === 0) return []
+  const keys = new Array<string>(page.length)
+  const statuses = new Array<string | null>(page.length)
+  for (let n = 0; n < page.length; n++) {
+    keys[n] = key(String(page[n]._k0))
+    statuses[n] = text(page[n].order_status)
+  }
+  const reads = await cache.readDiffering(keys, statuses)
   const drifted: CacheCompared[] = []
-  for (const [n, row] of settled.entries()) {
+  for (let n = 0; n < page.length; n++) {
     const read = reads[n]
     // null: the key holds exactly the order's status.
     const drift = read === null ? null : cacheDrift(statuses[n], read)
-    if (read !== null && drift !== null) drifted.push({row, key: keys[n], status: statuses[n], read, drift})
+    if (read !== null && drift !== null) drifted.push({row: page[n], key: keys[n], status: statuses[n], read, drift})
   }
   return drifted
 }
@@ -257,13 +262,23 @@ export async function reconcile(ports: ReconcilePorts, config: Config, options: 
     const cache = new Tally(options.sample)
     const orphans = withMessage ? new Tally(options.sample) : null
     const spec = ordersScan(schema, bounds, {withMessage, withCache, order: orders.orders})
+    const cacheKey = cacheKeys(config.cache.keyPattern)
+    // An untimed scan did not read the times: the drifted orders' times are looked up a batch at a time.
+    let untimed: CacheCompared[] = []
+    const addUntimed = async () => {
+      const times = await orderTimes(ports.sql, schema, untimed.map((d) => String(d.row._k0)))
+      for (const d of untimed) cache.add(sampleOf({...d.row, _ts: times.get(String(d.row._k0)) ?? null}, d.drift))
+      untimed = []
+    }
     for await (const rows of scanPages(ports.sql, spec, batch, options.signal)) {
       if (orphans) for (const row of rows) if (Number(row.no_msg) === 1) orphans.add(sampleOf(row))
-      const drifted = await compareCache(ports.cache!, config.cache.keyPattern, rows)
-      const times = spec.untimed ? await orderTimes(ports.sql, schema, drifted.map((d) => String(d.row._k0))) : undefined
-      for (const d of drifted) cache.add(sampleOf(times ? {...d.row, _ts: times.get(String(d.row._k0)) ?? null} : d.row, d.drift))
+      const drifted = await compareCache(ports.cache!, cacheKey, rows)
+      if (spec.untimed) untimed.push(...drifted)
+      else for (const d of drifted) cache.add(sampleOf(d.row, d.drift))
+      if (untimed.length >= batch) await addUntimed()
       progress(rows.length, 'orders')
     }
+    if (untimed.length > 0) await addUntimed()
     results.cache_drift = cache.result()
     if (orphans) results.order_without_message = orphans.result()
   }
@@ -305,11 +320,17 @@ export async function reconcile(ports: ReconcilePorts, config: Config, options: 
       orphan_consumed: 'orphans',
     }
     const mergePage = options.mergePage ?? MERGE_PAGE
-    for await (const range of mergeKeys(ports.sql, columns, mergePage, options.signal)) {
-      for (const [check, keys] of pending) for (const key of range[found[check]]) keys.add(key)
-      await flush(batch)
-      progress(mergePage, 'merge')
-    }
+    await mergeKeys(
+      ports.sql,
+      columns,
+      mergePage,
+      async (range) => {
+        for (const [check, keys] of pending) for (const key of range[found[check]]) keys.add(key)
+        await flush(batch)
+        progress(mergePage, 'merge')
+      },
+      options.signal,
+    )
     await flush(1)
     // A NULL key has no partner and no place in a merge: those rows go straight to the check's SQL.
     for (const check of merged) if (check !== 'sent_not_consumed') await verify(check, null)
@@ -443,7 +464,7 @@ export async function fixFindings(ports: ReconcilePorts, config: Config, options
           break
         }
         if (check === 'cache_drift') {
-          const drifted = await compareCache(ports.cache!, config.cache.keyPattern, rows)
+          const drifted = await compareCache(ports.cache!, cacheKeys(config.cache.keyPattern), rows)
           if (config.cache.onDrift === 'delete') {
             const present = drifted.filter((d) => d.read.state !== 'missing')
             if (present.length > 0) await ports.cache!.remove(present.map((d) => d.key))
