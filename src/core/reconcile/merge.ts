@@ -232,25 +232,31 @@ function keyRange(col: KeyColumn, after: string | null, upTo: string | null): {w
 /**
  * Every key of a column in (after, upTo]. First in one packed row without ORDER BY or LIMIT (a plain index range,
  * a third cheaper for the database than a page; its order only decides how fast matchKeys walks); when that row
- * is cut by group_concat_max_len (a range far denser than the outbox's), page by page.
+ * is cut by group_concat_max_len (a range far denser than the outbox's), page by page. The first query is sent at
+ * once, so that a range can be read while the one before it is compared.
  */
-async function* rangeKeys(sql: SqlExecutor, col: KeyColumn, after: string | null, upTo: string | null, limit: number): AsyncGenerator<KeyPage> {
+function rangeKeys(sql: SqlExecutor, col: KeyColumn, after: string | null, upTo: string | null, limit: number): AsyncIterable<KeyPage> {
   const {where, params} = keyRange(col, after, upTo)
   const c = qid(col.column)
-  const rows = await sql.query<PackedRow>(`SELECT COUNT(*) AS n, SUM(CHAR_LENGTH(${c})) AS chars, GROUP_CONCAT(${c} SEPARATOR '${SEP}') AS ks FROM ${qid(col.table)} WHERE ${where}`, params)
-  if (Number(rows[0]?.n ?? 0) === 0) return
-  const all = unpack(rows[0])
-  if (all) {
-    yield all
-    return
-  }
-  let cursor = after
-  for (;;) {
-    const page = await keyPage(sql, col, cursor, upTo, limit)
-    yield page.keys
-    if (page.keys.count < limit) return
-    cursor = page.last
-  }
+  const first = sql.query<PackedRow>(`SELECT COUNT(*) AS n, SUM(CHAR_LENGTH(${c})) AS chars, GROUP_CONCAT(${c} SEPARATOR '${SEP}') AS ks FROM ${qid(col.table)} WHERE ${where}`, params)
+  // Awaited by the walk; marked handled now in case the walk never starts (an abort, a failure elsewhere).
+  first.catch(() => {})
+  return (async function* () {
+    const rows = await first
+    if (Number(rows[0]?.n ?? 0) === 0) return
+    const all = unpack(rows[0])
+    if (all) {
+      yield all
+      return
+    }
+    let cursor = after
+    for (;;) {
+      const page = await keyPage(sql, col, cursor, upTo, limit)
+      yield page.keys
+      if (page.keys.count < limit) return
+      cursor = page.last
+    }
+  })()
 }
 
 export interface MergeColumns {
@@ -297,27 +303,34 @@ export async function mergeKeys(
   let taking = Promise.resolve()
   const handOver = (found: MergeCandidates) => (taking = taking.then(() => take(found)))
   const none = (): MergeCandidates => ({ordersWithoutMessage: [], unconsumed: [], orphans: []})
-  // The next outbox page is read while this range's partners are compared; a failure is awaited with it.
-  const nextPage = (after: string | null) => {
-    const page = keyPage(sql, cols.outbox, after, null, limit)
-    page.catch(() => {})
-    return page
+  /** The outbox page after `after`, and as soon as it is there, its partners' ranges (read while the range before is compared). */
+  const open = (after: string | null) => {
+    const range = keyPage(sql, cols.outbox, after, null, limit).then((page) => {
+      const full = page.keys.count === limit
+      const upTo = full ? page.last : null
+      return {
+        page,
+        full,
+        orders: cols.orders ? rangeKeys(sql, cols.orders, after, upTo, limit) : undefined,
+        inbox: cols.inbox ? rangeKeys(sql, cols.inbox, after, upTo, limit) : undefined,
+      }
+    })
+    range.catch(() => {})
+    return range
   }
-  let after: string | null = null
-  let ahead = nextPage(null)
+  let ahead = open(null)
   for (;;) {
     throwIfAborted(signal)
-    const page = await ahead
-    const full = page.keys.count === limit
-    const upTo = full ? page.last : null
-    if (full) ahead = nextPage(page.last)
+    const {page, full, orders, inbox} = await ahead
+    // Two ranges in flight at most: this one, and the next one's outbox page and partners.
+    if (full) ahead = open(page.last)
     const marks = new Uint8Array(page.keys.count)
     const out = none()
     // A partner key in this outbox page marks it; one outside it has no outbox row.
-    const walk = async (col: KeyColumn | undefined, bit: number, kind: 'ordersWithoutMessage' | 'orphans') => {
-      if (!col) return
+    const walk = async (keys: AsyncIterable<KeyPage> | undefined, bit: number, kind: 'ordersWithoutMessage' | 'orphans') => {
+      if (!keys) return
       let at = 0
-      for await (const other of rangeKeys(sql, col, after, upTo, limit)) {
+      for await (const other of keys) {
         at = matchKeys(page.keys, marks, bit, other, out[kind], at)
         if (out[kind].length >= limit) {
           const found = out[kind].splice(0)
@@ -325,7 +338,7 @@ export async function mergeKeys(
         }
       }
     }
-    await Promise.all([walk(cols.orders, IN_ORDERS, 'ordersWithoutMessage'), walk(cols.inbox, IN_INBOX, 'orphans')])
+    await Promise.all([walk(orders, IN_ORDERS, 'ordersWithoutMessage'), walk(inbox, IN_INBOX, 'orphans')])
     if (cols.inbox)
       for (let n = 0; n < marks.length; n++) {
         if ((marks[n] & IN_INBOX) === 0) out.unconsumed.push(page.keys.key(n))
@@ -333,6 +346,5 @@ export async function mergeKeys(
       }
     await handOver(out)
     if (!full) return
-    after = page.last
   }
 }
