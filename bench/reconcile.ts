@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- reconcile [--rows 1000000] [--batch-size 5000] [--keep]`
+ * `npm run bench -- reconcile [--rows 1000000] [--batch-size N] [--keep]`
  *
  * Loads N orders with their outbox rows, inbox records and Redis keys, injects 0.1% of every kind of discrepancy
  * (disjoint sets), then in the same run measures:
@@ -68,7 +68,7 @@ function minusSeconds(base: string, seconds: number): string {
 
 export async function main(args: string[]): Promise<void> {
   const rows = Number(arg(args, '--rows', '1000000'))
-  const batch = arg(args, '--batch-size', '5000')
+  const batch = arg(args, '--batch-size', '')
   const keep = args.includes('--keep')
   if (!Number.isInteger(rows) || rows < 1000) throw new Error('--rows must be an integer of at least 1000')
 
@@ -165,7 +165,8 @@ export async function main(args: string[]): Promise<void> {
     // The fixed cost of a CLI run (start-up, config, connections, lock) on an empty window, to read the ratio fairly.
     const idle = await runMeasured(['reconcile', '--json', '--config', configFile, '--since', '1ms'], env)
     // Warm like the anti-join: one untimed run first (the load leaves MariaDB flushing pages for a while), then the timed one.
-    const args = ['reconcile', '--json', '--config', configFile, '--sample', '1000', '--batch-size', batch]
+    // The CLI's own page size unless one is given.
+    const args = ['reconcile', '--json', '--config', configFile, '--sample', '1000', ...(batch ? ['--batch-size', batch] : [])]
     await runMeasured(args, env)
     const run = await runMeasured(args, env)
     if (run.code !== 0 && run.code !== 1) throw new Error(`reconcile exited ${run.code}: ${run.stderr}`)

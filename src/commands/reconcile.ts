@@ -41,7 +41,7 @@ Exit 0 when clean, 1 when anything was found, 2 on a usage, configuration or con
     until: Flags.string({description: 'end of the window (exclusive): a duration ago or a database time; default now'}),
     grace: Flags.string({description: 'rows younger than this are never flagged', default: '5m'}),
     sample: Flags.integer({description: 'sample ids shown per check', default: 5, min: 0, max: 1000}),
-    'batch-size': Flags.integer({description: 'rows per SQL page and keys per Redis pipeline', default: 5000, min: 1, max: 50_000}),
+    'batch-size': Flags.integer({description: 'rows per SQL page and keys per Redis pipeline', default: 10_000, min: 1, max: 50_000}),
     plan: Flags.string({
       description: 'how rows without a partner are found: merge (read the key columns once and compare), lookup (an index lookup per row), auto (merge when the window covers the tables)',
       options: ['auto', 'merge', 'lookup'],

@@ -166,10 +166,11 @@ describe('reconcile merge plan: integer keys', () => {
       await sql3.execute('ALTER TABLE orders MODIFY message_id INT NULL')
       await sql3.execute('ALTER TABLE inbox MODIFY message_id BIGINT NOT NULL')
       // 9 < 10 < 100 numerically, but "10" < "100" < "9" as text: a merge cut in text order would lose keys.
-      for (const n of [1, 2, 9, 10, 11, 99, 100, 101, 1000]) {
+      // 500 is where the key space is cut in halves (the middle of 1 and 1000): it must belong to one of them.
+      for (const n of [1, 2, 9, 10, 11, 99, 100, 101, 500, 1000]) {
         await sql3.execute(`INSERT INTO orders (id, message_id, status, created_at, updated_at) VALUES (?, ?, 'paid', ${OLD}, ${OLD})`, [`o${n}`, n])
         if (n !== 10) await sql3.execute(`INSERT INTO outbox (id, payload, status, created_at, sent_at) VALUES (?, '{}', 'sent', ${OLD}, ${OLD})`, [n])
-        if (n !== 99) await sql3.execute(`INSERT INTO inbox (message_id, consumer, status, received_at) VALUES (?, 'billing', 'processed', ${OLD})`, [n])
+        if (n !== 99 && n !== 500) await sql3.execute(`INSERT INTO inbox (message_id, consumer, status, received_at) VALUES (?, 'billing', 'processed', ${OLD})`, [n])
       }
       await sql3.execute(`INSERT INTO inbox (message_id, consumer, status, received_at) VALUES (5000, 'billing', 'processed', ${OLD})`)
       const run3 = (plan: 'merge' | 'lookup') =>
@@ -179,7 +180,7 @@ describe('reconcile merge plan: integer keys', () => {
       expect(found(merge)).toEqual(found(await run3('lookup')))
       expect(found(merge)).toEqual({
         order_without_message: ['o10'],
-        sent_not_consumed: ['99'],
+        sent_not_consumed: ['500', '99'],
         orphan_consumed: ['10 no outbox row (consumer billing)', '5000 no outbox row (consumer billing)'],
       })
     } finally {

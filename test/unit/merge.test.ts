@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {KeyPage, matchKeys} from '../../src/core/reconcile/merge.js'
+import {KeyPage, matchKeys, middleKey} from '../../src/core/reconcile/merge.js'
 
 const SEP = '\u001E'
 const packed = (keys: string[]) => KeyPage.packed(keys.join(SEP), keys.length, keys.reduce((n, k) => n + k.length, 0))!
@@ -73,5 +73,33 @@ describe('matchKeys', () => {
       expect(got.marked, `round ${round}`).toEqual(want.marked)
       expect(got.missing.sort(), `round ${round}`).toEqual(want.missing.sort())
     }
+  })
+})
+
+describe('middleKey', () => {
+  it('cuts integer keys at their numeric middle, BIGINT included', () => {
+    expect(middleKey('1', '1000', true)).toBe('500')
+    expect(middleKey('-10', '11', true)).toBe('0')
+    expect(middleKey('9007199254740993', '9007199254740999', true)).toBe('9007199254740996')
+    expect(middleKey('5', '5', true)).toBeNull()
+    expect(middleKey(null, '5', true)).toBeNull()
+    expect(middleKey('a', '5', true)).toBeNull()
+  })
+
+  it('cuts text keys between them after their common prefix, in valid UTF-16', () => {
+    const cases: [string, string][] = [
+      ['m00000001', 'm00999999'],
+      ['a', 'b'],
+      ['order-1', 'order-10'],
+      ['00000000-0000-4000-8000-000000000000', 'ffffffff-ffff-4fff-bfff-ffffffffffff'],
+      ['é', '😀'],
+    ]
+    for (const [lo, hi] of cases) {
+      const cut = middleKey(lo, hi, false)!
+      expect(cut > lo && cut < hi, `${lo} < ${cut} < ${hi}`).toBe(true)
+      expect([...cut].every((ch) => ch.charCodeAt(0) < 0xd800), cut).toBe(true)
+    }
+    expect(middleKey('m00000001', 'm00999999', false)!.startsWith('m00')).toBe(true)
+    expect(middleKey('x', 'x', false)).toBeNull()
   })
 })

@@ -23,7 +23,7 @@ export interface KeyColumnInfo {
   indexed: boolean
 }
 
-const INTEGER = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint'])
+export const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint'])
 const TEXT = new Set(['char', 'varchar'])
 
 /**
@@ -40,7 +40,7 @@ const TEXT = new Set(['char', 'varchar'])
 export function keysMergeable(columns: KeyColumnInfo[]): boolean {
   if (columns.length === 0 || columns.some((c) => !c.indexed)) return false
   const types = columns.map((c) => c.dataType.toLowerCase())
-  if (types.every((t) => INTEGER.has(t))) return true
+  if (types.every((t) => INTEGER_TYPES.has(t))) return true
   return types.every((t) => TEXT.has(t)) && new Set(columns.map((c) => c.collation)).size === 1
 }
 
@@ -260,6 +260,8 @@ function rangeKeys(sql: SqlExecutor, col: KeyColumn, after: string | null, upTo:
 }
 
 export interface MergeColumns {
+  /** The keys are integers (compared as numbers by the database), not text. */
+  numeric?: boolean
   outbox: KeyColumn
   /** orders' message id column: order_without_message, and the no-order half of orphan_consumed. */
   orders?: KeyColumn
@@ -279,6 +281,38 @@ export interface MergeCandidates {
 
 const IN_ORDERS = 1
 const IN_INBOX = 2
+
+/** Code units are taken as digits below the surrogates, so that a middle key is valid UTF-16. */
+const DIGIT = 0xd800n
+
+/**
+ * A key between two keys, to cut a column's key space in two halves that are merged side by side. Any key would
+ * give the same findings (each half is a range the database cuts); this one only aims at halves of similar size:
+ * the numeric middle of integer keys, or the middle of the first four characters after the common prefix of text
+ * keys. Null when there is nothing to cut (an empty column, one key, keys that are not numbers when they should be).
+ */
+export function middleKey(lo: string | null, hi: string | null, numeric: boolean): string | null {
+  if (lo === null || hi === null || lo === hi) return null
+  if (numeric) {
+    if (!/^-?\d+$/.test(lo) || !/^-?\d+$/.test(hi)) return null
+    return ((BigInt(lo) + BigInt(hi)) / 2n).toString()
+  }
+  let prefix = 0
+  while (prefix < lo.length && prefix < hi.length && lo[prefix] === hi[prefix]) prefix++
+  const value = (s: string) => {
+    let v = 0n
+    for (let n = 0; n < 4; n++) v = v * DIGIT + BigInt(Math.min(s.charCodeAt(prefix + n) || 0, 0xd7ff))
+    return v
+  }
+  let mid = (value(lo) + value(hi)) / 2n
+  const digits: number[] = []
+  for (let n = 0; n < 4; n++) {
+    digits.unshift(Number(mid % DIGIT))
+    mid /= DIGIT
+  }
+  while (digits.length > 0 && digits.at(-1) === 0) digits.pop()
+  return lo.slice(0, prefix) + String.fromCharCode(...digits)
+}
 
 /**
  * One pass over the outbox ids in pages of `limit`; each page's range (previous last id, this last id] is also read
@@ -303,48 +337,59 @@ export async function mergeKeys(
   let taking = Promise.resolve()
   const handOver = (found: MergeCandidates) => (taking = taking.then(() => take(found)))
   const none = (): MergeCandidates => ({ordersWithoutMessage: [], unconsumed: [], orphans: []})
-  /** The outbox page after `after`, and as soon as it is there, its partners' ranges (read while the range before is compared). */
-  const open = (after: string | null) => {
-    const range = keyPage(sql, cols.outbox, after, null, limit).then((page) => {
-      const full = page.keys.count === limit
-      const upTo = full ? page.last : null
-      return {
-        page,
-        full,
-        orders: cols.orders ? rangeKeys(sql, cols.orders, after, upTo, limit) : undefined,
-        inbox: cols.inbox ? rangeKeys(sql, cols.inbox, after, upTo, limit) : undefined,
-      }
-    })
-    range.catch(() => {})
-    return range
-  }
-  let ahead = open(null)
-  for (;;) {
-    throwIfAborted(signal)
-    const {page, full, orders, inbox} = await ahead
-    // Two ranges in flight at most: this one, and the next one's outbox page and partners.
-    if (full) ahead = open(page.last)
-    const marks = new Uint8Array(page.keys.count)
-    const out = none()
-    // A partner key in this outbox page marks it; one outside it has no outbox row.
-    const walk = async (keys: AsyncIterable<KeyPage> | undefined, bit: number, kind: 'ordersWithoutMessage' | 'orphans') => {
-      if (!keys) return
-      let at = 0
-      for await (const other of keys) {
-        at = matchKeys(page.keys, marks, bit, other, out[kind], at)
-        if (out[kind].length >= limit) {
-          const found = out[kind].splice(0)
-          await handOver({...none(), [kind]: found})
+
+  /** The ranges of one half of the key space, (from, to], null meaning no bound. */
+  const half = async (from: string | null, to: string | null) => {
+    /** The outbox page after `after`, and as soon as it is there, its partners' ranges (read while the range before is compared). */
+    const open = (after: string | null) => {
+      const range = keyPage(sql, cols.outbox, after, to, limit).then((page) => {
+        const full = page.keys.count === limit
+        const upTo = full ? page.last : to
+        return {
+          page,
+          full,
+          orders: cols.orders ? rangeKeys(sql, cols.orders, after, upTo, limit) : undefined,
+          inbox: cols.inbox ? rangeKeys(sql, cols.inbox, after, upTo, limit) : undefined,
+        }
+      })
+      range.catch(() => {})
+      return range
+    }
+    let ahead = open(from)
+    for (;;) {
+      throwIfAborted(signal)
+      const {page, full, orders, inbox} = await ahead
+      // Two ranges in flight at most: this one, and the next one's outbox page and partners.
+      if (full) ahead = open(page.last)
+      const marks = new Uint8Array(page.keys.count)
+      const out = none()
+      // A partner key in this outbox page marks it; one outside it has no outbox row.
+      const walk = async (keys: AsyncIterable<KeyPage> | undefined, bit: number, kind: 'ordersWithoutMessage' | 'orphans') => {
+        if (!keys) return
+        let at = 0
+        for await (const other of keys) {
+          at = matchKeys(page.keys, marks, bit, other, out[kind], at)
+          if (out[kind].length >= limit) {
+            const found = out[kind].splice(0)
+            await handOver({...none(), [kind]: found})
+          }
         }
       }
+      await Promise.all([walk(orders, IN_ORDERS, 'ordersWithoutMessage'), walk(inbox, IN_INBOX, 'orphans')])
+      if (cols.inbox)
+        for (let n = 0; n < marks.length; n++) {
+          if ((marks[n] & IN_INBOX) === 0) out.unconsumed.push(page.keys.key(n))
+          else if (cols.orders && (marks[n] & IN_ORDERS) === 0) out.orphans.push(page.keys.key(n))
+        }
+      await handOver(out)
+      if (!full) return
     }
-    await Promise.all([walk(orders, IN_ORDERS, 'ordersWithoutMessage'), walk(inbox, IN_INBOX, 'orphans')])
-    if (cols.inbox)
-      for (let n = 0; n < marks.length; n++) {
-        if ((marks[n] & IN_INBOX) === 0) out.unconsumed.push(page.keys.key(n))
-        else if (cols.orders && (marks[n] & IN_ORDERS) === 0) out.orphans.push(page.keys.key(n))
-      }
-    await handOver(out)
-    if (!full) return
   }
+
+  // Two halves side by side: one chain of pages waits on the database at every step, two keep it busy.
+  const c = qid(cols.outbox.column)
+  const ends = await sql.query<{lo: unknown; hi: unknown}>(`SELECT MIN(${c}) AS lo, MAX(${c}) AS hi FROM ${qid(cols.outbox.table)}`)
+  const text = (v: unknown) => (v === null || v === undefined ? null : String(v))
+  const cut = middleKey(text(ends[0]?.lo), text(ends[0]?.hi), cols.numeric === true)
+  await (cut === null ? half(null, null) : Promise.all([half(null, cut), half(cut, null)]))
 }

@@ -22,7 +22,7 @@ import {
   type SqlCheck,
   windowCovers,
 } from './checks.js'
-import {keyColumnInfo, type MergeColumns, keysMergeable, mergeKeys} from './merge.js'
+import {INTEGER_TYPES, keyColumnInfo, type MergeColumns, keysMergeable, mergeKeys} from './merge.js'
 import type {CachePort, CacheRead, DrainPort} from './ports.js'
 import {type ScanRow, scanPages} from './scan.js'
 import {type Bounds, resolveBounds, type TimeSpec} from './window.js'
@@ -75,7 +75,7 @@ export interface ReconcileOptions {
    * covers the tables, the default). Both give the same findings.
    */
   plan?: 'auto' | 'lookup' | 'merge'
-  /** Keys per page of the merge plan (default 5000). */
+  /** Keys per page of the merge plan (default 10,000). */
   mergePage?: number
   signal?: AbortSignal
   onProgress?: ProgressCallback
@@ -89,10 +89,10 @@ export interface ReconcilePorts {
   drain?: DrainPort
 }
 
-export const DEFAULT_BATCH = 5000
+export const DEFAULT_BATCH = 10_000
 
 /** Keys per page of the merge plan, packed into one row (group_concat_max_len is raised to 2 MB for it). */
-const MERGE_PAGE = 5000
+const MERGE_PAGE = 10_000
 
 /** The SQL-only checks, most expensive first (measured by bench/reconcile.ts). */
 const COST: CheckName[] = ['orphan_consumed', 'sent_not_consumed', 'order_without_message', 'consumed_failed', 'message_stuck', 'message_dead']
@@ -222,7 +222,7 @@ async function planMerge(
   if (merged.length === 0) return {merged}
   const columns = mergeColumns(schema, merged)
   const info = await keyColumnInfo(sql, [columns.outbox, ...(columns.orders ? [columns.orders] : []), ...(columns.inbox ? [columns.inbox] : [])])
-  return keysMergeable(info) ? {merged, columns} : {merged: []}
+  return keysMergeable(info) ? {merged, columns: {...columns, numeric: info.every((c) => INTEGER_TYPES.has(c.dataType.toLowerCase()))}} : {merged: []}
 }
 
 /**
