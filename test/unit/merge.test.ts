@@ -43,6 +43,9 @@ describe('KeyPage', () => {
   it('finds a key by exact equality, packed or not', () => {
     for (const page of [packed(['a', 'ab', 'b', 'abc']), KeyPage.of(['a', 'ab', 'b', 'abc'])]) {
       expect(['a', 'ab', 'b', 'abc', 'A', 'bc', ''].map((k) => page.find(k))).toEqual([0, 1, 2, 3, -1, -1, -1])
+      // Looking first from a position, it still finds the keys before it, and past the end.
+      expect(['a', 'ab', 'b', 'abc', 'bc'].map((k) => page.find(k, 2))).toEqual([0, 1, 2, 3, -1])
+      expect(['a', 'abc'].map((k) => page.find(k, 4))).toEqual([0, 3])
     }
   })
 })

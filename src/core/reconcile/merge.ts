@@ -131,8 +131,8 @@ export class KeyPage {
     return true
   }
 
-  /** The position of a key equal to this one (the first), or -1. */
-  find(key: string): number {
+  /** The position of a key equal to this one, or -1; `near` is where to look first (the walk's position). */
+  find(key: string, near = 0): number {
     if (!this.separated) {
       if (!this.index) {
         this.index = new Map()
@@ -141,7 +141,11 @@ export class KeyPage {
       return this.index.get(key) ?? -1
     }
     this.hay ??= SEP + this.text + SEP
-    const at = this.hay.indexOf(SEP + key + SEP)
+    // In hay, key n starts at start[n] + 1, just after its leading SEP: search onwards from the walk, then back.
+    const needle = SEP + key + SEP
+    const from = near < this.count ? this.start[near] : this.text.length + 1
+    let at = this.hay.indexOf(needle, from)
+    if (at < 0) at = this.hay.lastIndexOf(needle, from)
     if (at < 0) return -1
     // The key starting at text offset `at`: a binary search over the start offsets.
     let lo = 0
@@ -177,7 +181,7 @@ export function matchKeys(base: KeyPage, marks: Uint8Array, bit: number, other: 
       continue
     }
     if (i > 0 && base.same(i - 1, other, j)) continue
-    const t = base.find(other.key(j))
+    const t = base.find(other.key(j), i)
     if (t < 0) missing.push(other.key(j))
     else {
       marks[t] |= bit
