@@ -1,12 +1,12 @@
 /**
- * `npm run bench -- reconcile [--rows 1000000] [--batch-size N] [--keep]`
+ * `npm run bench -- reconcile [--rows 1000000] [--runs 5] [--batch-size N] [--keep]`
  *
  * Loads N orders with their outbox rows, inbox records and Redis keys, injects 0.1% of every kind of discrepancy
- * (disjoint sets), then in the same run measures:
+ * (disjoint sets), then in the same run measures, --runs times in turn (default 5; the machine's noise is ±10%):
  *   raw limit: one SQL anti-join of orders against inbox (SELECT COUNT(*) … NOT EXISTS), warm;
  *   reconcile: the built CLI `msgops reconcile --json` with all seven checks, Redis included, as cron runs it; warm too
- *   (one untimed run first).
- * Prints both times, their ratio, the CLI's peak RSS (VmHWM) and whether the findings equal the injected set.
+ *   (one untimed run of each first).
+ * Prints every pair, the median ratio, the CLI's peak RSS (VmHWM) and whether every run's findings equal the injected set.
  * Targets: ratio ≤ 2, peak RSS < 200 MB at a million rows, findings exact. Needs dist/ (npx tsc -p tsconfig.build.json).
  */
 import {spawn} from 'node:child_process'
@@ -70,6 +70,8 @@ export async function main(args: string[]): Promise<void> {
   const rows = Number(arg(args, '--rows', '1000000'))
   const batch = arg(args, '--batch-size', '')
   const keep = args.includes('--keep')
+  const runs = Number(arg(args, '--runs', '5'))
+  if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer')
   if (!Number.isInteger(rows) || rows < 1000) throw new Error('--rows must be an integer of at least 1000')
 
   const dbName = `msgops_bench_rec_${randomBytes(3).toString('hex')}`
@@ -154,43 +156,63 @@ export async function main(args: string[]): Promise<void> {
 
     // Raw limit, warm: the anti-join of orders against inbox, once to warm the buffer pool, then timed.
     const antiJoin = 'SELECT COUNT(*) AS n FROM orders o WHERE NOT EXISTS (SELECT 1 FROM inbox i WHERE i.message_id = o.message_id)'
-    await pool.query(antiJoin)
-    const rawStart = process.hrtime.bigint()
-    await pool.query(antiJoin)
-    const rawMs = Number(process.hrtime.bigint() - rawStart) / 1e6
+    const timeAntiJoin = async () => {
+      const started = process.hrtime.bigint()
+      await pool.query(antiJoin)
+      return Number(process.hrtime.bigint() - started) / 1e6
+    }
 
     const env: Record<string, string> = {}
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('MSGOPS_')) env[k] = v
     Object.assign(env, {MSGOPS_MYSQL_URL: url.toString(), MSGOPS_REDIS_URL: REDIS_URL, MSGOPS_REDIS_KEY_PREFIX: prefix, NO_COLOR: '1'})
     // The fixed cost of a CLI run (start-up, config, connections, lock) on an empty window, to read the ratio fairly.
     const idle = await runMeasured(['reconcile', '--json', '--config', configFile, '--since', '1ms'], env)
-    // Warm like the anti-join: one untimed run first (the load leaves MariaDB flushing pages for a while), then the timed one.
     // The CLI's own page size unless one is given.
     const args = ['reconcile', '--json', '--config', configFile, '--sample', '1000', ...(batch ? ['--batch-size', batch] : [])]
+    // Both warm: one untimed run of each first (the load leaves MariaDB's buffer pool holding the last table written).
+    await timeAntiJoin()
     await runMeasured(args, env)
-    const run = await runMeasured(args, env)
-    if (run.code !== 0 && run.code !== 1) throw new Error(`reconcile exited ${run.code}: ${run.stderr}`)
-    const report = JSON.parse(run.stdout) as {checks: Record<Kind, {count: number; samples: {id: string}[]}>; merged: string[]; total: number}
-
+    const pairs: {rawMs: number; ms: number}[] = []
+    let peakRss = 0
     let exact = true
-    const lines: string[] = []
-    for (const kind of Object.keys(injected) as Kind[]) {
-      const found = report.checks[kind]
-      const want = injected[kind]
-      const got = new Set(found.samples.map((s) => s.id))
-      // Samples hold every finding when count ≤ 1000 (0.1% of a million); above that the count and the sample are checked.
-      const same = found.count === want.size && [...got].every((id) => want.has(id)) && (want.size > 1000 || got.size === want.size)
-      exact &&= same
-      lines.push(`  ${kind.padEnd(22)} injected ${String(want.size).padStart(6)}  found ${String(found.count).padStart(6)}  ${same ? 'exact' : 'DIFFERENT'}`)
+    let lines: string[] = []
+    let merged: string[] = []
+    for (let run = 0; run < runs; run++) {
+      const rawMs = await timeAntiJoin()
+      const measured = await runMeasured(args, env)
+      if (measured.code !== 0 && measured.code !== 1) throw new Error(`reconcile exited ${measured.code}: ${measured.stderr}`)
+      pairs.push({rawMs, ms: measured.ms})
+      peakRss = Math.max(peakRss, measured.peakRss)
+      const report = JSON.parse(measured.stdout) as {checks: Record<Kind, {count: number; samples: {id: string}[]}>; merged: string[]}
+      merged = report.merged
+      lines = []
+      for (const kind of Object.keys(injected) as Kind[]) {
+        const found = report.checks[kind]
+        const want = injected[kind]
+        const got = new Set(found.samples.map((s) => s.id))
+        // Samples hold every finding when count ≤ 1000 (0.1% of a million); above that the count and the sample are checked.
+        const same = found.count === want.size && [...got].every((id) => want.has(id)) && (want.size > 1000 || got.size === want.size)
+        exact &&= same
+        lines.push(`  ${kind.padEnd(22)} injected ${String(want.size).padStart(6)}  found ${String(found.count).padStart(6)}  ${same ? 'exact' : 'DIFFERENT'}`)
+      }
+      process.stdout.write(`run ${run + 1}: anti-join ${(rawMs / 1000).toFixed(2)}s, reconcile ${(measured.ms / 1000).toFixed(2)}s = ${(measured.ms / rawMs).toFixed(2)}×\n`)
     }
     process.stdout.write(`${lines.join('\n')}\n`)
+    const median = (values: number[]) => {
+      const sorted = [...values].sort((a, b) => a - b)
+      return sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2
+    }
+    const ratios = pairs.map((p) => p.ms / p.rawMs)
+    const rawMs = median(pairs.map((p) => p.rawMs))
+    const ms = median(pairs.map((p) => p.ms))
     process.stdout.write(
       [
-        `raw limit  single SQL anti-join orders ⟕ inbox:    ${(rawMs / 1000).toFixed(2)}s`,
-        `reconcile  msgops reconcile, 7 checks + Redis (CLI): ${(run.ms / 1000).toFixed(2)}s  (${(run.ms / rawMs).toFixed(2)}× the anti-join; target ≤ 2)`,
-        `           of which the fixed cost of a CLI run (empty window): ${(idle.ms / 1000).toFixed(2)}s; without it ${((run.ms - idle.ms) / rawMs).toFixed(2)}×`,
-        `peak RSS   of the reconcile process:              ${mb(run.peakRss)}  (target < 200 MB at 1,000,000 rows)`,
-        `findings   ${exact ? 'exactly the injected set' : 'NOT the injected set'}; merge plan for: ${report.merged.join(', ') || 'none'}`,
+        `raw limit  single SQL anti-join orders ⟕ inbox:    ${(rawMs / 1000).toFixed(2)}s (median of ${runs})`,
+        `reconcile  msgops reconcile, 7 checks + Redis (CLI): ${(ms / 1000).toFixed(2)}s (median of ${runs})`,
+        `ratio      ${median(ratios).toFixed(2)}× the anti-join, median of ${runs} pairs (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}×; target ≤ 2)`,
+        `           of which the fixed cost of a CLI run (empty window): ${(idle.ms / 1000).toFixed(2)}s; without it ${((ms - idle.ms) / rawMs).toFixed(2)}×`,
+        `peak RSS   of the reconcile process:              ${mb(peakRss)}  (target < 200 MB at 1,000,000 rows)`,
+        `findings   ${exact ? `exactly the injected set, every run` : 'NOT the injected set'}; merge plan for: ${merged.join(', ') || 'none'}`,
       ].join('\n') + '\n',
     )
   } finally {
