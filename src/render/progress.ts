@@ -1,6 +1,10 @@
-import cliProgress from 'cli-progress'
+import type cliProgressModule from 'cli-progress'
+import {createRequire} from 'node:module'
 
 import type {ProgressCallback} from '../core/ports.js'
+
+// Loaded only when a bar is drawn: cron runs and --json never pay for it.
+const load = () => createRequire(import.meta.url)('cli-progress') as typeof cliProgressModule
 
 export interface ProgressBar {
   update: ProgressCallback
@@ -10,6 +14,7 @@ export interface ProgressBar {
 /** A progress bar on stderr when it is a terminal; nothing at all otherwise (cron, pipes, --json). */
 export function progressBar(label: string, enabled: boolean): ProgressBar {
   if (!enabled || process.stderr.isTTY !== true) return {update: () => {}, stop: () => {}}
+  const cliProgress = load()
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,

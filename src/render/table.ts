@@ -1,4 +1,8 @@
-import Table from 'cli-table3'
+import type TableModule from 'cli-table3'
+import {createRequire} from 'node:module'
+
+// Loaded with the first table: --json output never draws one.
+let Table: typeof TableModule | undefined
 
 import {colorEnabled, paint} from './color.js'
 
@@ -10,6 +14,7 @@ export interface TableOptions {
 /** A bordered table for a terminal; plain text, no colour codes, when output is piped. */
 export function renderTable(head: string[], rows: (string | number | null | undefined)[][], options: TableOptions = {}): string {
   const color = colorEnabled()
+  Table ??= createRequire(import.meta.url)('cli-table3') as typeof TableModule
   const table = new Table({
     head: head.map((h) => paint('bold', h, color)),
     style: {head: [], border: color ? ['grey'] : []},
