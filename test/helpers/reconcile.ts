@@ -19,16 +19,29 @@ export interface ReconcileWorld {
 
 /** The exchange (bound to a queue on the routing key) that `--fix` drains into; publishes are mandatory. */
 export async function createReconcileWorld(prefix: string, route: {exchange: string; type: 'topic' | 'direct'; queue: string; routingKey: string}): Promise<ReconcileWorld> {
-  const db = await createTestDatabase(prefix)
-  const redis = await createTestRedis(prefix)
-  const vhost = await createTestVhost(prefix)
-  const broker = await amqp.connect(vhost.amqpUrl)
-  const channel = await broker.createChannel()
-  await channel.assertExchange(route.exchange, route.type, {durable: true})
-  await channel.assertQueue(route.queue, {durable: true})
-  await channel.bindQueue(route.queue, route.exchange, route.routingKey)
-  await broker.close()
-  const conn = await mysql.createConnection(db.url)
+  // What was made before a failure (RabbitMQ's management API down, say) is removed again, not left behind.
+  const made: (() => Promise<unknown>)[] = []
+  const make = async <T>(create: () => Promise<T>, remove: (made: T) => Promise<unknown>): Promise<T> => {
+    const result = await create()
+    made.unshift(() => remove(result))
+    return result
+  }
+  let db: TestDatabase, redis: TestRedis, vhost: TestVhost, conn: mysql.Connection
+  try {
+    db = await make(() => createTestDatabase(prefix), (d) => d.drop())
+    redis = await make(() => createTestRedis(prefix), (r) => r.cleanup())
+    vhost = await make(() => createTestVhost(prefix), (v) => v.drop())
+    const broker = await amqp.connect(vhost.amqpUrl)
+    const channel = await broker.createChannel()
+    await channel.assertExchange(route.exchange, route.type, {durable: true})
+    await channel.assertQueue(route.queue, {durable: true})
+    await channel.bindQueue(route.queue, route.exchange, route.routingKey)
+    await broker.close()
+    conn = await mysql.createConnection(db.url)
+  } catch (error) {
+    for (const undo of made) await undo().catch(() => {})
+    throw error
+  }
   const dir = mkdtempSync(join(tmpdir(), `${prefix}-`))
   return {
     db, redis, vhost, conn, dir,
