@@ -270,14 +270,23 @@ export async function reconcile(ports: ReconcilePorts, config: Config, options: 
       for (const d of untimed) cache.add(sampleOf({...d.row, _ts: times.get(String(d.row._k0)) ?? null}, d.drift))
       untimed = []
     }
-    for await (const rows of scanPages(ports.sql, spec, batch, options.signal)) {
-      if (orphans) for (const row of rows) if (Number(row.no_msg) === 1) orphans.add(sampleOf(row))
+    const compare = async (rows: ScanRow[]) => {
       const drifted = await compareCache(ports.cache!, cacheKey, rows)
       if (spec.untimed) untimed.push(...drifted)
       else for (const d of drifted) cache.add(sampleOf(d.row, d.drift))
-      if (untimed.length >= batch) await addUntimed()
       progress(rows.length, 'orders')
     }
+    // Two pages in Redis at once: the next page's keys are sent while this page's answer is on its way.
+    let previous: Promise<void> | null = null
+    for await (const rows of scanPages(ports.sql, spec, batch, options.signal)) {
+      if (orphans) for (const row of rows) if (Number(row.no_msg) === 1) orphans.add(sampleOf(row))
+      const current = compare(rows)
+      current.catch(() => {})
+      if (previous) await previous
+      previous = current
+      if (untimed.length >= batch) await addUntimed()
+    }
+    if (previous) await previous
     if (untimed.length > 0) await addUntimed()
     results.cache_drift = cache.result()
     if (orphans) results.order_without_message = orphans.result()
