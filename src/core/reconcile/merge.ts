@@ -352,10 +352,12 @@ export function middleKey(lo: string | null, hi: string | null, numeric: boolean
 }
 
 /**
- * One pass over the outbox ids in pages of `limit`; each page's range (previous last id, this last id] is also read
- * from orders and inbox (the last range is open-ended), and the three key sets are compared. Candidates are handed
- * to `take` after each range, and within a range whenever a list reaches `limit`, one call at a time: memory holds
- * one outbox page, a page of each partner and `limit` candidates of each kind, whatever the data.
+ * One pass over the outbox ids in pages of `limit`, in two halves of the key space side by side (cut by middleKey);
+ * each page's range (previous last id, this last id] is also read from orders and inbox (the last range of a half
+ * reaches the half's end), and the three key sets are compared. Candidates are handed to `take` after each range,
+ * and within a range whenever a list reaches `limit`, one call at a time: memory holds, per half, two ranges (this
+ * one and the next, read ahead) of at most `limit` outbox keys and their partners' keys (2 MB of text at most, or a
+ * page), and `limit` candidates of each kind, whatever the data.
  *
  * | key in outbox | in orders | in inbox | candidate of                                   |
  * | ------------- | --------- | -------- | ---------------------------------------------- |
