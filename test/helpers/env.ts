@@ -104,6 +104,17 @@ export async function createTestRedis(prefix = 'msgops_t'): Promise<TestRedis> {
   }
 }
 
+type TestResource = TestDatabase | TestVhost | TestRedis
+
+/** Test resources made side by side; when one cannot be made, the others are removed again before the error is thrown. */
+export async function makeAll<T extends readonly TestResource[]>(making: {[K in keyof T]: Promise<T[K]>}): Promise<T> {
+  const settled = await Promise.allSettled(making)
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
+  if (!failed) return settled.map((s) => (s as PromiseFulfilledResult<TestResource>).value) as unknown as T
+  await Promise.all(settled.map((s) => (s.status === 'fulfilled' ? ('cleanup' in s.value ? s.value.cleanup() : s.value.drop()).catch(() => {}) : undefined)))
+  throw failed.reason
+}
+
 export interface CliResult {
   code: number | null
   stdout: string

@@ -3,7 +3,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {cliEnv, createTestDatabase, createTestRedis, createTestVhost, runCli, type TestDatabase, type TestRedis, type TestVhost} from '../helpers/env.js'
+import {cliEnv, createTestDatabase, createTestRedis, createTestVhost, makeAll, runCli, type TestDatabase, type TestRedis, type TestVhost} from '../helpers/env.js'
 
 let db: TestDatabase
 let vhost: TestVhost
@@ -15,7 +15,7 @@ const FIXABLE = ['message_stuck', 'message_dead', 'sent_not_consumed', 'cache_dr
 const REPORT_ONLY = ['order_without_message', 'consumed_failed', 'orphan_consumed']
 
 beforeAll(async () => {
-  ;[db, vhost, redis] = await Promise.all([createTestDatabase(), createTestVhost(), createTestRedis()])
+  ;[db, vhost, redis] = await makeAll([createTestDatabase(), createTestVhost(), createTestRedis()] as const)
   cwd = mkdtempSync(join(tmpdir(), 'msgops-demo-'))
   writeFileSync(join(cwd, 'msgops.yaml'), `cache:\n  keyPattern: "${redis.prefix}order:{id}"\n`)
   env = cliEnv({db, vhost, redis})
@@ -87,7 +87,7 @@ describe('demo end to end', () => {
 
 describe('SIGINT', () => {
   it('stops a running command with exit 130 and one line, releasing its connections', async () => {
-    const [ownDb, ownVhost] = await Promise.all([createTestDatabase(), createTestVhost()])
+    const [ownDb, ownVhost] = await makeAll([createTestDatabase(), createTestVhost()] as const)
     try {
       const {spawn} = await import('node:child_process')
       const {RUN_JS} = await import('../helpers/env.js')

@@ -6,7 +6,7 @@ import amqp, {type Channel, type ChannelModel} from 'amqplib'
 import mysql from 'mysql2/promise'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 
-import {cliEnv, createTestDatabase, createTestRedis, createTestVhost, runCli, type TestDatabase, type TestRedis, type TestVhost} from '../helpers/env.js'
+import {cliEnv, createTestDatabase, createTestRedis, createTestVhost, makeAll, runCli, type TestDatabase, type TestRedis, type TestVhost} from '../helpers/env.js'
 
 const EXCHANGE = 'order_exchange'
 const QUEUE = 'order_queue'
@@ -79,7 +79,7 @@ async function drain(queue: string): Promise<{id: string; body: string; headers:
 const specs = (n: number, routingKey: string, prefix: string): Spec[] => Array.from({length: n}, (_, i) => ({id: `${prefix}-${i}`, routingKey}))
 
 beforeAll(async () => {
-  ;[db, vhost, redis] = await Promise.all([createTestDatabase(), createTestVhost(), createTestRedis()])
+  ;[db, vhost, redis] = await makeAll([createTestDatabase(), createTestVhost(), createTestRedis()] as const)
   env = cliEnv({db, vhost, redis})
   conn = await amqp.connect(vhost.amqpUrl)
   ch = await conn.createChannel()

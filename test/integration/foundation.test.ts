@@ -10,7 +10,7 @@ import {DEFAULTS} from '../../src/config/defaults.js'
 import {writeAudit} from '../../src/core/audit.js'
 import {ConnectionError, LockHeldError} from '../../src/core/errors.js'
 import {acquireLock} from '../../src/core/lock.js'
-import {AMQP_ROOT, createTestDatabase, createTestRedis, MYSQL_ROOT, REDIS_URL, type TestDatabase, type TestRedis} from '../helpers/env.js'
+import {AMQP_ROOT, createTestDatabase, createTestRedis, makeAll, MYSQL_ROOT, REDIS_URL, type TestDatabase, type TestRedis, type TestVhost} from '../helpers/env.js'
 
 /** A server on loopback that accepts connections and never says a word: the worst kind of unreachable. */
 function silentServer(): Promise<{server: Server; port: number}> {
@@ -230,6 +230,21 @@ describe('audit', () => {
       expect(rows[0].os_user).not.toBe('')
     } finally {
       await sql.close()
+    }
+  })
+})
+
+describe('test helpers', () => {
+  it('makeAll removes what it made when another resource cannot be made', async () => {
+    const making = createTestDatabase('msgops_mkall')
+    const refused = Promise.reject(new Error('the management API is down'))
+    await expect(makeAll([making, refused as Promise<TestVhost>] as const)).rejects.toThrow('the management API is down')
+    const conn = await mysql.createConnection(MYSQL_ROOT)
+    try {
+      const [rows] = await conn.query('SHOW DATABASES LIKE ?', [(await making).name])
+      expect(rows).toEqual([])
+    } finally {
+      await conn.end()
     }
   })
 })
