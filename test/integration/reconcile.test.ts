@@ -131,6 +131,15 @@ describe('msgops reconcile on the reference schema', () => {
     expect(json.window.grace).toBe('5m')
   })
 
+  it('gives every drifted order its time when the cache scan reads none (a window over the whole table), page after page', async () => {
+    // Pages of one order: the times are looked up while the next page is still in Redis.
+    const {code, json, stderr} = await reconcileJson('--check', 'cache_drift', '--since', '30d', '--batch-size', '1', '--sample', '10')
+    expect(code, stderr).toBe(1)
+    expect(ids(json, 'cache_drift')).toEqual(['o14', 'o15', 'o4'])
+    for (const sample of json.checks.cache_drift.samples) expect(sample.at, sample.id).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}/)
+    expect(json.checks.cache_drift.oldest).toBe(json.checks.cache_drift.samples.find((s: any) => s.id === 'o4').at)
+  })
+
   it('links orders by the outbox aggregate id when orders.columns.messageId is not mapped', async () => {
     const byAggregate = join(dir, 'aggregate.yaml')
     writeFileSync(byAggregate, `cache:\n  keyPattern: "${redis.prefix}order:{id}"\norders:\n  columns: { messageId: null }\n`)

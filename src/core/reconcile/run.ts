@@ -266,9 +266,11 @@ export async function reconcile(ports: ReconcilePorts, config: Config, options: 
     // An untimed scan did not read the times: the drifted orders' times are looked up a batch at a time.
     let untimed: CacheCompared[] = []
     const addUntimed = async () => {
-      const times = await orderTimes(ports.sql, schema, untimed.map((d) => String(d.row._k0)))
-      for (const d of untimed) cache.add(sampleOf({...d.row, _ts: times.get(String(d.row._k0)) ?? null}, d.drift))
+      // Taken first: the page still in Redis may add to the list while the times are read.
+      const taken = untimed
       untimed = []
+      const times = await orderTimes(ports.sql, schema, taken.map((d) => String(d.row._k0)))
+      for (const d of taken) cache.add(sampleOf({...d.row, _ts: times.get(String(d.row._k0)) ?? null}, d.drift))
     }
     const compare = async (rows: ScanRow[]) => {
       const drifted = await compareCache(ports.cache!, cacheKey, rows)
