@@ -7,7 +7,7 @@
  *   reconcile: the built CLI `msgops reconcile --json` with all seven checks, Redis included, as cron runs it; warm too
  *   (one untimed run of each first).
  * Prints every pair, the median ratio, the CLI's peak RSS (VmHWM) and whether every run's findings equal the injected set.
- * Targets: ratio ≤ 2, peak RSS < 200 MB at a million rows, findings exact. Needs dist/ (npx tsc -p tsconfig.build.json).
+ * Targets: ratio ≤ 2, peak RSS < 200 MB at a million rows, findings exact. Needs dist/ (npm run build).
  * --buffer-pool-mb N sets MariaDB's innodb_buffer_pool_size (a global, dynamic variable) for the timed runs and puts
  * it back afterwards: it shows what the server's memory, not msgops, costs (reconcile reads 236 MB of pages at a
  * million orders, the anti-join 57 MB, which the default 128 MB pool holds).
