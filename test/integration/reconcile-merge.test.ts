@@ -156,15 +156,24 @@ describe('reconcile merge plan', () => {
   })
 })
 
+/** A database of its own with the reference schema, changed by `alter`, for one test; dropped afterwards. */
+async function withOwnSchema(prefix: string, alter: string[], work: (own: MysqlAdapter) => Promise<void>): Promise<void> {
+  const other = await createTestDatabase(prefix)
+  const own = await MysqlAdapter.connect(other.url, 5000)
+  try {
+    await initSchema(own, DEFAULTS)
+    for (const statement of alter) await own.execute(statement)
+    await work(own)
+  } finally {
+    await own.close()
+    await other.drop()
+  }
+}
+
 describe('reconcile merge plan: integer keys', () => {
   it('merges BIGINT and INT keys (numeric order, not text order) with the same findings as lookups', async () => {
-    const other = await createTestDatabase('msgops_rmerge3')
-    const sql3 = await MysqlAdapter.connect(other.url, 5000)
-    try {
-      await initSchema(sql3, DEFAULTS)
-      await sql3.execute('ALTER TABLE outbox MODIFY id BIGINT NOT NULL')
-      await sql3.execute('ALTER TABLE orders MODIFY message_id INT NULL')
-      await sql3.execute('ALTER TABLE inbox MODIFY message_id BIGINT NOT NULL')
+    const alter = ['ALTER TABLE outbox MODIFY id BIGINT NOT NULL', 'ALTER TABLE orders MODIFY message_id INT NULL', 'ALTER TABLE inbox MODIFY message_id BIGINT NOT NULL']
+    await withOwnSchema('msgops_rmerge3', alter, async (sql3) => {
       // 9 < 10 < 100 numerically, but "10" < "100" < "9" as text: a merge cut in text order would lose keys.
       // 500 is where the key space is cut in halves (the middle of 1 and 1000): it must belong to one of them.
       for (const n of [1, 2, 9, 10, 11, 99, 100, 101, 500, 1000]) {
@@ -183,27 +192,17 @@ describe('reconcile merge plan: integer keys', () => {
         sent_not_consumed: ['500', '99'],
         orphan_consumed: ['10 no outbox row (consumer billing)', '5000 no outbox row (consumer billing)'],
       })
-    } finally {
-      await sql3.close()
-      await other.drop()
-    }
+    })
   })
 })
 
 describe('reconcile merge plan: key columns that cannot be merged', () => {
   it('falls back to lookups when the key columns have two collations', async () => {
-    const other = await createTestDatabase('msgops_rmerge2')
-    const sql2 = await MysqlAdapter.connect(other.url, 5000)
-    try {
-      await initSchema(sql2, DEFAULTS)
-      await sql2.execute('ALTER TABLE inbox MODIFY message_id VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL')
+    await withOwnSchema('msgops_rmerge2', ['ALTER TABLE inbox MODIFY message_id VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL'], async (sql2) => {
       await sql2.execute(`INSERT INTO inbox (message_id, consumer, status, received_at) VALUES ('x1', 'billing', 'processed', ${OLD})`)
       const report = await reconcile({sql: sql2}, DEFAULTS, {checks: CHECKS, since: parseTimeSpec('7d', '--since'), graceMs: 300_000, sample: 10, plan: 'merge'})
       expect(report.merged).toEqual([])
       expect(report.checks.orphan_consumed?.count).toBe(1)
-    } finally {
-      await sql2.close()
-      await other.drop()
-    }
+    })
   })
 })

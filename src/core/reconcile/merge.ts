@@ -233,7 +233,7 @@ export async function keyPage(sql: SqlExecutor, col: KeyColumn, after: string | 
   const c = qid(col.column)
   const inner = `SELECT ${c} AS k FROM ${qid(col.table)} WHERE ${where} ORDER BY ${c} LIMIT ?`
   const rows = await sql.query<PackedRow & {last: unknown}>(
-    `SELECT COUNT(*) AS n, SUM(CHAR_LENGTH(s.k)) AS chars, MAX(s.k) AS last, GROUP_CONCAT(s.k SEPARATOR '${SEP}') AS ks FROM (${inner}) s`,
+    `SELECT ${packedColumns('s.k')}, MAX(s.k) AS last FROM (${inner}) s`,
     [...params, limit],
   )
   const n = Number(rows[0]?.n ?? 0)
@@ -246,6 +246,11 @@ export async function keyPage(sql: SqlExecutor, col: KeyColumn, after: string | 
 }
 
 type PackedRow = {n: unknown; chars: unknown; ks: unknown}
+
+/** The columns of a packed row, as unpack reads them: how many keys, their characters in all, the keys. */
+function packedColumns(key: string): string {
+  return `COUNT(*) AS n, SUM(CHAR_LENGTH(${key})) AS chars, GROUP_CONCAT(${key} SEPARATOR '${SEP}') AS ks`
+}
 
 function unpack(row: PackedRow): KeyPage | null {
   return KeyPage.packed(row.ks === null || row.ks === undefined ? '' : String(row.ks), Number(row.n), Number(row.chars))
@@ -275,7 +280,7 @@ function keyRange(col: KeyColumn, after: string | null, upTo: string | null): {w
 function rangeKeys(sql: SqlExecutor, col: KeyColumn, after: string | null, upTo: string | null, limit: number): AsyncIterable<KeyPage> {
   const {where, params} = keyRange(col, after, upTo)
   const c = qid(col.column)
-  const first = sql.query<PackedRow>(`SELECT COUNT(*) AS n, SUM(CHAR_LENGTH(${c})) AS chars, GROUP_CONCAT(${c} SEPARATOR '${SEP}') AS ks FROM ${qid(col.table)} WHERE ${where}`, params)
+  const first = sql.query<PackedRow>(`SELECT ${packedColumns(c)} FROM ${qid(col.table)} WHERE ${where}`, params)
   // Awaited by the walk; marked handled now in case the walk never starts (an abort, a failure elsewhere).
   first.catch(() => {})
   return (async function* () {

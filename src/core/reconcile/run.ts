@@ -447,6 +447,7 @@ export async function fixFindings(ports: ReconcilePorts, config: Config, options
   const schema = todo.length > 0 ? await loadSchema(ports.sql, config, [...todo]) : null
   const bounds = schema ? await resolveBounds(ports.sql, options.since, options.until, options.graceMs) : null
   const orders = schema && bounds ? await chooseScanOrders(ports.sql, schema, bounds) : null
+  const cacheKey = cacheKeys(config.cache.keyPattern)
   const keepIds = Math.max(options.sample, 20)
   let done = 0
   for (const check of todo) {
@@ -475,7 +476,7 @@ export async function fixFindings(ports: ReconcilePorts, config: Config, options
           break
         }
         if (check === 'cache_drift') {
-          const drifted = await compareCache(ports.cache!, cacheKeys(config.cache.keyPattern), rows)
+          const drifted = await compareCache(ports.cache!, cacheKey, rows)
           if (config.cache.onDrift === 'delete') {
             const present = drifted.filter((d) => d.read.state !== 'missing')
             if (present.length > 0) await ports.cache!.remove(present.map((d) => d.key))
