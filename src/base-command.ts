@@ -110,8 +110,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   /** Human output only: with --json, oclif prints the returned result instead. */
-  protected print(text: string): void {
-    if (!this.jsonEnabled()) this.log(text)
+  /** Human output, made (a function) only when JSON is off. */
+  protected print(text: string | (() => string)): void {
+    if (!this.jsonEnabled()) this.log(typeof text === 'string' ? text : text())
   }
 
   /** Without a JSON colour theme, the text oclif would print, without tokenizing a large report for no colour at all. */

@@ -1,7 +1,9 @@
 import type {Redis} from 'ioredis'
 
-import type {CachePort, CacheRead} from '../core/reconcile/ports.js'
+import type {OrderPage} from '../core/reconcile/order-page.js'
+import {cacheKeys, type CachePort, type CacheRead} from '../core/reconcile/ports.js'
 import type {RedisAdapter} from './redis.js'
+import {encodeKeyCommands} from './resp.js'
 
 export type CacheFormat = 'string' | 'hash' | 'json'
 
@@ -34,20 +36,24 @@ export class RedisCache implements CachePort {
     // MGET is one command for the whole batch, several times faster than as many GETs.
     const values = await this.redis.run(() => this.client.mget(keys))
     const reads: CacheRead[] = values.map((value) => this.interpret([null, value]))
-    await this.markWrongTypes(keys, reads.flatMap((read, n) => (read.state === 'missing' ? [n] : [])), reads)
+    const nil = reads.flatMap((read, n) => (read.state === 'missing' ? [n] : []))
+    await this.markWrongTypes(nil.map((n) => keys[n]), nil, reads)
     return reads
   }
 
-  async readDiffering(keys: string[], expected: (string | null)[]): Promise<(CacheRead | null)[]> {
-    if (keys.length === 0) return []
+  async readDiffering(pattern: string, page: OrderPage): Promise<(CacheRead | null)[]> {
+    if (page.count === 0) return []
+    const key = cacheKeys(pattern)
     if (this.format === 'json') {
-      const reads = await this.read(keys)
-      return reads.map((read, n) => (read.state === 'value' && expected[n] !== null && read.value === expected[n] ? null : read))
+      const reads = await this.read(Array.from({length: page.count}, (_x, n) => key(page.id(n))))
+      return reads.map((read, n) => (read.state === 'value' && page.statusIs(n, read.value) ? null : read))
     }
-    const want = new Array<Buffer | null>(expected.length)
-    for (let n = 0; n < expected.length; n++) want[n] = expected[n] === null ? null : this.bytes(expected[n]!)
+    const want = new Array<Buffer | null>(page.count)
+    for (let n = 0; n < page.count; n++) want[n] = this.bytes(page, n)
     const hash = this.format === 'hash'
-    const compared = await this.redis.compare(hash ? keys.map((key) => ['HGET', key, this.field]) : [['MGET', ...keys]], want, !hash)
+    const ids = {text: page.text, start: page.idStart, end: page.idEnd}
+    const commands = hash ? encodeKeyCommands(['HGET'], pattern, ids, [this.field], true) : encodeKeyCommands(['MGET'], pattern, ids, [], false)
+    const compared = await this.redis.compare(commands, want, !hash)
     const nil: number[] = []
     const out: (CacheRead | null)[] = compared as (CacheRead | null)[]
     for (let n = 0; n < compared.length; n++) {
@@ -57,15 +63,17 @@ export class RedisCache implements CachePort {
       else nil.push(n)
     }
     // HGET answers WRONGTYPE itself; MGET answers nil for a key of another type.
-    if (!hash) await this.markWrongTypes(keys, nil, out)
+    if (!hash) await this.markWrongTypes(nil.map((n) => key(page.id(n))), nil, out)
     return out
   }
 
-  /** The UTF-8 bytes of the few distinct statuses, made once; most pages hold one status over and over. */
+  /** The UTF-8 bytes of order n's status (null for NULL), made once per distinct status: most pages hold a few statuses over and over. */
   private readonly encoded = new Map<string, Buffer>()
   private last: {text: string; bytes: Buffer} | null = null
-  private bytes(text: string): Buffer {
-    if (this.last?.text === text) return this.last.bytes
+  private bytes(page: OrderPage, n: number): Buffer | null {
+    if (page.statusStart[n] < 0) return null
+    if (this.last && page.statusIs(n, this.last.text)) return this.last.bytes
+    const text = page.status(n)!
     let bytes = this.encoded.get(text)
     if (!bytes) {
       bytes = Buffer.from(text, 'utf8')
@@ -75,11 +83,11 @@ export class RedisCache implements CachePort {
     return bytes
   }
 
-  /** MGET answers nil for a key of another type too: ask those few keys whether they exist at all. */
+  /** MGET answers nil for a key of another type too: ask those few keys (`keys[j]` is read n = nil[j]) whether they exist at all. */
   private async markWrongTypes(keys: string[], nil: number[], reads: (CacheRead | null)[]): Promise<void> {
     if (nil.length === 0) return
     const pipeline = this.client.pipeline()
-    for (const n of nil) pipeline.type(keys[n])
+    for (const key of keys) pipeline.type(key)
     const types = await this.exec(() => pipeline.exec())
     for (const [j, n] of nil.entries()) {
       const type = types[j][1]

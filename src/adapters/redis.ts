@@ -4,7 +4,7 @@ import {ConnectionError, oneLine, OperationError} from '../core/errors.js'
 import {maskSecrets, maskUrl} from '../core/mask.js'
 import type {LockStore} from '../core/ports.js'
 import {withTimeout} from './mysql.js'
-import {type Compared, CompareReader, encodeCommands, RespConnection, type RespTarget} from './resp.js'
+import {type Compared, CompareReader, RespConnection, type RespTarget} from './resp.js'
 
 const SUGGESTION = 'check that Redis is running and the URL (--redis-url, MSGOPS_REDIS_URL or redis.url)'
 
@@ -74,14 +74,14 @@ export class RedisAdapter implements LockStore {
   }
 
   /**
-   * Sends commands on a second, raw connection (opened on first use) and compares the values they answer with the
-   * expected bytes without decoding the equal ones (resp.ts); `array`: the replies come in one array (MGET).
+   * Sends encoded commands (resp.ts) on a second, raw connection (opened on first use) and compares the values they
+   * answer with the expected bytes without decoding the equal ones; `array`: the replies come in one array (MGET).
    */
-  async compare(commands: string[][], expected: (Buffer | null)[], array: boolean): Promise<Compared[]> {
+  async compare(commands: Buffer, expected: (Buffer | null)[], array: boolean): Promise<Compared[]> {
     return this.run(async () => {
       this.raw ??= RespConnection.open(this.client.options as RespTarget, this.client.options.commandTimeout ?? 10_000)
       const raw = await this.raw
-      return raw.send(encodeCommands(commands), new CompareReader(expected, array))
+      return raw.send(commands, new CompareReader(expected, array))
     })
   }
 

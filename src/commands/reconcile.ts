@@ -90,7 +90,7 @@ Exit 0 when clean, 1 when anything was found, 2 on a usage, configuration or con
     } finally {
       bar.stop()
     }
-    this.print(renderReconcile(report))
+    this.print(() => renderReconcile(report))
 
     let fixes: FixReport | undefined
     const has = {drain: ports.drain !== undefined, fixDead: f['fix-dead']}
@@ -113,7 +113,8 @@ Exit 0 when clean, 1 when anything was found, 2 on a usage, configuration or con
           await this.audit({window: report.window, fixes: fixes.checks, interrupted: true, error: 'lock lost'}, EXIT.error)
           throw held.lost.reason
         }
-        this.print(renderFixes(fixes))
+        const done = fixes
+        this.print(() => renderFixes(done))
         if (changes && actionable.length > 0) await this.audit({window: report.window, found: counts(report), fixes: fixes.checks, interrupted: fixes.interrupted}, report.total > 0 ? EXIT.found : EXIT.ok)
       } else this.note('nothing was changed')
     }

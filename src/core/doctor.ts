@@ -1,5 +1,6 @@
 import type {Config} from '../config/schema.js'
 import type {SqlPort} from './ports.js'
+import {narrowIndex} from './reconcile/merge.js'
 import {inspectTables, type TableCheck} from './tables.js'
 
 export interface Probe {
@@ -76,21 +77,29 @@ function tableChecks(check: TableCheck): DoctorCheck[] {
 async function outboxIndexCheck(sql: SqlPort, config: Config, outbox: TableCheck): Promise<DoctorCheck> {
   const name = 'mysql.outbox.index'
   if (!outbox.exists) return {name, ok: false, detail: `table ${outbox.table} does not exist`}
-  const rows = await sql.query<{k: string; seq: number; c: string}>(
-    `SELECT INDEX_NAME AS k, SEQ_IN_INDEX AS seq, COLUMN_NAME AS c FROM information_schema.STATISTICS
+  const rows = await sql.query<{k: string; seq: number; c: string; sub: unknown}>(
+    `SELECT INDEX_NAME AS k, SEQ_IN_INDEX AS seq, COLUMN_NAME AS c, SUB_PART AS sub FROM information_schema.STATISTICS
      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY INDEX_NAME, SEQ_IN_INDEX`,
     [outbox.table],
   )
   const byIndex = new Map<string, string[]>()
   for (const row of rows) byIndex.set(String(row.k), [...(byIndex.get(String(row.k)) ?? []), String(row.c).toLowerCase()])
   const want = [config.outbox.columns.status.toLowerCase(), config.outbox.columns.createdAt.toLowerCase()]
+  const id = config.outbox.columns.id
+  const narrow = narrowIndex(
+    rows.map((r) => ({index: String(r.k), seq: Number(r.seq), column: String(r.c), subPart: r.sub === null || r.sub === undefined ? null : Number(r.sub)})),
+    id,
+  )
+  const leadsPrimary = rows.some((r) => String(r.k) === 'PRIMARY' && Number(r.seq) === 1 && String(r.c).toLowerCase() === id.toLowerCase())
+  // Advice, not a failure: without it reconcile reads the ids from the rows themselves, payloads and all.
+  const advice = leadsPrimary && narrow === null ? `; reconcile would read the ids faster from an index of their own: CREATE INDEX idx_outbox_id ON ${outbox.table} (${id})` : ''
   for (const [index, cols] of byIndex) {
-    if (cols[0] === want[0] && cols[1] === want[1]) return {name, ok: true, detail: `index ${index} covers (${want.join(', ')})`}
+    if (cols[0] === want[0] && cols[1] === want[1]) return {name, ok: true, detail: `index ${index} covers (${want.join(', ')})${advice}`}
   }
   return {
     name,
     ok: false,
-    detail: `no index starts with (${want.join(', ')}): status and drain scan the whole table; add one with CREATE INDEX idx_outbox_status_created ON ${outbox.table} (${want.join(', ')})`,
+    detail: `no index starts with (${want.join(', ')}): status and drain scan the whole table; add one with CREATE INDEX idx_outbox_status_created ON ${outbox.table} (${want.join(', ')})${advice}`,
   }
 }
 

@@ -3,6 +3,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {RedisCache} from '../../src/adapters/cache.js'
 import {RedisAdapter} from '../../src/adapters/redis.js'
+import {OrderPage} from '../../src/core/reconcile/order-page.js'
 import {createTestRedis, REDIS_URL, type TestRedis, uniqueName} from '../helpers/env.js'
 
 let redis: TestRedis
@@ -44,8 +45,8 @@ describe('RedisCache (the cache port of reconcile)', () => {
     await redis.client.set(k('prefix'), 'paid ')
     await redis.client.hset(k('hash'), 'status', 'paid')
     const cache = new RedisCache(adapter, 'string', 'status')
-    const keys = [k('same'), k('other'), k('utf8'), k('prefix'), k('none'), k('hash'), k('same')]
-    expect(await cache.readDiffering(keys, ['paid', 'paid', 'payé', 'paid', 'paid', 'paid', null])).toEqual([
+    const ids = ['same', 'other', 'utf8', 'prefix', 'none', 'hash', 'same']
+    expect(await cache.readDiffering(`${redis.prefix}d:{id}`, OrderPage.of(ids, ['paid', 'paid', 'payé', 'paid', 'paid', 'paid', null]))).toEqual([
       null,
       {state: 'value', value: 'created'},
       null,
@@ -57,7 +58,7 @@ describe('RedisCache (the cache port of reconcile)', () => {
     ])
     const json = new RedisCache(adapter, 'json', 'status')
     await redis.client.set(k('doc'), JSON.stringify({status: 'paid', total: 3}))
-    expect(await json.readDiffering([k('doc'), k('doc')], ['paid', 'shipped'])).toEqual([null, {state: 'value', value: 'paid'}])
+    expect(await json.readDiffering(`${redis.prefix}d:{id}`, OrderPage.of(['doc', 'doc'], ['paid', 'shipped']))).toEqual([null, {state: 'value', value: 'paid'}])
   })
 
   it('hash: reads and writes one field and leaves the others', async () => {
@@ -117,11 +118,29 @@ describe('RedisCache (the cache port of reconcile)', () => {
         await hashes.exec()
       }
       const plain = await cache.read(keys)
-      const differing = await cache.readDiffering(keys, expected)
+      const differing = await cache.readDiffering(`${redis.prefix}big:{id}`, OrderPage.of(expected.map((_e, n) => String(n)), expected))
       const want = plain.map((read, n) => (read.state === 'value' && expected[n] !== null && read.value === expected[n] ? null : read))
       expect(differing).toEqual(want)
       expect(differing.filter((d) => d === null).length).toBeGreaterThan(10_000)
       if (format === 'hash') expect(differing.filter((d) => d?.state === 'invalid').length).toBeGreaterThan(500)
+    }
+  })
+
+  it('readDiffering builds each key from the pattern: {id} more than once, ids that are not ASCII, in both formats', async () => {
+    const pattern = `${redis.prefix}p:{id}:v{id}`
+    const ids = ['1', 'é', '東京', 'a b', '']
+    const key = (id: string) => `${redis.prefix}p:${id}:v${id}`
+    for (const format of ['string', 'hash'] as const) {
+      for (const [n, id] of ids.entries()) {
+        await redis.client.del(key(id))
+        if (n === 4) continue
+        if (format === 'string') await redis.client.set(key(id), n === 3 ? 'other' : 'paid')
+        else await redis.client.hset(key(id), 'status', n === 3 ? 'other' : 'paid')
+      }
+      const cache = new RedisCache(adapter, format, 'status')
+      // ASCII ids alone take the fast encoding, with one id that is not ASCII the plain one: both agree.
+      expect(await cache.readDiffering(pattern, OrderPage.of(['1', 'a b', ''], ['paid', 'paid', 'paid']))).toEqual([null, {state: 'value', value: 'other'}, {state: 'missing'}])
+      expect(await cache.readDiffering(pattern, OrderPage.of(ids, ids.map(() => 'paid')))).toEqual([null, null, null, {state: 'value', value: 'other'}, {state: 'missing'}])
     }
   })
 
@@ -141,12 +160,12 @@ describe('RedisCache (the cache port of reconcile)', () => {
       other = await RedisAdapter.connect(url.toString(), 5000)
       const cache = new RedisCache(other, 'string', 'status')
       // In db 5 the key holds the value; in db 0 it does not exist.
-      expect(await cache.readDiffering([`${prefix}k`, `${prefix}none`], ['paid', 'paid'])).toEqual([null, {state: 'missing'}])
-      expect(await new RedisCache(adapter, 'string', 'status').readDiffering([`${prefix}k`], ['paid'])).toEqual([{state: 'missing'}])
+      expect(await cache.readDiffering(`${prefix}{id}`, OrderPage.of(['k', 'none'], ['paid', 'paid']))).toEqual([null, {state: 'missing'}])
+      expect(await new RedisCache(adapter, 'string', 'status').readDiffering(`${prefix}{id}`, OrderPage.of(['k'], ['paid']))).toEqual([{state: 'missing'}])
       // A second adapter whose raw connection opens after the user is gone: the error names Redis, never the password.
       const late = await RedisAdapter.connect(url.toString(), 5000)
       await redis.client.call('ACL', 'DELUSER', user)
-      const error = await new RedisCache(late, 'string', 'status').readDiffering([`${prefix}k`], ['paid']).catch((e: Error) => e)
+      const error = await new RedisCache(late, 'string', 'status').readDiffering(`${prefix}{id}`, OrderPage.of(['k'], ['paid'])).catch((e: Error) => e)
       await late.close()
       expect(error).toBeInstanceOf(Error)
       expect((error as Error).message).toMatch(/Redis.*(WRONGPASS|invalid username-password)/)

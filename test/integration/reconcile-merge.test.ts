@@ -206,3 +206,48 @@ describe('reconcile merge plan: key columns that cannot be merged', () => {
     })
   })
 })
+
+describe('reconcile cache scan: packed pages', () => {
+  it('finds the same drift read packed or row by row: ids holding a separator, NULL statuses, ids beyond ASCII and the BMP', async () => {
+    const {RedisAdapter} = await import('../../src/adapters/redis.js')
+    const {RedisCache} = await import('../../src/adapters/cache.js')
+    const {REDIS_URL} = await import('../helpers/env.js')
+    const cacheRedis = await RedisAdapter.connect(REDIS_URL, 5000)
+    const pattern = `${redis.prefix}packed:{id}`
+    const config = {...DEFAULTS, cache: {...DEFAULTS.cache, keyPattern: pattern}}
+    await withOwnSchema('msgops_rpack', ['ALTER TABLE orders MODIFY status VARCHAR(32) NULL'], async (own) => {
+      // [id, status, what the cache holds (undefined: no key)]
+      const orders: [string, string | null, string | undefined][] = [
+        ['o01', 'paid', 'paid'],
+        ['o02', 'paid', 'created'],
+        ['o03', 'paid', undefined],
+        ['o04\u001Fx', 'paid', 'paid'],
+        ['o05\u001Ex', 'paid', 'shipped'],
+        ['o06', null, 'paid'],
+        ['o07', null, undefined],
+        ['o08', 'payé', 'payé'],
+        ['o09é', 'paid', 'paid'],
+        ['o10😀', 'paid', 'created'],
+        ['o11', 'paid', 'paid'],
+        ['o12', 'x\u001Fy', 'x\u001Fy'],
+        ['o13', 'paid', 'paid'],
+      ]
+      for (const [id, status, cached] of orders) {
+        await own.execute(`INSERT INTO orders (id, status, created_at, updated_at) VALUES (?, ?, ${OLD}, ${OLD})`, [id, status])
+        if (cached !== undefined) await redis.client.set(pattern.replace('{id}', id), cached)
+      }
+      const cache = new RedisCache(cacheRedis, 'string', 'status')
+      const drift = async (since: string) => {
+        const report = await reconcile({sql: own, cache}, config, {checks: ['cache_drift'], since: parseTimeSpec(since, '--since'), graceMs: 300_000, sample: 100, batchSize: 3})
+        return report.checks.cache_drift!.samples.map((s) => `${s.id} ${s.detail}`).sort()
+      }
+      const want = ['o02 cache=created db=paid', 'o03 missing', 'o05\u001Ex cache=shipped db=paid', 'o06 cache=paid db=NULL', 'o10😀 cache=created db=paid'].sort()
+      // A window covering the table: the scan by key, read packed (pages with a separator or a non-BMP id row by row).
+      expect(await drift('7d')).toEqual(want)
+      // A window starting after the oldest order: the scan in time order, row by row; no order is older than 2 hours.
+      await own.execute(`INSERT INTO orders (id, status, created_at, updated_at) VALUES ('o00', 'paid', NOW(3) - INTERVAL 3 DAY, NOW(3) - INTERVAL 3 DAY)`)
+      expect(await drift('2h')).toEqual(want)
+    })
+    await cacheRedis.close()
+  })
+})

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {KeyPage, matchKeys, middleKey} from '../../src/core/reconcile/merge.js'
+import {type IndexColumn, KeyPage, matchKeys, middleKey, narrowIndex} from '../../src/core/reconcile/merge.js'
 
 const SEP = '\u001E'
 const packed = (keys: string[]) => KeyPage.packed(keys.join(SEP), keys.length, keys.reduce((n, k) => n + k.length, 0))!
@@ -123,5 +123,23 @@ describe('middleKey', () => {
     }
     expect(middleKey('m00000001', 'm00999999', false)!.startsWith('m00')).toBe(true)
     expect(middleKey('x', 'x', false)).toBeNull()
+  })
+})
+
+describe('narrowIndex', () => {
+  const col = (index: string, seq: number, column: string, subPart: number | null = null): IndexColumn => ({index, seq, column, subPart})
+
+  it('picks the narrowest secondary index led by the whole primary key column, none otherwise', () => {
+    const reference = [col('PRIMARY', 1, 'id'), col('idx_status', 1, 'status'), col('idx_status', 2, 'created_at'), col('idx_id', 1, 'id')]
+    expect(narrowIndex(reference, 'ID')).toBe('idx_id')
+    // Two candidates: the one with fewer columns, then the first by name.
+    expect(narrowIndex([...reference, col('a_id_time', 1, 'id'), col('a_id_time', 2, 'created_at')], 'id')).toBe('idx_id')
+    expect(narrowIndex([col('PRIMARY', 1, 'id'), col('b', 1, 'id'), col('a', 1, 'id')], 'id')).toBe('a')
+    // Only the primary key, or a prefix index (it holds no whole id): the primary key is read.
+    expect(narrowIndex([col('PRIMARY', 1, 'id'), col('idx_status', 1, 'status')], 'id')).toBeNull()
+    expect(narrowIndex([col('PRIMARY', 1, 'id'), col('idx_id10', 1, 'id', 10)], 'id')).toBeNull()
+    // A column that does not lead the primary key is read from its own index by the optimizer already.
+    expect(narrowIndex([col('PRIMARY', 1, 'seq'), col('idx_message', 1, 'message_id')], 'message_id')).toBeNull()
+    expect(narrowIndex([col('PRIMARY', 1, 'tenant'), col('PRIMARY', 2, 'id'), col('idx_id', 1, 'id')], 'id')).toBeNull()
   })
 })

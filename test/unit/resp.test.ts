@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {CompareReader, encodeCommands} from '../../src/adapters/resp.js'
+import {CompareReader, encodeCommands, encodeKeyCommands} from '../../src/adapters/resp.js'
 
 const b = (s: string) => Buffer.from(s, 'utf8')
 
@@ -81,5 +81,45 @@ describe('encodeCommands', () => {
     // A key that is not ASCII is measured in UTF-8 bytes, and so is every other key of the batch.
     const bytes = encodeCommands([['MGET', 'o:é', 'o:1', 'o:😀']])
     expect(bytes.toString('utf8')).toBe('*4\r\n$4\r\nMGET\r\n$4\r\no:é\r\n$3\r\no:1\r\n$6\r\no:😀\r\n')
+  })
+})
+
+describe('encodeKeyCommands', () => {
+  const plain = (pattern: string, ids: string[]) => ids.map((id) => pattern.split('{id}').join(id))
+  /** The ids packed in one string, with some text around them that is not an id. */
+  const packed = (ids: string[]) => {
+    const start: number[] = []
+    const end: number[] = []
+    let text = 'xx'
+    for (const id of ids) {
+      start.push(text.length)
+      text += id
+      end.push(text.length)
+      text += '|'
+    }
+    return {text, start, end}
+  }
+
+  it('writes the same bytes as encodeCommands over the keys the pattern makes', () => {
+    const cases: [string, string[]][] = [
+      ['order:{id}', ['1', '22', '333', '']],
+      ['{id}', ['a', 'bc']],
+      ['app:{id}:v{id}:{id}', ['x', '12345678901234567890']],
+      ['p'.repeat(100) + ':{id}:' + 'q'.repeat(70), ['1', '2']],
+      ['o:{id}', ['é', '1', '😀', '東京']],
+      ['ö:{id}', ['1', '2']],
+      ['o:{id}', []],
+    ]
+    for (const [pattern, ids] of cases) {
+      const keys = plain(pattern, ids)
+      expect(encodeKeyCommands(['MGET'], pattern, packed(ids), [], false).toString('utf8')).toBe(encodeCommands([['MGET', ...keys]]).toString('utf8'))
+      expect(encodeKeyCommands(['HGET'], pattern, packed(ids), ['status'], true).toString('utf8')).toBe(encodeCommands(keys.map((k) => ['HGET', k, 'status'])).toString('utf8'))
+    }
+  })
+
+  it('writes lengths of every size: 9, 10, 99, 100 and 1000 bytes', () => {
+    const ids = [8, 9, 98, 99, 999].map((n) => 'k'.repeat(n))
+    const bytes = encodeKeyCommands(['MGET'], '{id}:', packed(ids), [], false)
+    expect(bytes.equals(encodeCommands([['MGET', ...ids.map((id) => `${id}:`)]]))).toBe(true)
   })
 })

@@ -1,3 +1,5 @@
+import type {OrderPage} from './order-page.js'
+
 /** The small ports reconciliation needs beyond SqlPort; src/adapters/cache.ts implements CachePort with ioredis. */
 
 /** What one cache key holds, read the configured way (plain string, hash field or JSON field). */
@@ -7,14 +9,22 @@ export type CacheRead =
   /** The key exists but cannot be read as configured: wrong Redis type, not JSON, no such field. */
   | {state: 'invalid'; reason: string}
 
+/** The cache key of an order id, for many ids: the pattern (`{id}` anywhere, any number of times) is split once. */
+export function cacheKeys(pattern: string): (id: string) => string {
+  const parts = pattern.split('{id}')
+  if (parts.length === 2) return (id) => parts[0] + id + parts[1]
+  return (id) => parts.join(id)
+}
+
 export interface CachePort {
   /** Reads every key in one pipelined round trip; results in the order of keys. */
   read(keys: string[]): Promise<CacheRead[]>
   /**
-   * Like read, but a key holding exactly its expected value (compared as stored, without decoding) comes back as
-   * null: the common case of a million clean keys costs no string per key.
+   * Like read, for the key of each order of the page (the pattern with its id in place of `{id}`), but a key holding
+   * exactly the order's status (compared as stored, without decoding) comes back as null: the common case of a
+   * million clean keys costs no string per key. An order whose status is NULL expects nothing: its key is read.
    */
-  readDiffering(keys: string[], expected: (string | null)[]): Promise<(CacheRead | null)[]>
+  readDiffering(pattern: string, page: OrderPage): Promise<(CacheRead | null)[]>
   /** Writes each value the configured way (string SET, HSET field, JSON field), keeping any TTL; pipelined. */
   write(entries: {key: string; value: string}[]): Promise<void>
   /** Deletes the keys; pipelined. */

@@ -11,6 +11,7 @@ import {
   mergeColumns,
   type MergedCheck,
   mergePlan,
+  middleOrderId,
   oldestRows,
   orderTimes,
   ordersScan,
@@ -23,8 +24,9 @@ import {
   windowCovers,
 } from './checks.js'
 import {INTEGER_TYPES, keyColumnInfo, type MergeColumns, keysMergeable, mergeKeys} from './merge.js'
-import type {CachePort, CacheRead, DrainPort} from './ports.js'
-import {type ScanRow, scanPages} from './scan.js'
+import {type CachePort, type CacheRead, cacheKeys, type DrainPort} from './ports.js'
+import {OrderPage} from './order-page.js'
+import {mapPages, packedPages, type ScanRow, type ScanSpec, scanPages, splitAt, text} from './scan.js'
 import {type Bounds, resolveBounds, type TimeSpec} from './window.js'
 
 export interface Sample {
@@ -155,52 +157,41 @@ function clip(text: string): string {
   return text.length > 40 ? `${text.slice(0, 39)}…` : text
 }
 
-/** The cache key of an order id, for many ids: the pattern (`{id}` anywhere, any number of times) is split once. */
-export function cacheKeys(pattern: string): (id: string) => string {
-  const parts = pattern.split('{id}')
-  if (parts.length === 2) return (id) => parts[0] + id + parts[1]
-  return (id) => parts.join(id)
-}
-
-function text(value: unknown): string | null {
-  if (typeof value === 'string') return value
-  if (value === null || value === undefined) return null
-  if (value instanceof Date) return value.toISOString()
-  if (Buffer.isBuffer(value)) return value.toString('utf8')
-  return String(value)
-}
-
 function sampleOf(row: ScanRow, detail?: string): Sample {
   const d = detail ?? text(row.detail) ?? undefined
   return {id: String(row._k0), at: row._ts, ...(d === undefined ? {} : {detail: d})}
 }
 
 interface CacheCompared {
-  row: ScanRow
+  /** The order's place in its page. */
+  n: number
+  id: string
   key: string
   status: string | null
   read: CacheRead
   drift: string
 }
 
-/** Reads the keys of one page of orders in one pipeline and returns the drifted ones. */
-async function compareCache(cache: CachePort, key: (id: string) => string, rows: ScanRow[]): Promise<CacheCompared[]> {
+/** A page of scanned rows as orders to compare (the rows updated within the grace period left out), and the rows kept. */
+function ordersOf(rows: ScanRow[]): {page: OrderPage; rows: ScanRow[]} {
   // No settled column: the scan's WHERE already left out the orders updated within the grace period.
-  const page = rows.some((r) => r.settled !== undefined && Number(r.settled) !== 1) ? rows.filter((r) => Number(r.settled) === 1) : rows
-  if (page.length === 0) return []
-  const keys = new Array<string>(page.length)
-  const statuses = new Array<string | null>(page.length)
-  for (let n = 0; n < page.length; n++) {
-    keys[n] = key(String(page[n]._k0))
-    statuses[n] = text(page[n].order_status)
-  }
-  const reads = await cache.readDiffering(keys, statuses)
+  const kept = rows.some((r) => r.settled !== undefined && Number(r.settled) !== 1) ? rows.filter((r) => Number(r.settled) === 1) : rows
+  return {page: OrderPage.of(kept.map((r) => String(r._k0)), kept.map((r) => text(r.order_status))), rows: kept}
+}
+
+/** Reads the keys of one page of orders in one request and returns the drifted ones. */
+async function compareCache(cache: CachePort, pattern: string, page: OrderPage): Promise<CacheCompared[]> {
+  if (page.count === 0) return []
+  const reads = await cache.readDiffering(pattern, page)
+  const key = cacheKeys(pattern)
   const drifted: CacheCompared[] = []
-  for (let n = 0; n < page.length; n++) {
+  for (let n = 0; n < page.count; n++) {
     const read = reads[n]
     // null: the key holds exactly the order's status.
-    const drift = read === null ? null : cacheDrift(statuses[n], read)
-    if (read !== null && drift !== null) drifted.push({row: page[n], key: keys[n], status: statuses[n], read, drift})
+    if (read === null) continue
+    const status = page.status(n)
+    const drift = cacheDrift(status, read)
+    if (drift !== null) drifted.push({n, id: page.id(n), key: key(page.id(n)), status, read, drift})
   }
   return drifted
 }
@@ -221,8 +212,12 @@ async function planMerge(
   const merged = mergePlan(runnable, schema, plan === 'merge' ? {orders: true, outbox: true, inbox: true} : {orders: covers('orders'), outbox: covers('outbox'), inbox: covers('inbox')})
   if (merged.length === 0) return {merged}
   const columns = mergeColumns(schema, merged)
-  const info = await keyColumnInfo(sql, [columns.outbox, ...(columns.orders ? [columns.orders] : []), ...(columns.inbox ? [columns.inbox] : [])])
-  return keysMergeable(info) ? {merged, columns: {...columns, numeric: info.every((c) => INTEGER_TYPES.has(c.dataType.toLowerCase()))}} : {merged: []}
+  const roles = (['outbox', 'orders', 'inbox'] as const).filter((role) => columns[role] !== undefined)
+  const info = await keyColumnInfo(sql, roles.map((role) => columns[role]!))
+  if (!keysMergeable(info)) return {merged: []}
+  const read: MergeColumns = {...columns, numeric: info.every((c) => INTEGER_TYPES.has(c.dataType.toLowerCase()))}
+  for (const [n, role] of roles.entries()) if (info[n].narrow !== null) read[role] = {...columns[role]!, index: info[n].narrow!}
+  return {merged, columns: read}
 }
 
 /**
@@ -262,33 +257,44 @@ export async function reconcile(ports: ReconcilePorts, config: Config, options: 
     const cache = new Tally(options.sample)
     const orphans = withMessage ? new Tally(options.sample) : null
     const spec = ordersScan(schema, bounds, {withMessage, withCache, order: orders.orders})
-    const cacheKey = cacheKeys(config.cache.keyPattern)
+    const pattern = config.cache.keyPattern
     // An untimed scan did not read the times: the drifted orders' times are looked up a batch at a time.
     let untimed: CacheCompared[] = []
     const addUntimed = async () => {
       // Taken first: the page still in Redis may add to the list while the times are read.
       const taken = untimed
       untimed = []
-      const times = await orderTimes(ports.sql, schema, taken.map((d) => String(d.row._k0)))
-      for (const d of taken) cache.add(sampleOf({...d.row, _ts: times.get(String(d.row._k0)) ?? null}, d.drift))
+      const times = await orderTimes(ports.sql, schema, taken.map((d) => d.id))
+      for (const d of taken) cache.add({id: d.id, at: times.get(d.id) ?? null, detail: d.drift})
     }
-    const compare = async (rows: ScanRow[]) => {
-      const drifted = await compareCache(ports.cache!, cacheKey, rows)
+    const compare = async (page: OrderPage, rows: ScanRow[] | null) => {
+      const drifted = await compareCache(ports.cache!, pattern, page)
       if (spec.untimed) untimed.push(...drifted)
-      else for (const d of drifted) cache.add(sampleOf(d.row, d.drift))
-      progress(rows.length, 'orders')
+      else for (const d of drifted) cache.add(sampleOf(rows![d.n], d.drift))
+      progress(page.count, 'orders')
     }
-    // Two pages in Redis at once: the next page's keys are sent while this page's answer is on its way.
-    let previous: Promise<void> | null = null
-    for await (const rows of scanPages(ports.sql, spec, batch, options.signal)) {
-      if (orphans) for (const row of rows) if (Number(row.no_msg) === 1) orphans.add(sampleOf(row))
-      const current = compare(rows)
-      current.catch(() => {})
+    const scan = async (part: ScanSpec) => {
+      // Two pages in Redis at once: the next page's keys are sent while this page's answer is on its way.
+      let previous: Promise<void> | null = null
+      const pages = part.value
+        ? packedPages(ports.sql, part, batch, options.signal)
+        : mapPages(scanPages(ports.sql, part, batch, options.signal), (rows) => {
+            if (orphans) for (const row of rows) if (Number(row.no_msg) === 1) orphans.add(sampleOf(row))
+            return ordersOf(rows)
+          })
+      for await (const page of pages) {
+        const current = page instanceof OrderPage ? compare(page, null) : compare(page.page, page.rows)
+        current.catch(() => {})
+        if (previous) await previous
+        previous = current
+        if (untimed.length >= batch) await addUntimed()
+      }
       if (previous) await previous
-      previous = current
-      if (untimed.length >= batch) await addUntimed()
     }
-    if (previous) await previous
+    // A scan in key order runs as two halves side by side (cut at the middle of the ids, like the merge): one chain of
+    // pages leaves the database, Redis and the client waiting on each other at every step.
+    const cut = spec.byKey ? await middleOrderId(ports.sql, schema) : null
+    await (cut === null ? scan(spec) : Promise.all(splitAt(spec, cut).map(scan)))
     if (untimed.length > 0) await addUntimed()
     results.cache_drift = cache.result()
     if (orphans) results.order_without_message = orphans.result()
@@ -447,7 +453,6 @@ export async function fixFindings(ports: ReconcilePorts, config: Config, options
   const schema = todo.length > 0 ? await loadSchema(ports.sql, config, [...todo]) : null
   const bounds = schema ? await resolveBounds(ports.sql, options.since, options.until, options.graceMs) : null
   const orders = schema && bounds ? await chooseScanOrders(ports.sql, schema, bounds) : null
-  const cacheKey = cacheKeys(config.cache.keyPattern)
   const keepIds = Math.max(options.sample, 20)
   let done = 0
   for (const check of todo) {
@@ -476,20 +481,20 @@ export async function fixFindings(ports: ReconcilePorts, config: Config, options
           break
         }
         if (check === 'cache_drift') {
-          const drifted = await compareCache(ports.cache!, cacheKey, rows)
+          const drifted = await compareCache(ports.cache!, config.cache.keyPattern, ordersOf(rows).page)
           if (config.cache.onDrift === 'delete') {
             const present = drifted.filter((d) => d.read.state !== 'missing')
             if (present.length > 0) await ports.cache!.remove(present.map((d) => d.key))
             result.fixed += present.length
             result.notFixed += drifted.length - present.length
-            remember(present.map((d) => String(d.row._k0)))
+            remember(present.map((d) => d.id))
           } else {
             const writes = drifted.filter((d) => d.status !== null).map((d) => ({key: d.key, value: d.status!}))
             const removes = drifted.filter((d) => d.status === null).map((d) => d.key)
             if (writes.length > 0) await ports.cache!.write(writes)
             if (removes.length > 0) await ports.cache!.remove(removes)
             result.fixed += drifted.length
-            remember(drifted.map((d) => String(d.row._k0)))
+            remember(drifted.map((d) => d.id))
           }
         } else {
           const ids = rows.map((r) => String(r._k0))

@@ -1,5 +1,6 @@
 import {InterruptedError} from '../errors.js'
 import type {Row, SqlExecutor} from '../ports.js'
+import {NULL, OrderPage, RECORD, UNIT, VALUE} from './order-page.js'
 import {SQL_TIME_FORMAT} from './window.js'
 
 /**
@@ -24,6 +25,8 @@ export interface ScanSpec {
   byKey?: boolean
   /** With byKey: do not read the time (rows come with _ts null); the caller looks it up for the rows it keeps. */
   untimed?: boolean
+  /** With untimed and no `select` of its own: the one value read with the key, so the scan can be read packed (packedPages). */
+  value?: string
 }
 
 export interface ScanRow extends Row {
@@ -40,8 +43,77 @@ export function keysetAfter(exprs: string[], values: unknown[]): {sql: string; p
   return {sql: `(${head} > ? OR (${head} = ? AND ${inner.sql}))`, params: [values[0], values[0], ...inner.params]}
 }
 
+/** A scan in two: its rows whose first key is at most `cut`, and those above it (any cut gives the same rows in all). */
+export function splitAt(spec: ScanSpec, cut: unknown): [ScanSpec, ScanSpec] {
+  const part = (op: string): ScanSpec => ({...spec, where: [...spec.where, `${spec.keys[0]} ${op} ?`], params: [...spec.params, cut]})
+  return [part('<='), part('>')]
+}
+
 export function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new InterruptedError()
+}
+
+/**
+ * The pages of a scan by key of (key, value) pairs, each page one packed row (COUNT, the characters, GROUP_CONCAT,
+ * MAX of the key for the next page): a million orders cost the client a hundred strings, not a million rows of
+ * objects and strings (0.2 CPU-s less for the client, 0.1 s more for the database, which materialises each page). A
+ * page that cannot be unpacked (a separator inside a key or value, a page longer than group_concat_max_len,
+ * characters beyond the BMP) is read again row by row.
+ */
+export async function* packedPages(sql: SqlExecutor, spec: ScanSpec, batch: number, signal?: AbortSignal): AsyncGenerator<OrderPage> {
+  const key = spec.keys[0]
+  type Packed = {page: OrderPage; last: unknown; n: number}
+  const fetch = async (after: unknown): Promise<Packed> => {
+    const where = [...spec.where]
+    const params = [...spec.params]
+    if (after !== undefined) {
+      where.push(`${key} > ?`)
+      params.push(after)
+    }
+    const inner = `SELECT ${key} AS k, ${spec.value} AS v FROM ${spec.from}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${key} LIMIT ?`
+    const [row] = await sql.query<{n: unknown; kc: unknown; vc: unknown; ks: unknown; last: unknown}>(
+      `SELECT COUNT(*) AS n, SUM(CHAR_LENGTH(s.k)) AS kc, SUM(CHAR_LENGTH(s.v)) AS vc, GROUP_CONCAT(s.k, '${UNIT}', IFNULL(CONCAT('${VALUE}', s.v), '${NULL}') SEPARATOR '${RECORD}') AS ks, MAX(s.k) AS last FROM (${inner}) s`,
+      [...params, batch],
+    )
+    const n = Number(row?.n ?? 0)
+    if (n === 0) return {page: OrderPage.of([], []), last: null, n}
+    const page = OrderPage.packed(row.ks === null || row.ks === undefined ? '' : String(row.ks), n, Number(row.kc), Number(row.vc ?? 0))
+    if (page) return {page, last: row.last, n}
+    const rows = await sql.query<{k: unknown; v: unknown}>(inner, [...params, batch])
+    return {page: OrderPage.of(rows.map((r) => String(r.k)), rows.map((r) => text(r.v))), last: rows.at(-1)!.k, n: rows.length}
+  }
+  const ahead = (after: unknown): Promise<Packed> => {
+    const page = fetch(after)
+    page.catch(() => {})
+    return page
+  }
+  let pending: Promise<Packed> | null = ahead(undefined)
+  try {
+    while (pending) {
+      throwIfAborted(signal)
+      const {page, last, n}: Packed = await pending
+      // The next page is read while the caller works on this one.
+      pending = n === batch ? ahead(last) : null
+      if (n === 0) break
+      yield page
+    }
+  } finally {
+    pending?.catch(() => {})
+  }
+}
+
+/** Each page of a scan passed through `map` as it comes. */
+export async function* mapPages<T>(pages: AsyncIterable<ScanRow[]>, map: (rows: ScanRow[]) => T): AsyncGenerator<T> {
+  for await (const rows of pages) yield map(rows)
+}
+
+/** A column's value as text, as the cache compares it. */
+export function text(value: unknown): string | null {
+  if (typeof value === 'string') return value
+  if (value === null || value === undefined) return null
+  if (value instanceof Date) return value.toISOString()
+  if (Buffer.isBuffer(value)) return value.toString('utf8')
+  return String(value)
 }
 
 export async function* scanPages(sql: SqlExecutor, spec: ScanSpec, batch: number, signal?: AbortSignal): AsyncGenerator<ScanRow[]> {
