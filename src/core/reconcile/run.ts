@@ -183,7 +183,8 @@ function ordersOf(rows: ScanRow[]): {page: OrderPage; rows: ScanRow[]} {
 async function compareCache(cache: CachePort, pattern: string, page: OrderPage): Promise<CacheCompared[]> {
   if (page.count === 0) return []
   const reads = await cache.readDiffering(pattern, page)
-  const key = cacheKeys(pattern)
+  // Made only for a page with drift: most pages have none.
+  let key: ((id: string) => string) | undefined
   const drifted: CacheCompared[] = []
   for (let n = 0; n < page.count; n++) {
     const read = reads[n]
@@ -191,7 +192,9 @@ async function compareCache(cache: CachePort, pattern: string, page: OrderPage):
     if (read === null) continue
     const status = page.status(n)
     const drift = cacheDrift(status, read)
-    if (drift !== null) drifted.push({n, id: page.id(n), key: key(page.id(n)), status, read, drift})
+    if (drift === null) continue
+    key ??= cacheKeys(pattern)
+    drifted.push({n, id: page.id(n), key: key(page.id(n)), status, read, drift})
   }
   return drifted
 }
