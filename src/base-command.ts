@@ -109,8 +109,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (something && (process.exitCode === undefined || process.exitCode === 0)) process.exitCode = EXIT.found
   }
 
-  /** Human output only: with --json, oclif prints the returned result instead. */
-  /** Human output, made (a function) only when JSON is off. */
+  /** Human output only: with --json, oclif prints the returned result instead (a function is not even called). */
   protected print(text: string | (() => string)): void {
     if (!this.jsonEnabled()) this.log(typeof text === 'string' ? text : text())
   }

@@ -1,6 +1,6 @@
 import type {Config} from '../config/schema.js'
 import type {SqlPort} from './ports.js'
-import {narrowIndex} from './reconcile/merge.js'
+import {indexColumn, leadsPrimaryKey, narrowIndex} from './reconcile/merge.js'
 import {inspectTables, type TableCheck} from './tables.js'
 
 export interface Probe {
@@ -86,13 +86,9 @@ async function outboxIndexCheck(sql: SqlPort, config: Config, outbox: TableCheck
   for (const row of rows) byIndex.set(String(row.k), [...(byIndex.get(String(row.k)) ?? []), String(row.c).toLowerCase()])
   const want = [config.outbox.columns.status.toLowerCase(), config.outbox.columns.createdAt.toLowerCase()]
   const id = config.outbox.columns.id
-  const narrow = narrowIndex(
-    rows.map((r) => ({index: String(r.k), seq: Number(r.seq), column: String(r.c), subPart: r.sub === null || r.sub === undefined ? null : Number(r.sub)})),
-    id,
-  )
-  const leadsPrimary = rows.some((r) => String(r.k) === 'PRIMARY' && Number(r.seq) === 1 && String(r.c).toLowerCase() === id.toLowerCase())
+  const columns = rows.map((r) => indexColumn(r.k, r.seq, r.c, r.sub))
   // Advice, not a failure: without it reconcile reads the ids from the rows themselves, payloads and all.
-  const advice = leadsPrimary && narrow === null ? `; reconcile would read the ids faster from an index of their own: CREATE INDEX idx_outbox_id ON ${outbox.table} (${id})` : ''
+  const advice = leadsPrimaryKey(columns, id) && narrowIndex(columns, id) === null ? `; reconcile would read the ids faster from an index of their own: CREATE INDEX idx_outbox_id ON ${outbox.table} (${id})` : ''
   for (const [index, cols] of byIndex) {
     if (cols[0] === want[0] && cols[1] === want[1]) return {name, ok: true, detail: `index ${index} covers (${want.join(', ')})${advice}`}
   }

@@ -3,7 +3,7 @@ import {ConfigError} from '../errors.js'
 import type {SqlExecutor, SqlPort} from '../ports.js'
 import {qid} from '../sql.js'
 import {inspectTables, requireTable, type TableRole} from '../tables.js'
-import {type MergeColumns, middleKey} from './merge.js'
+import {type MergeColumns, middleOf} from './merge.js'
 import type {ScanSpec} from './scan.js'
 import {type Bounds, SQL_TIME_FORMAT} from './window.js'
 
@@ -257,13 +257,10 @@ export function ordersScan(schema: Schema, bounds: Bounds, opts: {withMessage: b
   return {select, selectParams, from: `${o.name} o`, where, params, ts, keys: [T('o', o.c.id!)], byKey, untimed, ...value}
 }
 
-/** An order id near the middle of the orders' ids (see middleKey), to scan them in two halves; null when there is nothing to cut. */
-export async function middleOrderId(sql: SqlExecutor, schema: Schema): Promise<string | null> {
+/** An order id near the middle of the orders' ids, to scan them in two halves; null when there is nothing to cut. */
+export function middleOrderId(sql: SqlExecutor, schema: Schema): Promise<string | null> {
   const o = tableOf(schema, 'orders')
-  const id = qid(o.c.id!)
-  const [ends] = await sql.query<{lo: unknown; hi: unknown}>(`SELECT MIN(${id}) AS lo, MAX(${id}) AS hi FROM ${o.name}`)
-  const text = (v: unknown) => (v === null || v === undefined ? null : String(v))
-  return middleKey(text(ends?.lo), text(ends?.hi), typeof ends?.lo === 'number' || typeof ends?.lo === 'bigint')
+  return middleOf(sql, o.name, qid(o.c.id!), 'guess')
 }
 
 /** The time (created_at) of some orders, for the findings of a scan that did not read it. */

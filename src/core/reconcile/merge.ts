@@ -36,6 +36,18 @@ export interface IndexColumn {
   subPart: number | null
 }
 
+/** An information_schema.STATISTICS row as an IndexColumn. */
+export function indexColumn(index: unknown, seq: unknown, column: unknown, subPart: unknown): IndexColumn {
+  return {index: String(index), seq: Number(seq), column: String(column), subPart: subPart === null || subPart === undefined ? null : Number(subPart)}
+}
+
+const leadsWhole = (column: string) => (c: IndexColumn) => c.seq === 1 && c.column.toLowerCase() === column.toLowerCase() && c.subPart === null
+
+/** The column (whole) is the first of the primary key: the rows themselves are stored in its order. */
+export function leadsPrimaryKey(columns: IndexColumn[], column: string): boolean {
+  return columns.some((c) => c.index === 'PRIMARY' && leadsWhole(column)(c))
+}
+
 /**
  * The secondary index to read a key column from. InnoDB stores the rows in the primary key, so reading a column that
  * leads it reads every row (the outbox's payload too: 112 MB for a million bench rows, 0.8 s); a secondary index
@@ -49,9 +61,8 @@ export interface IndexColumn {
  * | no                           | any                                     | null: the optimizer reads the secondary index already |
  */
 export function narrowIndex(columns: IndexColumn[], column: string): string | null {
-  const lower = column.toLowerCase()
-  const leads = (c: IndexColumn) => c.seq === 1 && c.column.toLowerCase() === lower && c.subPart === null
-  if (!columns.some((c) => c.index === 'PRIMARY' && leads(c))) return null
+  const leads = leadsWhole(column)
+  if (!leadsPrimaryKey(columns, column)) return null
   const width = (index: string) => columns.filter((c) => c.index === index).length
   const candidates = columns.filter((c) => c.index !== 'PRIMARY' && leads(c)).map((c) => c.index)
   candidates.sort((a, b) => width(a) - width(b) || (a < b ? -1 : a > b ? 1 : 0))
@@ -94,7 +105,7 @@ export async function keyColumnInfo(sql: SqlPort, columns: KeyColumn[]): Promise
     const row = info.find((r) => same(r, k))
     const indexes: IndexColumn[] = stats
       .filter((r) => String(r.t).toLowerCase() === k.table.toLowerCase())
-      .map((r) => ({index: String(r.i), seq: Number(r.seq), column: String(r.c), subPart: r.sub === null || r.sub === undefined ? null : Number(r.sub)}))
+      .map((r) => indexColumn(r.i, r.seq, r.c, r.sub))
     return {
       dataType: String(row?.dt ?? 'unknown'),
       collation: row?.coll ?? null,
@@ -405,6 +416,18 @@ export function middleKey(lo: string | null, hi: string | null, numeric: boolean
 }
 
 /**
+ * A key near the middle of a column's keys (middleKey of its MIN and MAX), to read them in two halves; null when there
+ * is nothing to cut. Any cut splits the keys whole; `numeric: 'guess'` takes integers (a BIGINT comes as a string) for
+ * numbers, so that the halves are even.
+ */
+export async function middleOf(sql: SqlExecutor, from: string, column: string, numeric: boolean | 'guess'): Promise<string | null> {
+  const [ends] = await sql.query<{lo: unknown; hi: unknown}>(`SELECT MIN(${column}) AS lo, MAX(${column}) AS hi FROM ${from}`)
+  const text = (v: unknown) => (v === null || v === undefined ? null : String(v))
+  const integer = (v: unknown) => typeof v === 'number' || (typeof v === 'string' && /^(-?[1-9]\d*|0)$/.test(v))
+  return middleKey(text(ends?.lo), text(ends?.hi), numeric === 'guess' ? integer(ends?.lo) && integer(ends?.hi) : numeric)
+}
+
+/**
  * One pass over the outbox ids in pages of `limit`, in two halves of the key space side by side (cut by middleKey);
  * each page's range (previous last id, this last id] is also read from orders and inbox (the last range of a half
  * reaches the half's end), and the three key sets are compared. Candidates are handed to `take` after each range,
@@ -479,9 +502,6 @@ export async function mergeKeys(
   }
 
   // Two halves side by side: one chain of pages waits on the database at every step, two keep it busy.
-  const c = qid(cols.outbox.column)
-  const ends = await sql.query<{lo: unknown; hi: unknown}>(`SELECT MIN(${c}) AS lo, MAX(${c}) AS hi FROM ${qid(cols.outbox.table)}`)
-  const text = (v: unknown) => (v === null || v === undefined ? null : String(v))
-  const cut = middleKey(text(ends[0]?.lo), text(ends[0]?.hi), cols.numeric === true)
+  const cut = await middleOf(sql, qid(cols.outbox.table), qid(cols.outbox.column), cols.numeric === true)
   await (cut === null ? half(null, null) : Promise.all([half(null, cut), half(cut, null)]))
 }

@@ -82,24 +82,7 @@ export async function* packedPages(sql: SqlExecutor, spec: ScanSpec, batch: numb
     const rows = await sql.query<{k: unknown; v: unknown}>(inner, [...params, batch])
     return {page: OrderPage.of(rows.map((r) => String(r.k)), rows.map((r) => text(r.v))), last: rows.at(-1)!.k, n: rows.length}
   }
-  const ahead = (after: unknown): Promise<Packed> => {
-    const page = fetch(after)
-    page.catch(() => {})
-    return page
-  }
-  let pending: Promise<Packed> | null = ahead(undefined)
-  try {
-    while (pending) {
-      throwIfAborted(signal)
-      const {page, last, n}: Packed = await pending
-      // The next page is read while the caller works on this one.
-      pending = n === batch ? ahead(last) : null
-      if (n === 0) break
-      yield page
-    }
-  } finally {
-    pending?.catch(() => {})
-  }
+  for await (const {page} of readAhead(fetch, undefined, (p) => (p.n === batch ? {after: p.last} : null), (p) => p.n === 0, signal)) yield page
 }
 
 /** Each page of a scan passed through `map` as it comes. */
@@ -137,21 +120,29 @@ export async function* scanPages(sql: SqlExecutor, spec: ScanSpec, batch: number
     return sql.query<ScanRow>(text, params)
   }
   const cursorOf = (row: ScanRow): unknown[] => [...(timed ? [row._ts] : []), ...spec.keys.map((_k, n) => row[`_k${n}`])]
+  yield* readAhead(fetch, null, (rows) => (rows.length === batch ? {after: cursorOf(rows.at(-1)!)} : null), (rows) => rows.length === 0, signal)
+}
+
+/**
+ * Pages from `fetch(cursor)`, the first from `first`, each next one asked for as soon as this one is there (`next`
+ * gives its cursor, or null after the last page), so that it is read while the caller works on this one.
+ */
+async function* readAhead<C, P>(fetch: (cursor: C) => Promise<P>, first: C, next: (page: P) => {after: C} | null, empty: (page: P) => boolean, signal?: AbortSignal): AsyncGenerator<P> {
   // The read ahead may fail while the caller is busy elsewhere: mark it handled now, it is still awaited below.
-  const ahead = (cursor: unknown[] | null): Promise<ScanRow[]> => {
+  const ahead = (cursor: C): Promise<P> => {
     const page = fetch(cursor)
     page.catch(() => {})
     return page
   }
-  let pending: Promise<ScanRow[]> | null = ahead(null)
+  let pending: Promise<P> | null = ahead(first)
   try {
     while (pending) {
       throwIfAborted(signal)
-      const rows: ScanRow[] = await pending
-      // The next page is read while the caller works on this one.
-      pending = rows.length === batch ? ahead(cursorOf(rows.at(-1)!)) : null
-      if (rows.length === 0) break
-      yield rows
+      const page: P = await pending
+      const cursor = next(page)
+      pending = cursor ? ahead(cursor.after) : null
+      if (empty(page)) break
+      yield page
     }
   } finally {
     // A caller that stops early must not leave a rejected read behind.
