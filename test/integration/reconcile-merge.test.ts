@@ -3,6 +3,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {MysqlAdapter} from '../../src/adapters/mysql.js'
 import {DEFAULTS} from '../../src/config/defaults.js'
 import type {CheckName} from '../../src/core/reconcile/checks.js'
+import {keyPage} from '../../src/core/reconcile/merge.js'
 import {reconcile, type ReconcileOptions} from '../../src/core/reconcile/run.js'
 import {parseTimeSpec} from '../../src/core/reconcile/window.js'
 import {initSchema} from '../../src/core/schema.js'
@@ -38,6 +39,27 @@ async function run(plan: 'merge' | 'lookup', since = '24h', extra: Partial<Recon
 
 const found = (report: Awaited<ReturnType<typeof run>>) =>
   Object.fromEntries(Object.entries(report.checks).map(([check, r]) => [check, r!.samples.map((s) => `${s.id}${s.detail ? ` ${s.detail}` : ''}`).sort()]))
+
+/**
+ * Runs work on one connection whose GROUP_CONCAT results are cut at `bytes` (group_concat_max_len), through a port
+ * that records every statement it is given; the limit is put back afterwards.
+ */
+async function withConcatLimit<T>(on: MysqlAdapter, bytes: number, work: (one: MysqlAdapter, texts: string[]) => Promise<T>): Promise<T> {
+  const texts: string[] = []
+  return on.transaction(async (tx) => {
+    await tx.execute(`SET SESSION group_concat_max_len = ${bytes}`)
+    try {
+      const one = {...tx, transaction: on.transaction.bind(on), version: on.version.bind(on)} as unknown as MysqlAdapter
+      one.query = (text, params) => {
+        texts.push(text)
+        return tx.query(text, params)
+      }
+      return await work(one, texts)
+    } finally {
+      await tx.execute('SET SESSION group_concat_max_len = 2097152')
+    }
+  })
+}
 
 beforeAll(async () => {
   db = await createTestDatabase('msgops_rmerge')
@@ -111,27 +133,28 @@ describe('reconcile merge plan', () => {
     for (const mergePage of [1, 2, 1000]) expect(found(await run('merge', '7d', {mergePage}))).toEqual(reference)
   })
 
+  it('reads a page again row by row when group_concat_max_len cuts it inside its last key (the count still right)', async () => {
+    // Three 8-character ids: 26 bytes packed, cut at 24 inside the third, which would come back as "cut-cc".
+    for (const id of ['cut-aaaa', 'cut-bbbb', 'cut-cccc']) await outbox(id, 'sent')
+    try {
+      const page = await withConcatLimit(sql, 24, (one) => keyPage(one, {table: 'outbox', column: 'id'}, 'cut-', 'cut-zzzz', 10))
+      expect(Array.from({length: page.keys.count}, (_x, n) => page.keys.key(n))).toEqual(['cut-aaaa', 'cut-bbbb', 'cut-cccc'])
+    } finally {
+      await sql.execute("DELETE FROM outbox WHERE id LIKE 'cut-%'")
+    }
+  })
+
   it('reads a packed row again in pages when group_concat_max_len cuts it, or a key holds the separator', async () => {
     await order('o090', 'm\u001E090')
     await outbox('m\u001E090', 'sent')
     await inbox('m\u001E090')
     try {
       const reference = found(await run('lookup', '7d'))
-      const texts: string[] = []
       // One connection whose packed rows are cut at 64 bytes: the outbox pages of 1000 keys and the open-ended ranges.
-      const merge = await sql.transaction(async (tx) => {
-        await tx.execute('SET SESSION group_concat_max_len = 64')
-        try {
-          const one = {...tx, transaction: sql.transaction.bind(sql), version: sql.version.bind(sql)}
-          one.query = (text, params) => {
-            texts.push(text)
-            return tx.query(text, params)
-          }
-          return await reconcile({sql: one}, DEFAULTS, {checks: CHECKS, since: parseTimeSpec('7d', '--since'), graceMs: 300_000, sample: 100, batchSize: 3, mergePage: 1000, plan: 'merge'})
-        } finally {
-          await tx.execute('SET SESSION group_concat_max_len = 2097152')
-        }
-      })
+      const {merge, texts} = await withConcatLimit(sql, 64, async (one, texts) => ({
+        merge: await reconcile({sql: one}, DEFAULTS, {checks: CHECKS, since: parseTimeSpec('7d', '--since'), graceMs: 300_000, sample: 100, batchSize: 3, mergePage: 1000, plan: 'merge'}),
+        texts,
+      }))
       expect(found(merge)).toEqual(reference)
       // Both ways of reading a range again ran: the outbox page row by row, the partners' range in pages.
       expect(texts.some((t) => /^SELECT `id` AS k FROM `outbox`/.test(t))).toBe(true)
@@ -242,8 +265,16 @@ describe('reconcile cache scan: packed pages', () => {
         return report.checks.cache_drift!.samples.map((s) => `${s.id} ${s.detail}`).sort()
       }
       const want = ['o02 cache=created db=paid', 'o03 missing', 'o05\u001Ex cache=shipped db=paid', 'o06 cache=paid db=NULL', 'o10😀 cache=created db=paid'].sort()
-      // A window covering the table: the scan by key, read packed (pages with a separator or a non-BMP id row by row).
+      // A window covering the table: the scan by key, read packed (pages with a separator row by row).
       expect(await drift('7d')).toEqual(want)
+      // Pages cut by group_concat_max_len: the first page (o01, o02, o03, 26 bytes) is cut at 24 inside o03's status,
+      // which would read as status 'pa' (a false drift) if the length were not checked; such pages are read row by row.
+      const {cut, texts} = await withConcatLimit(own, 24, async (one, texts) => ({
+        cut: await reconcile({sql: one, cache}, config, {checks: ['cache_drift'], since: parseTimeSpec('7d', '--since'), graceMs: 300_000, sample: 100, batchSize: 3}),
+        texts,
+      }))
+      expect(cut.checks.cache_drift!.samples.map((s) => `${s.id} ${s.detail}`).sort()).toEqual(want)
+      expect(texts.some((t) => /^SELECT o\.`id` AS k, o\.`status` AS v FROM/.test(t))).toBe(true)
       // A window starting after the oldest order: the scan in time order, row by row; no order is older than 2 hours.
       await own.execute(`INSERT INTO orders (id, status, created_at, updated_at) VALUES ('o00', 'paid', NOW(3) - INTERVAL 3 DAY, NOW(3) - INTERVAL 3 DAY)`)
       expect(await drift('2h')).toEqual(want)

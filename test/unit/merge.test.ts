@@ -1,9 +1,10 @@
 import {describe, expect, it} from 'vitest'
 
-import {type IndexColumn, KeyPage, matchKeys, middleKey, narrowIndex} from '../../src/core/reconcile/merge.js'
+import {type IndexColumn, KeyPage, matchKeys, middleKey, narrowIndex, splitScan} from '../../src/core/reconcile/merge.js'
+import type {ScanSpec} from '../../src/core/reconcile/scan.js'
 
 const SEP = '\u001E'
-const packed = (keys: string[]) => KeyPage.packed(keys.join(SEP), keys.length, keys.reduce((n, k) => n + k.length, 0))!
+const packed = (keys: string[]) => KeyPage.packed(keys.join(SEP), keys.length)!
 
 /** What matchKeys must give whatever the order: a set comparison by exact equality. */
 function naive(base: string[], others: string[][]): {marked: boolean[]; missing: string[]} {
@@ -33,11 +34,10 @@ describe('KeyPage', () => {
   it('unpacks a packed text, and refuses one that is cut or holds a key with the separator', () => {
     const page = packed(['m1', 'm22', 'é'])
     expect([page.count, page.key(0), page.key(1), page.key(2)]).toEqual([3, 'm1', 'm22', 'é'])
-    expect(KeyPage.packed(`m1${SEP}m22${SEP}m3`, 3, 8)).toBeNull() // 8 characters said, 7 came: cut inside the last key
-    expect(KeyPage.packed(`m1${SEP}m2`, 3, 4)).toBeNull() // a key lost
-    expect(KeyPage.packed(`m1${SEP}x${SEP}y`, 2, 4)).toBeNull() // a key holding SEP
-    expect(KeyPage.packed('', 1, 0)?.key(0)).toBe('') // one empty key
-    expect(KeyPage.packed('', 0, 0)?.count).toBe(0)
+    expect(KeyPage.packed(`m1${SEP}m2`, 3)).toBeNull() // a key lost
+    expect(KeyPage.packed(`m1${SEP}x${SEP}y`, 2)).toBeNull() // a key holding SEP
+    expect(KeyPage.packed('', 1)?.key(0)).toBe('') // one empty key
+    expect(KeyPage.packed('', 0)?.count).toBe(0)
   })
 
   it('finds a key by exact equality, packed or not', () => {
@@ -95,6 +95,28 @@ describe('matchKeys', () => {
       expect(got.marked, `round ${round}`).toEqual(want.marked)
       expect(got.missing.sort(), `round ${round}`).toEqual(want.missing.sort())
     }
+  })
+})
+
+describe('splitScan', () => {
+  const spec: ScanSpec = {select: [], selectParams: [], from: 'orders o', where: ['o.x = ?'], params: [1], ts: null, keys: ['o.id'], byKey: true}
+  const ranges = (parts: ScanSpec[]) => parts.map((p) => p.where.slice(1).map((w, n) => `${w.replace('o.id ', '').replace(' ?', '')}${String(p.params[n + 1])}`).join(' '))
+
+  it('cuts a scan in ranges around middle keys, each cut added to the part it cuts, so the parts take every key once', () => {
+    const parts = splitScan(spec, {lo: '0', hi: '100', numeric: true}, 4)
+    expect(ranges(parts)).toEqual(['<=50 <=25', '<=50 >25', '>50 <=75', '>50 >75'])
+    // The spec's own condition and parameters stay first in every part.
+    for (const part of parts) expect([part.where[0], part.params[0]]).toEqual(['o.x = ?', 1])
+    expect(ranges(splitScan(spec, {lo: '0', hi: '100', numeric: true}, 2))).toEqual(['<=50', '>50'])
+  })
+
+  it('keeps a scan whole where there is nothing to cut', () => {
+    expect(splitScan(spec, {lo: '5', hi: '5', numeric: true}, 4)).toEqual([spec])
+    expect(splitScan(spec, {lo: null, hi: null, numeric: false}, 2)).toEqual([spec])
+    expect(splitScan(spec, {lo: '0', hi: '100', numeric: true}, 1)).toEqual([spec])
+    // Two adjacent keys are not cut; a range of three is cut once, and its parts are not cut again.
+    expect(splitScan(spec, {lo: '1', hi: '2', numeric: true}, 4)).toEqual([spec])
+    expect(ranges(splitScan(spec, {lo: '1', hi: '3', numeric: true}, 4))).toEqual(['<=2', '>2'])
   })
 })
 

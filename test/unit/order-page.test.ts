@@ -1,18 +1,17 @@
 import {describe, expect, it} from 'vitest'
 
-import {NULL, OrderPage, RECORD, UNIT, VALUE} from '../../src/core/reconcile/order-page.js'
+import {NULL_UNIT, OrderPage, RECORD, UNIT} from '../../src/core/reconcile/order-page.js'
+import {possiblyCut} from '../../src/core/reconcile/scan.js'
 
-/** What GROUP_CONCAT(id, UNIT, IFNULL(CONCAT(VALUE, status), NULL) SEPARATOR RECORD) gives, and its counts as SQL makes them. */
-function concat(orders: [string, string | null][]): [string, number, number, number] {
-  const text = orders.map(([id, status]) => `${id}${UNIT}${status === null ? NULL : VALUE + status}`).join(RECORD)
-  const chars = (s: string) => [...s].length
-  return [text, orders.length, orders.reduce((sum, [id]) => sum + chars(id), 0), orders.reduce((sum, [, status]) => sum + (status === null ? 0 : chars(status)), 0)]
+/** What GROUP_CONCAT(id, IF(status IS NULL, NULL_UNIT, UNIT), IFNULL(status, '') SEPARATOR RECORD) gives, and the count. */
+function concat(orders: [string, string | null][]): [string, number] {
+  return [orders.map(([id, status]) => (status === null ? `${id}${NULL_UNIT}` : `${id}${UNIT}${status}`)).join(RECORD), orders.length]
 }
 
 const contents = (page: OrderPage) => Array.from({length: page.count}, (_x, n) => [page.id(n), page.status(n)])
 
 describe('OrderPage', () => {
-  it('unpacks ids and statuses, NULL statuses, empty ids and statuses, one order, none', () => {
+  it('unpacks ids and statuses, NULL statuses, empty ids and statuses, characters beyond ASCII and the BMP, one order, none', () => {
     const cases: [string, string | null][][] = [
       [
         ['o1', 'paid'],
@@ -21,9 +20,12 @@ describe('OrderPage', () => {
         ['o4', '='],
         ['o5', '!'],
         ['payé', 'expédié'],
+        ['o😀', 'paid😀'],
+        ['o8', null],
       ],
       [['only', 'paid']],
       [['only', null]],
+      [['only', '']],
       [],
     ]
     for (const orders of cases) {
@@ -32,23 +34,38 @@ describe('OrderPage', () => {
     }
   })
 
-  it('refuses a text it cannot unpack exactly: separators inside an id or a status, a cut text, characters beyond the BMP', () => {
+  it('refuses a text it cannot unpack exactly: separators inside an id or a status, a text cut between orders', () => {
     const refused: [string, string | null][][] = [
       [[`o${UNIT}1`, 'paid']],
-      [[`o${UNIT}=1`, 'paid']],
+      [[`o${UNIT}1`, null]],
+      [[`o${NULL_UNIT}1`, 'paid']],
+      [[`o${NULL_UNIT}1`, null]],
       [['o1', `pa${UNIT}id`]],
+      [['o1', `pa${NULL_UNIT}id`]],
       [[`o${RECORD}1`, 'paid'], ['o2', 'paid']],
       [['o1', `pa${RECORD}id`], ['o2', 'paid']],
-      [['o1', `paid${RECORD}o3${UNIT}=x`], ['o2', 'paid']],
-      [['o😀', 'paid']],
-      [['o1', 'paid😀']],
+      [['o1', `paid${RECORD}o3${UNIT}x`], ['o2', 'paid']],
+      [['o1', `paid${RECORD}o3${NULL_UNIT}`], ['o2', null]],
     ]
     for (const orders of refused) expect(OrderPage.packed(...concat(orders))).toBeNull()
-    const [text, count, ids, statuses] = concat([['o1', 'paid'], ['o2', 'paid']])
-    expect(OrderPage.packed(text.slice(0, -1), count, ids, statuses)).toBeNull()
-    expect(OrderPage.packed(text, count + 1, ids, statuses)).toBeNull()
-    expect(OrderPage.packed('', 0, 0, 0)?.count).toBe(0)
-    expect(OrderPage.packed('x', 0, 0, 0)).toBeNull()
+    const [text, count] = concat([['o1', 'paid'], ['o2', 'paid']])
+    expect(OrderPage.packed(text.slice(0, text.indexOf(RECORD)), count)).toBeNull()
+    expect(OrderPage.packed(text, count + 1)).toBeNull()
+    expect(OrderPage.packed(text, count - 1)).toBeNull()
+    expect(OrderPage.packed('', 0)?.count).toBe(0)
+    expect(OrderPage.packed('x', 0)).toBeNull()
+  })
+
+  it('possiblyCut: only a text of (nearly) group_concat_max_len bytes, counted in UTF-8', () => {
+    expect(possiblyCut('a'.repeat(100), 1024)).toBe(false)
+    expect(possiblyCut('a'.repeat(1020), 1024)).toBe(true)
+    expect(possiblyCut('a'.repeat(1019), 1024)).toBe(false)
+    // é is 2 bytes, € 3: counted in bytes, not characters.
+    expect(possiblyCut('é'.repeat(510), 1024)).toBe(true)
+    expect(possiblyCut('é'.repeat(509), 1024)).toBe(false)
+    expect(possiblyCut('€'.repeat(340), 1024)).toBe(true)
+    expect(possiblyCut('€'.repeat(339), 1024)).toBe(false)
+    expect(possiblyCut('x', Number.NaN)).toBe(true)
   })
 
   it('of() packs separate strings the same way; statusIs compares in place', () => {

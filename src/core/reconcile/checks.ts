@@ -3,7 +3,7 @@ import {ConfigError} from '../errors.js'
 import type {SqlExecutor, SqlPort} from '../ports.js'
 import {qid} from '../sql.js'
 import {inspectTables, requireTable, type TableRole} from '../tables.js'
-import {type MergeColumns, middleOf} from './merge.js'
+import {keyEnds, type KeyEnds, type MergeColumns} from './merge.js'
 import type {ScanSpec} from './scan.js'
 import {type Bounds, SQL_TIME_FORMAT} from './window.js'
 
@@ -257,10 +257,10 @@ export function ordersScan(schema: Schema, bounds: Bounds, opts: {withMessage: b
   return {select, selectParams, from: `${o.name} o`, where, params, ts, keys: [T('o', o.c.id!)], byKey, untimed, ...value}
 }
 
-/** An order id near the middle of the orders' ids, to scan them in two halves; null when there is nothing to cut. */
-export function middleOrderId(sql: SqlExecutor, schema: Schema): Promise<string | null> {
+/** The orders' lowest and highest ids, to cut a scan by id in ranges read side by side. */
+export function orderIdEnds(sql: SqlExecutor, schema: Schema): Promise<KeyEnds> {
   const o = tableOf(schema, 'orders')
-  return middleOf(sql, o.name, qid(o.c.id!), 'guess')
+  return keyEnds(sql, o.name, qid(o.c.id!), 'guess')
 }
 
 /** The time (created_at) of some orders, for the findings of a scan that did not read it. */

@@ -1,6 +1,6 @@
 import type {SqlExecutor, SqlPort} from '../ports.js'
 import {qid} from '../sql.js'
-import {throwIfAborted} from './scan.js'
+import {possiblyCut, type ScanSpec, splitAt, throwIfAborted} from './scan.js'
 
 /**
  * The merge plan of a full reconciliation: instead of one index lookup per row (an anti-join per check), the key
@@ -142,13 +142,11 @@ export class KeyPage {
   ) {}
 
   /**
-   * The keys of a packed text, or null when it is not `count` keys of `chars` characters in all: a key holding SEP, or
-   * a text cut by group_concat_max_len (possibly inside its last key). Characters beyond the BMP count twice in a
-   * JavaScript string and once in SQL: such a page is read again row by row.
+   * The keys of a packed text, or null when it is not `count` keys: a key holding SEP, or a text cut between keys by
+   * group_concat_max_len. A text cut inside its last key looks whole: the caller checks its length (possiblyCut).
    */
-  static packed(text: string, count: number, chars: number): KeyPage | null {
+  static packed(text: string, count: number): KeyPage | null {
     if (count === 0) return text === '' ? KeyPage.of([]) : null
-    if (text.length !== chars + count - 1) return null
     const start = new Int32Array(count)
     const end = new Int32Array(count)
     let from = 0
@@ -299,15 +297,19 @@ export async function keyPage(sql: SqlExecutor, col: KeyColumn, after: string | 
   return {keys: KeyPage.of(plain.map((r) => String(r.k))), last: String(plain.at(-1)!.k)}
 }
 
-type PackedRow = {n: unknown; chars: unknown; ks: unknown}
+type PackedRow = {n: unknown; ks: unknown; lim: unknown}
 
-/** The columns of a packed row, as unpack reads them: how many keys, their characters in all, the keys. */
+/**
+ * The columns of a packed row, as unpack reads them: how many keys, the keys, group_concat_max_len (no character
+ * count to check the text against: it cost MariaDB a tenth of the page).
+ */
 function packedColumns(key: string): string {
-  return `COUNT(*) AS n, SUM(CHAR_LENGTH(${key})) AS chars, GROUP_CONCAT(${key} SEPARATOR '${SEP}') AS ks`
+  return `COUNT(*) AS n, GROUP_CONCAT(${key} SEPARATOR '${SEP}') AS ks, @@group_concat_max_len AS lim`
 }
 
 function unpack(row: PackedRow): KeyPage | null {
-  return KeyPage.packed(row.ks === null || row.ks === undefined ? '' : String(row.ks), Number(row.n), Number(row.chars))
+  const text = row.ks === null || row.ks === undefined ? '' : String(row.ks)
+  return possiblyCut(text, Number(row.lim)) ? null : KeyPage.packed(text, Number(row.n))
 }
 
 /** The table a key column is read from, with its narrow index when it has one. */
@@ -415,16 +417,35 @@ export function middleKey(lo: string | null, hi: string | null, numeric: boolean
   return lo.slice(0, prefix) + String.fromCharCode(...digits)
 }
 
+/** A column's lowest and highest keys as text, and whether to cut between them as numbers. */
+export interface KeyEnds {
+  lo: string | null
+  hi: string | null
+  numeric: boolean
+}
+
 /**
- * A key near the middle of a column's keys (middleKey of its MIN and MAX), to read them in two halves; null when there
- * is nothing to cut. Any cut splits the keys whole; `numeric: 'guess'` takes integers (a BIGINT comes as a string) for
- * numbers, so that the halves are even.
+ * A column's MIN and MAX, to cut its keys in ranges read side by side. `numeric: 'guess'` takes integers (a BIGINT
+ * comes as a string) for numbers, so that the ranges are even.
  */
-export async function middleOf(sql: SqlExecutor, from: string, column: string, numeric: boolean | 'guess'): Promise<string | null> {
+export async function keyEnds(sql: SqlExecutor, from: string, column: string, numeric: boolean | 'guess'): Promise<KeyEnds> {
   const [ends] = await sql.query<{lo: unknown; hi: unknown}>(`SELECT MIN(${column}) AS lo, MAX(${column}) AS hi FROM ${from}`)
   const text = (v: unknown) => (v === null || v === undefined ? null : String(v))
   const integer = (v: unknown) => typeof v === 'number' || (typeof v === 'string' && /^(-?[1-9]\d*|0)$/.test(v))
-  return middleKey(text(ends?.lo), text(ends?.hi), numeric === 'guess' ? integer(ends?.lo) && integer(ends?.hi) : numeric)
+  return {lo: text(ends?.lo), hi: text(ends?.hi), numeric: numeric === 'guess' ? integer(ends?.lo) && integer(ends?.hi) : numeric}
+}
+
+/**
+ * A scan cut into `parts` (a power of two) scans of key ranges around middleKey cuts. Each cut is added to the part it
+ * cuts (key <= cut, key > cut), so the parts split the keys whole whatever order the collation gives the cuts; fewer
+ * parts when there is nothing to cut.
+ */
+export function splitScan(spec: ScanSpec, ends: KeyEnds, parts: number): ScanSpec[] {
+  const cut = parts > 1 ? middleKey(ends.lo, ends.hi, ends.numeric) : null
+  // A cut at the lowest key leaves the upper part with the same ends, to be cut there again for nothing.
+  if (cut === null || cut === ends.lo) return [spec]
+  const [low, high] = splitAt(spec, cut)
+  return [...splitScan(low, {...ends, hi: cut}, parts / 2), ...splitScan(high, {...ends, lo: cut}, parts / 2)]
 }
 
 /**
@@ -502,6 +523,7 @@ export async function mergeKeys(
   }
 
   // Two halves side by side: one chain of pages waits on the database at every step, two keep it busy.
-  const cut = await middleOf(sql, qid(cols.outbox.table), qid(cols.outbox.column), cols.numeric === true)
+  const ends = await keyEnds(sql, qid(cols.outbox.table), qid(cols.outbox.column), cols.numeric === true)
+  const cut = middleKey(ends.lo, ends.hi, ends.numeric)
   await (cut === null ? half(null, null) : Promise.all([half(null, cut), half(cut, null)]))
 }

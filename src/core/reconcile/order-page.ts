@@ -1,11 +1,9 @@
 /** Separates an order's id from its status in a packed page; no real id holds it (a page where one does is read row by row). */
 export const UNIT = '\u001F'
+/** Ends the id of an order whose status is NULL, in place of UNIT and the status. */
+export const NULL_UNIT = '\u001D'
 /** Separates the orders of a packed page. */
 export const RECORD = '\u001E'
-/** Before the status of an order that has one. */
-export const VALUE = '='
-/** In place of the status of an order whose status is NULL. */
-export const NULL = '!'
 
 /**
  * A page of orders to compare with the cache: ids and statuses packed in one string, so that a million orders cost
@@ -22,39 +20,46 @@ export class OrderPage {
   ) {}
 
   /**
-   * The orders of a text packed as `id UNIT (VALUE status | NULL)` joined by RECORD (a GROUP_CONCAT), or null when it
-   * is not `count` orders with `idChars` and `statusChars` characters in all: a separator inside an id or a status,
-   * a text cut by group_concat_max_len, or characters beyond the BMP (two in JavaScript, one in SQL).
+   * The orders of a text packed as `id UNIT status` or `id NULL_UNIT` joined by RECORD (a GROUP_CONCAT), or null when
+   * it is not exactly `count` orders each holding one UNIT or NULL_UNIT (a separator inside an id or a status, a text
+   * cut between orders). A text cut inside its last status looks whole: the caller checks the length against
+   * group_concat_max_len (possiblyCut).
    */
-  static packed(text: string, count: number, idChars: number, statusChars: number): OrderPage | null {
+  static packed(text: string, count: number): OrderPage | null {
     if (count === 0) return text === '' ? OrderPage.of([], []) : null
-    if (text.length !== idChars + statusChars + 3 * count - 1) return null
     const idStart = new Int32Array(count)
     const idEnd = new Int32Array(count)
     const statusStart = new Int32Array(count)
     const statusEnd = new Int32Array(count)
-    let from = 0
+    // The next UNIT, NULL_UNIT and RECORD at or after the order being read (NULL_UNIT is rare: found once per use).
     let unit = text.indexOf(UNIT)
+    let nul = text.indexOf(NULL_UNIT)
+    let record = text.indexOf(RECORD)
+    let from = 0
     for (let n = 0; n < count; n++) {
-      if (unit < 0) return null
-      const stop = text.indexOf(RECORD, unit)
-      const end = stop < 0 ? text.length : stop
-      // The last order ends the text, every other one a RECORD; an order holds one UNIT, and no RECORD before it.
-      if ((stop < 0) !== (n === count - 1) || text.lastIndexOf(RECORD, unit) !== from - 1) return null
-      const next = text.indexOf(UNIT, unit + 1)
-      if (next >= 0 && next < end) return null
+      // The last order ends the text, every other one a RECORD.
+      if ((record < 0) !== (n === count - 1)) return null
+      const end = record < 0 ? text.length : record
+      const u = unit >= 0 && unit < end ? unit : -1
+      const z = nul >= 0 && nul < end ? nul : -1
+      // One separator per order: none or two means an id or a status holds one.
+      if ((u < 0) === (z < 0)) return null
       idStart[n] = from
-      idEnd[n] = unit
-      const marker = text[unit + 1]
-      if (marker === VALUE) {
-        statusStart[n] = unit + 2
+      if (u >= 0) {
+        unit = text.indexOf(UNIT, u + 1)
+        if (unit >= 0 && unit < end) return null
+        idEnd[n] = u
+        statusStart[n] = u + 1
         statusEnd[n] = end
-      } else if (marker === NULL && end === unit + 2) {
+      } else {
+        nul = text.indexOf(NULL_UNIT, z + 1)
+        if (z + 1 !== end) return null
+        idEnd[n] = z
         statusStart[n] = -1
         statusEnd[n] = -1
-      } else return null
+      }
       from = end + 1
-      unit = next
+      if (record >= 0) record = text.indexOf(RECORD, from)
     }
     return new OrderPage(text, idStart, idEnd, statusStart, statusEnd)
   }

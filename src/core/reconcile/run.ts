@@ -11,8 +11,8 @@ import {
   mergeColumns,
   type MergedCheck,
   mergePlan,
-  middleOrderId,
   oldestRows,
+  orderIdEnds,
   orderTimes,
   ordersScan,
   requeueDeadSql,
@@ -23,10 +23,10 @@ import {
   type SqlCheck,
   windowCovers,
 } from './checks.js'
-import {INTEGER_TYPES, keyColumnInfo, type MergeColumns, keysMergeable, mergeKeys} from './merge.js'
+import {INTEGER_TYPES, keyColumnInfo, type MergeColumns, keysMergeable, mergeKeys, splitScan} from './merge.js'
 import {type CachePort, type CacheRead, cacheKeys, type DrainPort} from './ports.js'
 import {OrderPage} from './order-page.js'
-import {mapPages, packedPages, type ScanRow, type ScanSpec, scanPages, splitAt, text} from './scan.js'
+import {mapPages, packedPages, type ScanRow, type ScanSpec, scanPages, text} from './scan.js'
 import {type Bounds, resolveBounds, type TimeSpec} from './window.js'
 
 export interface Sample {
@@ -95,6 +95,12 @@ export const DEFAULT_BATCH = 10_000
 
 /** Keys per page of the merge plan, packed into one row (group_concat_max_len is raised to 2 MB for it). */
 const MERGE_PAGE = 10_000
+
+/** Ranges of the orders' ids scanned side by side for cache_drift. */
+const CACHE_PARTS = 2
+
+/** Candidates of a merged check verified in one query once this many are waiting (at most a page, --batch-size). */
+const VERIFY_AT = 250
 
 /** The SQL-only checks, most expensive first (measured by bench/reconcile.ts). */
 const COST: CheckName[] = ['orphan_consumed', 'sent_not_consumed', 'order_without_message', 'consumed_failed', 'message_stuck', 'message_dead']
@@ -294,10 +300,9 @@ export async function reconcile(ports: ReconcilePorts, config: Config, options: 
       }
       if (previous) await previous
     }
-    // A scan in key order runs as two halves side by side (cut at the middle of the ids, like the merge): one chain of
-    // pages leaves the database, Redis and the client waiting on each other at every step.
-    const cut = spec.byKey ? await middleOrderId(ports.sql, schema) : null
-    await (cut === null ? scan(spec) : Promise.all(splitAt(spec, cut).map(scan)))
+    // A scan in key order runs in ranges side by side (cut like the merge): one chain of pages leaves the database,
+    // Redis and the client waiting on each other at every step.
+    await Promise.all((spec.byKey ? splitScan(spec, await orderIdEnds(ports.sql, schema), CACHE_PARTS) : [spec]).map(scan))
     if (untimed.length > 0) await addUntimed()
     results.cache_drift = cache.result()
     if (orphans) results.order_without_message = orphans.result()
@@ -326,13 +331,18 @@ export async function reconcile(ports: ReconcilePorts, config: Config, options: 
       for await (const rows of scanPages(ports.sql, candidateScan(check, schema, bounds, keys), batch, options.signal))
         for (const row of rows) tallies.get(check)!.add(sampleOf(row))
     }
+    // Candidates are verified while the merge goes on, one query per check at a time: their rows are read at random
+    // (from the disk when the tables outgrow the buffer pool), and left to the end they made a tail on one core.
     const pending = new Map(merged.map((c) => [c, new Set<string>()]))
-    const flush = async (atLeast: number) => {
-      for (const [check, keys] of pending)
-        if (keys.size > 0 && keys.size >= atLeast) {
-          await verify(check, [...keys])
-          keys.clear()
-        }
+    const running = new Map<MergedCheck, Promise<void>>()
+    const flush = async (check: MergedCheck) => {
+      const keys = pending.get(check)!
+      // At most one verification per check in flight: a slow one holds the merge back rather than piling up keys.
+      await running.get(check)
+      const started = verify(check, [...keys])
+      started.catch(() => {})
+      running.set(check, started)
+      keys.clear()
     }
     const found: Record<MergedCheck, 'ordersWithoutMessage' | 'unconsumed' | 'orphans'> = {
       order_without_message: 'ordersWithoutMessage',
@@ -340,20 +350,28 @@ export async function reconcile(ports: ReconcilePorts, config: Config, options: 
       orphan_consumed: 'orphans',
     }
     const mergePage = options.mergePage ?? MERGE_PAGE
+    const flushAt = Math.min(batch, VERIFY_AT)
     await mergeKeys(
       ports.sql,
       columns,
       mergePage,
       async (range) => {
-        for (const [check, keys] of pending) for (const key of range[found[check]]) keys.add(key)
-        await flush(batch)
+        for (const [check, keys] of pending) {
+          for (const key of range[found[check]]) keys.add(key)
+          if (keys.size >= flushAt) await flush(check)
+        }
         progress(mergePage, 'merge')
       },
       options.signal,
     )
-    await flush(1)
-    // A NULL key has no partner and no place in a merge: those rows go straight to the check's SQL.
-    for (const check of merged) if (check !== 'sent_not_consumed') await verify(check, null)
+    // The rest side by side; a NULL key has no partner and no place in a merge: those rows go straight to the check's SQL.
+    await Promise.all(
+      merged.map(async (check) => {
+        if (pending.get(check)!.size > 0) await flush(check)
+        await running.get(check)
+        if (check !== 'sent_not_consumed') await verify(check, null)
+      }),
+    )
     for (const [check, tally] of tallies) results[check] = tally.result()
   }
 

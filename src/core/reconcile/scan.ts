@@ -1,6 +1,6 @@
 import {InterruptedError} from '../errors.js'
 import type {Row, SqlExecutor} from '../ports.js'
-import {NULL, OrderPage, RECORD, UNIT, VALUE} from './order-page.js'
+import {NULL_UNIT, OrderPage, RECORD, UNIT} from './order-page.js'
 import {SQL_TIME_FORMAT} from './window.js'
 
 /**
@@ -54,11 +54,11 @@ export function throwIfAborted(signal?: AbortSignal): void {
 }
 
 /**
- * The pages of a scan by key of (key, value) pairs, each page one packed row (COUNT, the characters, GROUP_CONCAT,
- * MAX of the key for the next page): a million orders cost the client a hundred strings, not a million rows of
+ * The pages of a scan by key of (key, value) pairs, each page one packed row (COUNT, GROUP_CONCAT, MAX of the key for
+ * the next page, group_concat_max_len): a million orders cost the client a hundred strings, not a million rows of
  * objects and strings (0.2 CPU-s less for the client, 0.1 s more for the database, which materialises each page). A
- * page that cannot be unpacked (a separator inside a key or value, a page longer than group_concat_max_len,
- * characters beyond the BMP) is read again row by row.
+ * page that cannot be unpacked (a separator inside a key or value) or may have been cut by group_concat_max_len is
+ * read again row by row.
  */
 export async function* packedPages(sql: SqlExecutor, spec: ScanSpec, batch: number, signal?: AbortSignal): AsyncGenerator<OrderPage> {
   const key = spec.keys[0]
@@ -71,18 +71,29 @@ export async function* packedPages(sql: SqlExecutor, spec: ScanSpec, batch: numb
       params.push(after)
     }
     const inner = `SELECT ${key} AS k, ${spec.value} AS v FROM ${spec.from}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${key} LIMIT ?`
-    const [row] = await sql.query<{n: unknown; kc: unknown; vc: unknown; ks: unknown; last: unknown}>(
-      `SELECT COUNT(*) AS n, SUM(CHAR_LENGTH(s.k)) AS kc, SUM(CHAR_LENGTH(s.v)) AS vc, GROUP_CONCAT(s.k, '${UNIT}', IFNULL(CONCAT('${VALUE}', s.v), '${NULL}') SEPARATOR '${RECORD}') AS ks, MAX(s.k) AS last FROM (${inner}) s`,
+    // No character counts to check the text against: they were a fifth of MariaDB's time for the page.
+    const [row] = await sql.query<{n: unknown; ks: unknown; last: unknown; lim: unknown}>(
+      `SELECT COUNT(*) AS n, GROUP_CONCAT(s.k, IF(s.v IS NULL, '${NULL_UNIT}', '${UNIT}'), IFNULL(s.v, '') SEPARATOR '${RECORD}') AS ks, MAX(s.k) AS last, @@group_concat_max_len AS lim FROM (${inner}) s`,
       [...params, batch],
     )
     const n = Number(row?.n ?? 0)
     if (n === 0) return {page: OrderPage.of([], []), last: null, n}
-    const page = OrderPage.packed(row.ks === null || row.ks === undefined ? '' : String(row.ks), n, Number(row.kc), Number(row.vc ?? 0))
+    const packed = row.ks === null || row.ks === undefined ? '' : String(row.ks)
+    const page = possiblyCut(packed, Number(row.lim)) ? null : OrderPage.packed(packed, n)
     if (page) return {page, last: row.last, n}
     const rows = await sql.query<{k: unknown; v: unknown}>(inner, [...params, batch])
     return {page: OrderPage.of(rows.map((r) => String(r.k)), rows.map((r) => text(r.v))), last: rows.at(-1)!.k, n: rows.length}
   }
   for await (const {page} of readAhead(fetch, undefined, (p) => (p.n === batch ? {after: p.last} : null), (p) => p.n === 0, signal)) yield page
+}
+
+/**
+ * Whether GROUP_CONCAT may have cut a text at `limit` (group_concat_max_len, in bytes): only a text of (nearly) that
+ * many bytes can be cut, and a UTF-16 code unit takes at most 3 bytes in UTF-8, so most texts need no count.
+ */
+export function possiblyCut(text: string, limit: number): boolean {
+  if (!Number.isFinite(limit)) return true
+  return text.length * 3 >= limit - 4 && Buffer.byteLength(text, 'utf8') >= limit - 4
 }
 
 /** Each page of a scan passed through `map` as it comes. */
