@@ -103,6 +103,8 @@ describe('encodeKeyCommands', () => {
   it('writes the same bytes as encodeCommands over the keys the pattern makes', () => {
     const cases: [string, string[]][] = [
       ['order:{id}', ['1', '22', '333', '']],
+      // Runs of ids of one length (the bytes before the id copied from the run's first), broken and resumed.
+      ['order:{id}', ['10', '11', '12', '7', '13', '14', '1234', '1235', '15']],
       ['{id}', ['a', 'bc']],
       ['app:{id}:v{id}:{id}', ['x', '12345678901234567890']],
       ['p'.repeat(100) + ':{id}:' + 'q'.repeat(70), ['1', '2']],
