@@ -72,10 +72,13 @@ Exit 0 when clean, 1 when anything was found, 2 on a usage, configuration or con
     if (changes && !f.yes && (this.jsonEnabled() || !isInteractive()))
       throw new UsageError('--fix changes state and there is no terminal to confirm on', 'pass --yes to confirm, or --dry-run to see what it would do')
 
+    // MySQL is connected while the lock is taken (Redis): two round trips at once.
+    const connecting = this.services.mysql()
+    connecting.catch(() => {})
     const held = await this.lock('reconcile', f['wait-lock'])
     // A run that lost its lock stops between batches like an interrupted one, but says why.
     options.signal = AbortSignal.any([this.signal, held.lost])
-    const sql = await this.services.mysql()
+    const sql = await connecting
     const cache = options.checks.includes('cache_drift')
       ? new RedisCache(await this.services.redis(), this.settings.cache.format, this.settings.cache.field)
       : undefined

@@ -142,14 +142,17 @@ export type ScanOrder = 'key' | 'time'
 /** The oldest row time of each mapped table (one index lookup each); undefined for a table not mapped or without a timestamp. */
 export async function oldestRows(sql: SqlPort, schema: Schema): Promise<Partial<Record<TableRole, string | null>>> {
   const out: Partial<Record<TableRole, string | null>> = {}
-  for (const role of ['orders', 'outbox', 'inbox'] as const) {
-    if (!schema.tables[role]) continue
-    const t = tableOf(schema, role)
-    const ts = role === 'inbox' ? t.c.receivedAt : t.c.createdAt
-    if (!ts) continue
-    const rows = await sql.query<{oldest: string | null}>(`SELECT DATE_FORMAT(MIN(${qid(ts)}), ${SQL_TIME_FORMAT}) AS oldest FROM ${t.name}`)
-    out[role] = rows[0]?.oldest ?? null
-  }
+  // One index lookup each, side by side: they are waited for before any scan starts.
+  await Promise.all(
+    (['orders', 'outbox', 'inbox'] as const).map(async (role) => {
+      if (!schema.tables[role]) return
+      const t = tableOf(schema, role)
+      const ts = role === 'inbox' ? t.c.receivedAt : t.c.createdAt
+      if (!ts) return
+      const rows = await sql.query<{oldest: string | null}>(`SELECT DATE_FORMAT(MIN(${qid(ts)}), ${SQL_TIME_FORMAT}) AS oldest FROM ${t.name}`)
+      out[role] = rows[0]?.oldest ?? null
+    }),
+  )
   return out
 }
 

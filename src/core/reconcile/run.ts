@@ -240,7 +240,7 @@ export async function reconcile(ports: ReconcilePorts, config: Config, options: 
   const batch = options.batchSize ?? DEFAULT_BATCH
   const checks = CHECKS.filter((c) => options.checks.includes(c))
   const schema = await loadSchema(ports.sql, config, checks)
-  const bounds = await resolveBounds(ports.sql, options.since, options.until, options.graceMs)
+  const [bounds, oldest] = await Promise.all([resolveBounds(ports.sql, options.since, options.until, options.graceMs), oldestRows(ports.sql, schema)])
   const results: Partial<Record<CheckName, CheckResult>> = {}
   const runnable: CheckName[] = []
   for (const check of checks) {
@@ -250,7 +250,6 @@ export async function reconcile(ports: ReconcilePorts, config: Config, options: 
   }
   if (runnable.includes('cache_drift') && !ports.cache) throw new Error('cache_drift needs a cache port')
 
-  const oldest = await oldestRows(ports.sql, schema)
   const orders = scanOrders(schema, bounds, oldest)
   const {merged, columns} = await planMerge(ports.sql, schema, runnable, options.plan ?? 'auto', (role) => windowCovers(bounds.since, oldest[role]))
   let done = 0
