@@ -133,12 +133,6 @@ function put(buf: Buffer, pos: number, bytes: Buffer): number {
   return pos + bytes.length
 }
 
-function putInt(buf: Buffer, pos: number, n: number): number {
-  if (n >= 10) pos = putInt(buf, pos, Math.floor(n / 10))
-  buf[pos] = 48 + (n % 10)
-  return pos + 1
-}
-
 /** Ids packed in one string: id n is text[start[n], end[n]). */
 export interface PackedIds {
   text: string
@@ -161,11 +155,13 @@ export function encodeKeyCommands(before: string[], pattern: string, ids: Packed
   const args = (list: string[]) => encodeCommands([list]).subarray(`*${list.length}\r\n`.length)
   const head = each ? Buffer.alloc(0) : Buffer.concat([Buffer.from(`*${before.length + count}\r\n`), args(before)])
   const open = each ? Buffer.concat([Buffer.from(`*${before.length + 1 + after.length}\r\n`), args(before)]) : Buffer.alloc(0)
+  const close = each ? args(after) : Buffer.alloc(0)
   // What follows each id: the pattern's next part, and after the last one the end of the argument and the command.
-  const tails = parts.slice(1).map((p, n) => (n === uses - 1 ? Buffer.concat([p, CRLF, each ? args(after) : Buffer.alloc(0)]) : p))
+  const tails = parts.slice(1).map((p, n) => (n === uses - 1 ? Buffer.concat([p, CRLF, close]) : p))
   let idChars = 0
   for (let n = 0; n < count; n++) idChars += end[n] - start[n]
-  const buf = Buffer.allocUnsafe(head.length + count * (open.length + 16 + fixed + 2) + (each ? count * args(after).length : 0) + uses * idChars)
+  // Per key: the command's start, `$<length>\r\n` (16 bytes at most), the pattern, CRLF and the command's end.
+  const buf = Buffer.allocUnsafe(head.length + count * (open.length + 16 + fixed + CRLF.length + close.length) + uses * idChars)
   let pos = put(buf, 0, head)
   // The bytes before an id (the command's start, the argument's length, the pattern's first part) depend only on the
   // id's length: written once per length, then copied from there in one native call (a byte loop was 40% slower).
