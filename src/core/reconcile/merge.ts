@@ -1,6 +1,6 @@
 import type {SqlExecutor, SqlPort} from '../ports.js'
 import {qid} from '../sql.js'
-import {possiblyCut, type ScanSpec, splitAt, throwIfAborted} from './scan.js'
+import {type ScanSpec, splitAt, throwIfAborted, uncutText} from './scan.js'
 
 /**
  * The merge plan of a full reconciliation: instead of one index lookup per row (an anti-join per check), the key
@@ -308,8 +308,8 @@ function packedColumns(key: string): string {
 }
 
 function unpack(row: PackedRow): KeyPage | null {
-  const text = row.ks === null || row.ks === undefined ? '' : String(row.ks)
-  return possiblyCut(text, Number(row.lim)) ? null : KeyPage.packed(text, Number(row.n))
+  const text = uncutText(row.ks, row.lim)
+  return text === null ? null : KeyPage.packed(text, Number(row.n))
 }
 
 /** The table a key column is read from, with its narrow index when it has one. */

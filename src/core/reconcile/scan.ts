@@ -78,8 +78,8 @@ export async function* packedPages(sql: SqlExecutor, spec: ScanSpec, batch: numb
     )
     const n = Number(row?.n ?? 0)
     if (n === 0) return {page: OrderPage.of([], []), last: null, n}
-    const packed = row.ks === null || row.ks === undefined ? '' : String(row.ks)
-    const page = possiblyCut(packed, Number(row.lim)) ? null : OrderPage.packed(packed, n)
+    const packed = uncutText(row.ks, row.lim)
+    const page = packed === null ? null : OrderPage.packed(packed, n)
     if (page) return {page, last: row.last, n}
     const rows = await sql.query<{k: unknown; v: unknown}>(inner, [...params, batch])
     return {page: OrderPage.of(rows.map((r) => String(r.k)), rows.map((r) => text(r.v))), last: rows.at(-1)!.k, n: rows.length}
@@ -94,6 +94,12 @@ export async function* packedPages(sql: SqlExecutor, spec: ScanSpec, batch: numb
 export function possiblyCut(text: string, limit: number): boolean {
   if (!Number.isFinite(limit)) return true
   return text.length * 3 >= limit - 4 && Buffer.byteLength(text, 'utf8') >= limit - 4
+}
+
+/** A GROUP_CONCAT result as text, or null when group_concat_max_len (`limit`, read in the same row) may have cut it. */
+export function uncutText(value: unknown, limit: unknown): string | null {
+  const text = value === null || value === undefined ? '' : String(value)
+  return possiblyCut(text, Number(limit)) ? null : text
 }
 
 /** Each page of a scan passed through `map` as it comes. */
