@@ -5,19 +5,65 @@ import {loadConfig, type LoadedConfig} from './config/load.js'
 import type {Config} from './config/schema.js'
 import {writeAudit} from './core/audit.js'
 import {parseDuration} from './core/duration.js'
-import {EXIT, exitCodeFor, InterruptedError, MsgopsError, oneLine, UsageError} from './core/errors.js'
+import {EXIT, exitCodeFor, InterruptedError, MsgopsError, oneLine} from './core/errors.js'
 import {acquireLock, type HeldLock} from './core/lock.js'
 import {maskSecrets} from './core/mask.js'
-import {confirmChange} from './render/prompt.js'
+import {type Outcome, OUTCOME_EXIT} from './core/outcome.js'
+import type {ProgressCallback} from './core/ports.js'
+import {parseErrorLine} from './render/parse-error.js'
+import {notice, progressBar} from './render/progress.js'
+import {confirmChange, requireConfirmable} from './render/prompt.js'
+import {describeTarget, type Service} from './render/target.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
 
 const GLOBAL = 'GLOBAL'
 
+/** Signals that stop a run like Ctrl-C does (Kubernetes and systemd send SIGTERM), with the exit code 128 + number. */
+const STOP_SIGNALS = {SIGINT: 130, SIGTERM: 143, SIGHUP: 129} as const
+type StopSignal = keyof typeof STOP_SIGNALS
+
+/** What a state-changing run is given by change(): its stop signal, its progress bar and its one confirmation. */
+export interface ChangeContext {
+  /** Aborted on SIGINT/SIGTERM or when the lock is lost: stop between batches. */
+  readonly signal: AbortSignal
+  readonly progress: ProgressCallback
+  /** Asks (unless --yes or a dry run), then takes the lock; false when the person declined. Call it once. */
+  confirm(question: string): Promise<boolean>
+  /** A service named for the question: "RabbitMQ mq:5672 vhost /". */
+  target(service: Service): string
+  /** Human output in the middle of the run (what a question is about): the progress bar ends first. */
+  show(text: () => string): void
+}
+
+/** How a state-changing command runs: the skeleton that change() follows for every one of them. */
+export interface ChangePlan<R> {
+  yes: boolean
+  /** A dry run asks nothing and writes no audit record (the command leaves out the lock where it needs none). */
+  dryRun?: boolean
+  /** The Redis lock, taken after the person answered (an unanswered prompt blocks nobody); 'first' takes it at once. */
+  lock?: {name: string; wait?: string; when?: 'first' | 'after-confirm'}
+  /** Refuse at once when nobody could confirm, instead of after a long read (reconcile --fix). */
+  refuseEarly?: boolean
+  /** The label of the progress bar (none when not given). */
+  progress?: string
+  work(ctx: ChangeContext): Promise<R>
+  outcome(result: R): Outcome
+  /** Human output of the result (none when empty), printed before an error about the lost lock. */
+  render?(result: R): string | undefined
+  /** The audit record's outcome; none when not given. */
+  audit?(result: R): Record<string, unknown>
+  /** What the audit record of a failed run adds to the error (what was done before it). */
+  auditError?(error: Error): Record<string, unknown>
+  /** An error to end with (exit 2) after the result was shown and audited: the run stopped early. */
+  failure?(result: R): Error | undefined
+}
+
 /**
  * What every msgops command shares: global flags, configuration, connections closed at the end,
- * SIGINT handling, and the one mapping from errors to exit codes and one-line messages.
+ * signal handling, the skeleton of state-changing runs (change()), and the one mapping from outcomes and
+ * errors to exit codes and one-line messages.
  */
 export abstract class BaseCommand<T extends typeof Command> extends Command {
   static enableJsonFlag = true
@@ -33,18 +79,22 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     verbose: Flags.boolean({description: 'show the stack trace of an error', helpGroup: GLOBAL}),
   }
 
-  /** Commands that stop at a safe point on SIGINT set this; the others are stopped by closing their connections. */
-  static graceful = false
+  /**
+   * What a command finishes before it stops on SIGINT or SIGTERM ("the batch in hand"); false: it is stopped at once
+   * by closing its connections.
+   */
+  static graceful: string | false = false
 
   protected flags!: BaseFlags<T>
   protected args!: BaseArgs<T>
   protected loaded!: LoadedConfig
   protected services!: Services
   private readonly interrupt = new AbortController()
+  private stoppedBy?: StopSignal
   private readonly locks: HeldLock[] = []
-  private readonly onSigint = () => this.handleSigint()
+  private readonly onSignal = (signal: StopSignal) => this.handleSignal(signal)
 
-  /** Aborted on SIGINT; long operations check it between batches. */
+  /** Aborted on SIGINT, SIGTERM or SIGHUP; long operations check it between batches. */
   protected get signal(): AbortSignal {
     return this.interrupt.signal
   }
@@ -55,16 +105,22 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   public override async init(): Promise<void> {
     await super.init()
-    process.on('SIGINT', this.onSigint)
-    const {args, flags} = await this.parse({
-      flags: this.ctor.flags,
-      baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
-      enableJsonFlag: this.ctor.enableJsonFlag,
-      args: this.ctor.args,
-      strict: this.ctor.strict,
-    })
-    this.flags = flags as BaseFlags<T>
-    this.args = args as BaseArgs<T>
+    for (const signal of Object.keys(STOP_SIGNALS) as StopSignal[]) process.on(signal, this.onSignal)
+    let parsed
+    try {
+      parsed = await this.parse({
+        flags: this.ctor.flags,
+        baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
+        enableJsonFlag: this.ctor.enableJsonFlag,
+        args: this.ctor.args,
+        strict: this.ctor.strict,
+      })
+    } catch (error) {
+      const known = Object.keys({...(super.ctor as typeof BaseCommand).baseFlags, ...this.ctor.flags})
+      throw parseFailure(error, known, this.id ?? '')
+    }
+    this.flags = parsed.flags as BaseFlags<T>
+    this.args = parsed.args as BaseArgs<T>
     this.loaded = loadConfig({
       configPath: this.flags.config,
       profile: this.flags.profile,
@@ -79,11 +135,76 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.services = new Services(this.loaded.config)
   }
 
-  /** Asks before a change; refuses without a terminal unless --yes. */
+  /** Asks before a change; refuses without a terminal, or with --json, unless --yes. */
   protected async confirm(question: string, yes: boolean): Promise<boolean> {
-    if (this.jsonEnabled() && !yes)
-      throw new UsageError('this command changes state and --json leaves no room to ask', 'pass --yes to confirm, or --dry-run to see what it would do')
-    return confirmChange({question, yes})
+    return confirmChange({question, yes, json: this.jsonEnabled()})
+  }
+
+  /** The services a change reaches, named for its question: "MySQL db:3306/shop to RabbitMQ mq:5672 vhost /". */
+  protected target(service: Service): string {
+    return describeTarget(this.settings, service)
+  }
+
+  /**
+   * The skeleton of every state-changing run: refuse early if asked, lock (first or after the answer), one stop signal
+   * for SIGINT and a lost lock, a progress bar stopped whatever happens, an audit record on error and on success,
+   * the human output, and the exit code of the outcome.
+   */
+  protected async change<R>(plan: ChangePlan<R>): Promise<R> {
+    if (plan.refuseEarly && !plan.dryRun) requireConfirmable({yes: plan.yes, json: this.jsonEnabled()})
+    const stop = new AbortController()
+    const follow = (signal: AbortSignal) => {
+      if (signal.aborted) stop.abort(signal.reason)
+      else signal.addEventListener('abort', () => stop.abort(signal.reason), {once: true})
+    }
+    follow(this.signal)
+    let held: HeldLock | undefined
+    const takeLock = async () => {
+      if (!plan.lock) return
+      held = await this.lock(plan.lock.name, plan.lock.wait)
+      follow(held.lost)
+    }
+    if (plan.lock?.when === 'first') await takeLock()
+    let confirmed = false
+    const bar = progressBar(plan.progress ?? '', plan.progress !== undefined && !this.jsonEnabled())
+    const ctx: ChangeContext = {
+      signal: stop.signal,
+      progress: bar.update,
+      confirm: async (question) => {
+        bar.stop()
+        if (!plan.dryRun && !(await this.confirm(question, plan.yes))) {
+          this.note('cancelled: nothing was changed')
+          return false
+        }
+        if (plan.lock?.when !== 'first') await takeLock()
+        confirmed = true
+        return true
+      },
+      target: (service) => this.target(service),
+      show: (text) => {
+        bar.stop()
+        this.print(text)
+      },
+    }
+    let result: R
+    try {
+      result = await plan.work(ctx)
+    } catch (error) {
+      bar.stop()
+      if (confirmed && !plan.dryRun && plan.audit)
+        await this.audit({...plan.auditError?.(error as Error), error: maskSecrets((error as Error).message)}, EXIT.error).catch(() => this.note('warning: the audit record could not be written'))
+      throw error
+    }
+    bar.stop()
+    const outcome = plan.outcome(result)
+    const text = plan.render && !this.jsonEnabled() ? plan.render(result) : undefined
+    if (text) this.log(text)
+    const failure = held?.lost.aborted ? (held.lost.reason as Error) : plan.failure?.(result)
+    if (confirmed && !plan.dryRun && outcome !== 'cancelled' && plan.audit)
+      await this.audit(failure ? {...plan.audit(result), error: failure.message} : plan.audit(result), failure ? EXIT.error : this.exitFor(outcome))
+    if (failure) throw failure
+    this.conclude(outcome)
+    return result
   }
 
   /** Takes a Redis lock named after the work, held until the command ends. */
@@ -104,9 +225,20 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     await writeAudit(sql, this.settings.audit.table, {command: this.id ?? 'msgops', argv: this.argv, outcome, exitCode})
   }
 
+  /** The exit code of an outcome (a stop signal's own code for an interrupted run). */
+  private exitFor(outcome: Outcome): number {
+    return outcome === 'interrupted' ? STOP_SIGNALS[this.stoppedBy ?? 'SIGINT'] : OUTCOME_EXIT[outcome]
+  }
+
+  /** Sets the exit code of a run that did not fail; a worse one already set is kept. */
+  protected conclude(outcome: Outcome): void {
+    const code = this.exitFor(outcome)
+    if (code > (typeof process.exitCode === 'number' ? process.exitCode : 0)) process.exitCode = code
+  }
+
   /** Exit 1: the command worked and found something. */
   protected found(something: boolean): void {
-    if (something && (process.exitCode === undefined || process.exitCode === 0)) process.exitCode = EXIT.found
+    this.conclude(something ? 'found' : 'ok')
   }
 
   /** Human output only: with --json, oclif prints the returned result instead (a function is not even called). */
@@ -120,19 +252,21 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     else process.stdout.write(`${JSON.stringify(json, null, 2)}\n`)
   }
 
-  /** Diagnostics go to stderr, so stdout stays data. */
+  /** Diagnostics go to stderr, so stdout stays data; above a running progress bar, not over it. */
   protected note(text: string): void {
-    if (!this.jsonEnabled()) process.stderr.write(`${text}\n`)
+    if (!this.jsonEnabled()) notice(text)
   }
 
-  private handleSigint(): void {
+  private handleSignal(signal: StopSignal): void {
     if (this.interrupt.signal.aborted) {
-      process.stderr.write('interrupted again: stopping now\n')
-      process.exit(EXIT.interrupted)
+      notice(`${signal === 'SIGINT' ? 'interrupted again' : `${signal} again`}: stopping now`)
+      process.exit(STOP_SIGNALS[signal])
     }
-    this.interrupt.abort(new InterruptedError())
+    this.stoppedBy = signal
+    this.interrupt.abort(new InterruptedError(signal === 'SIGINT' ? 'interrupted' : `stopped by ${signal}`))
     const graceful = (this.ctor as unknown as typeof BaseCommand).graceful
-    process.stderr.write(graceful ? 'interrupted: finishing the batch in hand, then stopping (Ctrl-C again to stop now)\n' : 'interrupted: stopping\n')
+    const what = signal === 'SIGINT' ? 'interrupted' : `${signal}`
+    notice(graceful ? `${what}: finishing ${graceful}, then stopping (${signal === 'SIGINT' ? 'Ctrl-C' : signal} again to stop now)` : `${what}: stopping`)
     if (!graceful) void this.services?.close()
   }
 
@@ -140,18 +274,17 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     // A parse error was handled here; oclif must not also warn that the command never parsed.
     ;(this as unknown as {parsed: boolean}).parsed = true
     const interrupted = this.interrupt.signal.aborted
-    let code = interrupted ? EXIT.interrupted : exitCodeFor(error)
-    let message = interrupted && !(error instanceof MsgopsError && error.kind !== 'interrupted') ? 'interrupted' : error.message
+    let code = interrupted ? STOP_SIGNALS[this.stoppedBy ?? 'SIGINT'] : exitCodeFor(error)
+    let message = interrupted && !(error instanceof MsgopsError && error.kind !== 'interrupted') ? (this.interrupt.signal.reason as Error).message : error.message
     let suggestion = error instanceof MsgopsError ? error.suggestion : undefined
     if (!(error instanceof MsgopsError) && error.oclif) {
-      // oclif's own parse errors (unknown flag, missing argument): usage errors.
-      code = error.oclif.exit === 0 ? 0 : EXIT.error
-      message = message.split('\n')[0].replace(/^Error: /, '')
-      suggestion = 'see --help'
       if (error.code === 'EEXIT') {
         process.exitCode = error.oclif.exit ?? 0
         return
       }
+      code = error.oclif.exit === 0 ? 0 : EXIT.error
+      message = message.split('\n')[0].replace(/^Error: /, '')
+      suggestion = 'see --help'
     } else if (!(error instanceof MsgopsError) && !interrupted) {
       message = `unexpected error: ${message}`
       suggestion = 'run again with --verbose for the stack trace, and report it'
@@ -159,16 +292,27 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     const line = maskSecrets(oneLine(suggestion ? `${message}; ${suggestion}` : message))
     process.exitCode = code
     if (this.jsonEnabled?.())
-      process.stdout.write(`${JSON.stringify({error: {kind: error instanceof MsgopsError ? error.kind : 'internal', message: maskSecrets(oneLine(message)), suggestion, exitCode: code}}, null, 2)}\n`)
-    process.stderr.write(`Error: ${line}\n`)
+      process.stdout.write(`${JSON.stringify({
+        error: {kind: error instanceof MsgopsError ? error.kind : 'internal', message: maskSecrets(oneLine(message)), suggestion, exitCode: code},
+        ...(error instanceof MsgopsError && error.result !== undefined ? {result: error.result} : {}),
+      }, null, 2)}\n`)
+    notice(`Error: ${line}`)
     if (this.argv.includes('--verbose') && error.stack) process.stderr.write(`${maskSecrets(error.stack)}\n`)
   }
 
   public override async finally(error: Error | undefined): Promise<void> {
-    process.removeListener('SIGINT', this.onSigint)
+    for (const signal of Object.keys(STOP_SIGNALS) as StopSignal[]) process.removeListener(signal, this.onSignal)
     await Promise.all(this.locks.map((l) => l.release().catch(() => {})))
     await this.services?.close()
-    if (this.interrupt.signal.aborted) process.exitCode = EXIT.interrupted
+    if (this.interrupt.signal.aborted) process.exitCode = STOP_SIGNALS[this.stoppedBy ?? 'SIGINT']
     return super.finally(error)
   }
+}
+
+/** An oclif parse error as a usage error of one line that keeps its reason (and suggests the flag meant). */
+function parseFailure(error: unknown, knownFlags: string[], command: string): unknown {
+  const e = error as {oclif?: unknown; message?: string; flags?: string[]; args?: never[]; code?: string}
+  if (!e?.oclif || e.code === 'EEXIT' || typeof e.message !== 'string') return error
+  const {message, suggestion} = parseErrorLine({message: e.message, flags: e.flags, args: e.args}, knownFlags, command.replaceAll(':', ' '))
+  return new MsgopsError('usage', message, suggestion, {cause: error})
 }

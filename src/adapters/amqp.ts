@@ -90,7 +90,25 @@ export function amqpConnectionError(url: string, error: unknown, timeoutMs?: num
   else if (e.code === 'ECONNREFUSED') reason = 'connection refused'
   else if (e.code === 'ENOTFOUND') reason = 'host not found'
   else if (/ACCESS[-_]REFUSED|403/.test(e.message ?? '')) reason = 'access refused (wrong user or password)'
-  else if (/NOT_ALLOWED|access to vhost/i.test(e.message ?? '')) reason = 'access to the virtual host refused (does it exist, and may this user use it?)'
-  else reason = oneLine(maskSecrets(e.message ?? String(error)))
+  else if (/NOT_ALLOWED|access to vhost|Expected ConnectionOpenOk; got <ConnectionClose/i.test(e.message ?? '')) {
+    // The broker closes the handshake of an unknown vhost (or one the user may not use) without a reason amqplib keeps.
+    const vhost = vhostOf(url)
+    return new ConnectionError(
+      'RabbitMQ',
+      `cannot connect to RabbitMQ at ${maskUrl(url)}: the virtual host "${vhost}" does not exist or this user may not use it`,
+      `create it (rabbitmqctl add_vhost ${vhost}; rabbitmqctl set_permissions -p ${vhost} USER ".*" ".*" ".*") or fix the vhost at the end of the AMQP URL`,
+      error,
+    )
+  } else reason = oneLine(maskSecrets(e.message ?? String(error)))
   return new ConnectionError('RabbitMQ', `cannot connect to RabbitMQ at ${maskUrl(url)}: ${reason}`, SUGGESTION, error)
+}
+
+/** The virtual host an AMQP URL names: the path without its slash, "/" when there is none. */
+function vhostOf(url: string): string {
+  try {
+    const path = new URL(url).pathname
+    return path === '' || path === '/' ? '/' : decodeURIComponent(path.slice(1))
+  } catch {
+    return '/'
+  }
 }

@@ -1,4 +1,4 @@
-import {ConnectionError, OperationError} from '../core/errors.js'
+import {ConnectionError, OperationError, oneLine} from '../core/errors.js'
 import {maskUrl} from '../core/mask.js'
 
 const SUGGESTION = 'enable it with `rabbitmq-plugins enable rabbitmq_management` and check --management-url (MSGOPS_MANAGEMENT_URL or management.url)'
@@ -29,9 +29,7 @@ export class ManagementClient {
         signal: AbortSignal.timeout(this.timeoutMs),
       })
     } catch (error) {
-      const cause = (error as {cause?: {code?: string}}).cause?.code ?? (error as Error).name
-      const reason = cause === 'ECONNREFUSED' ? 'connection refused' : cause === 'TimeoutError' ? `no answer within ${this.timeoutMs} ms` : cause
-      throw new ConnectionError('RabbitMQ management API', `cannot reach the RabbitMQ management API at ${maskUrl(this.url)}: ${reason}`, SUGGESTION, error)
+      throw new ConnectionError('RabbitMQ management API', `cannot reach the RabbitMQ management API at ${maskUrl(this.url)}: ${fetchFailure(error, this.timeoutMs)}`, SUGGESTION, error)
     }
     const text = await response.text()
     if (response.status === 401)
@@ -56,4 +54,27 @@ export class ManagementClient {
   async overview(): Promise<{rabbitmq_version?: string; management_version?: string; cluster_name?: string}> {
     return this.get('/overview')
   }
+}
+
+/**
+ * Why fetch() failed, in words: its own error is a bare "TypeError: fetch failed" whose reason sits in `cause`.
+ *
+ * | cause                                         | reason                                                        |
+ * | --------------------------------------------- | ------------------------------------------------------------- |
+ * | ECONNREFUSED                                  | connection refused (is the rabbitmq_management plugin on?)    |
+ * | ENOTFOUND, EAI_AGAIN                          | host not found                                                |
+ * | a timeout (TimeoutError, ETIMEDOUT, UND_ERR_CONNECT_TIMEOUT) | no answer within N ms                          |
+ * | ECONNRESET, UND_ERR_SOCKET, HPE_* (not HTTP)  | the connection was closed: is this the management port?        |
+ * | a TLS certificate code (CERT_*, *_SELF_SIGNED*, ERR_TLS_*) | TLS: the cause's message                          |
+ * | anything else                                 | the cause's message, else the error's                          |
+ */
+export function fetchFailure(error: unknown, timeoutMs: number): string {
+  const e = error as {name?: string; message?: string; cause?: {code?: string; name?: string; message?: string}}
+  const code = e.cause?.code ?? ''
+  if (code === 'ECONNREFUSED') return 'connection refused (is the rabbitmq_management plugin enabled?)'
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found'
+  if (e.name === 'TimeoutError' || e.cause?.name === 'TimeoutError' || code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return `no answer within ${timeoutMs} ms`
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code.startsWith('HPE_')) return 'the connection was closed without an HTTP answer (is this the management port, 15672?)'
+  if (/CERT|SELF_SIGNED|ERR_TLS/.test(code)) return `TLS: ${oneLine(e.cause?.message ?? code)}`
+  return oneLine(e.cause?.message ?? e.message ?? String(error))
 }

@@ -4,15 +4,12 @@ import {RedisCache} from '../adapters/cache.js'
 import {ConfirmPublisher} from '../adapters/publisher.js'
 import {BaseCommand} from '../base-command.js'
 import {parseDuration} from '../core/duration.js'
-import {EXIT, UsageError} from '../core/errors.js'
 import {drainOutbox} from '../core/outbox/drain.js'
 import {CHECKS, type CheckName} from '../core/reconcile/checks.js'
 import type {DrainPort} from '../core/reconcile/ports.js'
-import {type FixReport, fixFindings, type ReconcileOptions, type ReconcileReport, reconcile, selectFixes} from '../core/reconcile/run.js'
+import {type FixReport, fixFindings, type ReconcileOptions, type ReconcileReport, reconcile, reconcileOutcome, selectFixes} from '../core/reconcile/run.js'
 import {parseTimeSpec} from '../core/reconcile/window.js'
 import {writeMetricsFile} from '../render/metrics.js'
-import {progressBar} from '../render/progress.js'
-import {isInteractive} from '../render/prompt.js'
 import {describeChecks, fixQuestion, reconcileMetrics, renderFixes, renderReconcile} from '../render/reconcile.js'
 
 export type ReconcileResult = ReconcileReport & {fixes?: FixReport}
@@ -23,7 +20,7 @@ export default class Reconcile extends BaseCommand<typeof Reconcile> {
 ${describeChecks()}
 Rows are read in keyset-paginated batches over the window (--since, --until, on each table's own timestamp) and rows younger than --grace are never flagged; Redis is read in pipelined batches.
 --fix repairs what can be repaired after a confirmation (message_stuck is drained, sent_not_consumed set back to pending, cache_drift rewritten from MySQL or deleted as cache.onDrift says, message_dead set back to pending only with --fix-dead); the rest is reported, never invented. Every fix is audited.
-Exit 0 when clean, 1 when anything was found, 2 on a usage, configuration or connection error, or when another reconcile holds the lock.`
+Exit 0 when clean or when --fix repaired everything it found, 1 when anything was found and is left (a declined or dry-run --fix leaves it all), 2 on a usage, configuration or connection error, or when another reconcile holds the lock.`
 
   static examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -33,7 +30,7 @@ Exit 0 when clean, 1 when anything was found, 2 on a usage, configuration or con
     '<%= config.bin %> <%= command.id %> --fix --fix-dead --yes --wait-lock 10m',
   ]
 
-  static graceful = true
+  static graceful = 'the page in hand'
 
   static flags = {
     check: Flags.string({description: 'run only this check (repeatable)', options: [...CHECKS], multiple: true}),
@@ -65,66 +62,43 @@ Exit 0 when clean, 1 when anything was found, 2 on a usage, configuration or con
       sample: f.sample,
       batchSize: f['batch-size'],
       plan: f.plan as ReconcileOptions['plan'],
-      signal: this.signal,
     }
-    const changes = f.fix && !f['dry-run']
-    // Refuse before a long scan rather than after it.
-    if (changes && !f.yes && (this.jsonEnabled() || !isInteractive()))
-      throw new UsageError('--fix changes state and there is no terminal to confirm on', 'pass --yes to confirm, or --dry-run to see what it would do')
-
+    const has = {drain: true, fixDead: f['fix-dead']}
+    const applying = f.fix && !f['dry-run']
     // MySQL is connected while the lock is taken (Redis): two round trips at once.
-    const connecting = this.services.mysql()
-    connecting.catch(() => {})
-    const held = await this.lock('reconcile', f['wait-lock'])
-    // A run that lost its lock stops between batches like an interrupted one, but says why.
-    options.signal = AbortSignal.any([this.signal, held.lost])
-    const sql = await connecting
-    const cache = options.checks.includes('cache_drift')
-      ? new RedisCache(await this.services.redis(), this.settings.cache.format, this.settings.cache.field)
-      : undefined
+    this.services.mysql().catch(() => {})
     const drainer = this.drainPort(options.graceMs)
-    const ports = {sql, cache, drain: drainer.drain}
-
-    const bar = progressBar('reconcile', !this.jsonEnabled())
-    let report: ReconcileReport
+    let applied = false
     try {
-      // The number of rows is not known in advance (counting first would cost a scan): the bar shows rows read and the rate.
-      report = await reconcile(ports, this.settings, {...options, onProgress: ({done}) => bar.update({done, total: done})})
+      const result = await this.change({
+        yes: f.yes, dryRun: !applying, refuseEarly: applying,
+        // Even a reading run takes it: two reconciles at once would double the load for the same answer.
+        lock: {name: 'reconcile', wait: f['wait-lock'], when: 'first'},
+        progress: 'reconcile',
+        work: async (ctx): Promise<ReconcileResult> => {
+          const sql = await this.services.mysql()
+          const cache = options.checks.includes('cache_drift') ? new RedisCache(await this.services.redis(), this.settings.cache.format, this.settings.cache.field) : undefined
+          const ports = {sql, cache, drain: drainer.drain}
+          // The number of rows is not known in advance (counting first would cost a scan): the bar shows rows read and the rate.
+          const report = await reconcile(ports, this.settings, {...options, signal: ctx.signal, onProgress: ({done}) => ctx.progress({done, total: done})})
+          ctx.show(() => renderReconcile(report))
+          const {fixable, actionable} = selectFixes(report, this.settings, has)
+          if (!f.fix || fixable.length === 0) return report
+          if (applying && actionable.length > 0 && !(await ctx.confirm(fixQuestion(report, actionable, this.settings, has, ctx.target)))) return report
+          applied = applying && actionable.length > 0
+          const fixes = await fixFindings(ports, this.settings, {...options, signal: ctx.signal, fix: fixable, fixDead: f['fix-dead'], dryRun: !applying}, report)
+          return {...report, fixes}
+        },
+        outcome: (r) => reconcileOutcome(r, r.fixes, applied),
+        render: (r) => (r.fixes ? renderFixes(r.fixes) : ''),
+        audit: (r) => ({window: r.window, found: counts(r), fixes: r.fixes?.checks, interrupted: r.fixes?.interrupted}),
+        auditError: (error) => ({fixes: (error as {partialFix?: FixReport}).partialFix}),
+      })
+      if (f['metrics-file']) writeMetricsFile(f['metrics-file'], reconcileMetrics(result, Date.now()))
+      return result
     } finally {
-      bar.stop()
+      await drainer.close().catch(() => {})
     }
-    this.print(() => renderReconcile(report))
-
-    let fixes: FixReport | undefined
-    const has = {drain: ports.drain !== undefined, fixDead: f['fix-dead']}
-    const {fixable, actionable} = selectFixes(report, this.settings, has)
-    if (f.fix && fixable.length > 0) {
-      const fixOptions = {...options, fix: fixable, fixDead: f['fix-dead'], dryRun: f['dry-run']}
-      if (!changes || actionable.length === 0 || (await this.confirm(fixQuestion(report, actionable, this.settings, has), f.yes))) {
-        const fixBar = progressBar('fixing', !this.jsonEnabled() && changes)
-        try {
-          fixes = await fixFindings(ports, this.settings, fixOptions, report)
-        } catch (error) {
-          const partial = (error as {partialFix?: FixReport}).partialFix
-          if (partial) await this.audit({window: report.window, fixes: partial, error: (error as Error).message}, EXIT.error).catch(() => {})
-          throw error
-        } finally {
-          fixBar.stop()
-          await drainer.close().catch(() => {})
-        }
-        if (held.lost.aborted) {
-          await this.audit({window: report.window, fixes: fixes.checks, interrupted: true, error: 'lock lost'}, EXIT.error)
-          throw held.lost.reason
-        }
-        const done = fixes
-        this.print(() => renderFixes(done))
-        if (changes && actionable.length > 0) await this.audit({window: report.window, found: counts(report), fixes: fixes.checks, interrupted: fixes.interrupted}, report.total > 0 ? EXIT.found : EXIT.ok)
-      } else this.note('nothing was changed')
-    }
-
-    if (f['metrics-file']) writeMetricsFile(f['metrics-file'], reconcileMetrics(report, Date.now()))
-    this.found(report.total > 0)
-    return fixes ? {...report, fixes} : report
   }
 
   /**

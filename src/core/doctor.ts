@@ -10,12 +10,15 @@ export interface Probe {
   ping(): Promise<void>
 }
 
+/** A service doctor reached, or the error that says why it could not. */
+export type Reached<T> = {ok: true; value: T} | {ok: false; error: Error}
+
 export interface DoctorPorts {
-  sql: SqlPort & {url: string}
-  broker: Probe
-  cache: Probe
-  /** Present when a management API URL was configured. */
-  management?: Probe
+  sql: Reached<SqlPort & {url: string}>
+  broker: Reached<Probe>
+  cache: Reached<Probe>
+  /** The management API, at the configured URL or at the default one that topology uses too. */
+  management: Probe
 }
 
 export interface DoctorCheck {
@@ -99,22 +102,42 @@ async function outboxIndexCheck(sql: SqlPort, config: Config, outbox: TableCheck
   }
 }
 
-/** Every check of `msgops doctor`; a failed check is a finding, not an error. */
+/**
+ * Every check of `msgops doctor`; a failed check is a finding, not an error. A service that cannot be reached gets its
+ * failing row and the others are still checked; the checks of its tables are left out.
+ */
 export async function runDoctor(ports: DoctorPorts, config: Config): Promise<DoctorReport> {
   const checks: DoctorCheck[] = []
-  const {value: version, ms} = await timed(() => ports.sql.version())
-  checks.push({name: 'mysql', ok: true, detail: `${version} at ${ports.sql.url}`, latencyMs: ms})
-  const tables = await inspectTables(ports.sql, config)
+  if (ports.sql.ok) checks.push(...(await sqlChecks(ports.sql.value, config)))
+  else {
+    checks.push({name: 'mysql', ok: false, detail: ports.sql.error.message}, {name: 'mysql.tables', ok: false, detail: 'not checked: MySQL cannot be reached'})
+  }
+  if (ports.broker.ok) checks.push(await probeCheck('rabbitmq', ports.broker.value))
+  else {
+    checks.push({name: 'rabbitmq', ok: false, detail: ports.broker.error.message})
+  }
+  const management = await probeCheck('rabbitmq.management', ports.management)
+  // Optional: only topology's full comparison, export and the broker's rates need it.
+  if (!management.ok) management.detail = `${management.detail} (needed by topology plan/apply for arguments and bindings, and topology export)`
+  checks.push(management)
+  if (ports.cache.ok) checks.push(await probeCheck('redis', ports.cache.value))
+  else {
+    checks.push({name: 'redis', ok: false, detail: ports.cache.error.message})
+  }
+  return {ok: checks.every((c) => c.ok), checks}
+}
+
+async function sqlChecks(sql: SqlPort & {url: string}, config: Config): Promise<DoctorCheck[]> {
+  const {value: version, ms} = await timed(() => sql.version())
+  const checks: DoctorCheck[] = [{name: 'mysql', ok: true, detail: `${version} at ${sql.url}`, latencyMs: ms}]
+  const tables = await inspectTables(sql, config)
   checks.push(...tableChecks(tables.outbox), ...tableChecks(tables.inbox), ...tableChecks(tables.orders))
-  checks.push(await outboxIndexCheck(ports.sql, config, tables.outbox))
+  checks.push(await outboxIndexCheck(sql, config, tables.outbox))
   const skip = supportsSkipLocked(version)
   checks.push({
     name: 'mysql.skip-locked',
     ok: skip,
     detail: skip ? 'FOR UPDATE SKIP LOCKED is supported' : `${version} lacks FOR UPDATE SKIP LOCKED (needs MySQL 8.0.1+ or MariaDB 10.6+); drain runs under the Redis lock alone`,
   })
-  checks.push(await probeCheck('rabbitmq', ports.broker))
-  if (ports.management) checks.push(await probeCheck('rabbitmq.management', ports.management))
-  checks.push(await probeCheck('redis', ports.cache))
-  return {ok: checks.every((c) => c.ok), checks}
+  return checks
 }

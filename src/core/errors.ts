@@ -17,6 +17,8 @@ export type ErrorKind = 'usage' | 'config' | 'connection' | 'lock' | 'operation'
 export class MsgopsError extends Error {
   readonly kind: ErrorKind
   readonly suggestion?: string
+  /** What the command found before it failed, for --json users (doctor's rows). */
+  result?: unknown
 
   constructor(kind: ErrorKind, message: string, suggestion?: string, options?: {cause?: unknown}) {
     super(message, options)
@@ -74,4 +76,10 @@ export function exitCodeFor(error: unknown): number {
 /** Error text on one line: newlines from drivers would break cron mail and log parsers. */
 export function oneLine(text: string): string {
   return text.replaceAll(/\s*\n\s*/g, ' ').trim()
+}
+
+/** The error, carrying what the command found before it (shown as `result` in --json output). */
+export function withResult<E extends MsgopsError>(error: E, result: unknown): E {
+  error.result = result
+  return error
 }

@@ -1,6 +1,7 @@
 import {formatDuration} from '../core/duration.js'
 import type {InspectReport} from '../core/dlq/inspect.js'
 import type {PurgeReport} from '../core/dlq/purge.js'
+import type {TargetOverride} from '../core/dlq/decide.js'
 import type {ReplayReport} from '../core/dlq/replay.js'
 import {paint} from './color.js'
 import {cut, renderTable, terminalWidth} from './table.js'
@@ -23,7 +24,7 @@ export function renderInspect(report: InspectReport): string {
   lines.push(renderTable(
     ['group', 'count', 'reason', 'first queue', 'original exchange → routing key', 'error', 'oldest', 'newest'],
     report.groups.map((g) => [g.key, g.count, g.reason, g.queue, g.exchange === undefined ? '-' : target(g.exchange, g.routingKey ?? ''), g.error ?? '', when(g.oldest), when(g.newest)]),
-    {maxWidths: [8, 8, 14, 24, 40, Math.max(20, width - 150), 20, 20]},
+    {maxWidths: [8, 8, 14, 40, 60, 80], shrink: [5, 4, 3]},
   ))
   if (report.groups.length > 0) lines.push(paint('dim', `replay one group: msgops dlq replay ${report.queue} --group ${report.groups[0].key} --dry-run`))
   for (const s of report.samples) {
@@ -33,6 +34,22 @@ export function renderInspect(report: InspectReport): string {
     lines.push(`  ${paint('dim', `body (${s.bodyBytes} bytes${s.bodyEncoding === 'base64' ? ', base64' : ''})`)}: ${cut(`${s.body}${s.truncated ? '…' : ''}`, width - 30)}`)
   }
   return lines.join('\n')
+}
+
+/** The confirmation of a replay names the broker, the queue and where the messages go. */
+export function replayQuestion(queue: string, count: number, override: TargetOverride | undefined, target: (service: 'amqp') => string): string {
+  const where = override === undefined
+    ? 'back to the exchange and routing key each one came from'
+    : 'queue' in override
+      ? `to queue ${override.queue} (through the default exchange)`
+      : `to exchange ${override.exchange}${override.routingKey === undefined ? ' with their original routing keys' : ` with routing key ${override.routingKey}`}`
+  return `Replay up to ${count.toLocaleString('en-US')} dead letter${count === 1 ? '' : 's'} from ${queue} on ${target('amqp')}, ${where}?`
+}
+
+/** The confirmation of a purge names the broker, the queue and whether an archive keeps what is removed. */
+export function purgeQuestion(queue: string, count: number, archive: string | undefined, target: (service: 'amqp') => string): string {
+  const kept = archive ? `, archiving them to ${archive}` : ' WITHOUT an archive'
+  return `Remove up to ${count.toLocaleString('en-US')} dead letter${count === 1 ? '' : 's'} from ${queue} on ${target('amqp')}${kept}?`
 }
 
 export function renderReplay(report: ReplayReport): string {

@@ -3,7 +3,8 @@ import type {Config} from '../config/schema.js'
 import {fixAction, type FixableCheck, type FixReport, type ReconcileReport} from '../core/reconcile/run.js'
 import type {Metric} from './metrics.js'
 import {paint} from './color.js'
-import {renderTable, terminalWidth} from './table.js'
+import {renderTable} from './table.js'
+import type {Service} from './target.js'
 
 /** Database times to the millisecond for reading; the JSON keeps them whole. */
 function ms(time: string | null): string {
@@ -19,7 +20,6 @@ function samplesText(report: ReconcileReport, check: CheckName): string {
 
 /** One line per check: count, oldest and sample ids; then the total. */
 export function renderReconcile(report: ReconcileReport): string {
-  const width = terminalWidth()
   const w = report.window
   const header = `window ${ms(w.since)} → ${ms(w.until ?? w.now)} · grace ${w.grace} (rows after ${ms(w.cutoff)} not flagged)`
   const rows = (Object.keys(report.checks) as CheckName[]).map((check) => {
@@ -27,7 +27,7 @@ export function renderReconcile(report: ReconcileReport): string {
     const count = r.skipped ? paint('dim', '-') : r.count === 0 ? paint('green', '0') : paint('red', String(r.count))
     return [check, count, ms(r.oldest), samplesText(report, check)]
   })
-  const table = renderTable(['check', 'count', 'oldest', 'samples'], rows, {maxWidths: [24, 10, 26, Math.max(30, width - 72)]})
+  const table = renderTable(['check', 'count', 'oldest', 'samples'], rows, {shrink: [3]})
   const summary = report.total === 0 ? paint('green', 'no discrepancies') : paint('red', `${report.total} discrepanc${report.total === 1 ? 'y' : 'ies'} found`)
   return `${header}\n${table}\n${summary} in ${(report.durationMs / 1000).toFixed(1)}s`
 }
@@ -35,7 +35,7 @@ export function renderReconcile(report: ReconcileReport): string {
 export function renderFixes(fixes: FixReport): string {
   const rows = Object.entries(fixes.checks).map(([check, f]) => [check, f.action, fixes.dryRun && !f.note ? `would fix ${f.fixed}` : String(f.fixed), f.notFixed ? String(f.notFixed) : '', f.note ?? ''])
   const head = fixes.dryRun ? 'dry run: nothing was changed' : fixes.interrupted ? paint('yellow', 'interrupted: fixes stopped between batches') : 'fixes'
-  return `${head}\n${renderTable(['check', 'action', 'fixed', 'not fixed', 'note'], rows, {maxWidths: [24, 30, 16, 10, 60]})}`
+  return `${head}\n${renderTable(['check', 'action', 'fixed', 'not fixed', 'note'], rows, {shrink: [4, 1]})}`
 }
 
 export function describeChecks(): string {
@@ -66,10 +66,12 @@ export function reconcileMetrics(report: ReconcileReport, finishedAtMs: number):
 }
 
 /** The confirmation of --fix names every change that is about to be made. */
-export function fixQuestion(report: ReconcileReport, actionable: FixableCheck[], config: Config, has: {drain: boolean; fixDead: boolean}): string {
+export function fixQuestion(report: ReconcileReport, actionable: FixableCheck[], config: Config, has: {drain: boolean; fixDead: boolean}, target: (service: Service) => string): string {
   const parts = actionable.map((check) => {
     const plus = check === 'message_stuck' && actionable.some((c) => c === 'sent_not_consumed' || c === 'message_dead') ? ' + the rows set back to pending' : ''
     return `${check} (${report.checks[check]!.count}${plus}): ${fixAction(check, config, has).action}`
   })
-  return `Repair ${parts.join('; ')}?`
+  // message_stuck is among them whenever rows are set back to pending: they are drained to RabbitMQ at once.
+  const services: Service[] = ['mysql', ...(actionable.includes('message_stuck') ? ['amqp' as const] : []), ...(actionable.includes('cache_drift') ? ['redis' as const] : [])]
+  return `Repair ${parts.join('; ')} — in ${services.map(target).join(', ')}?`
 }

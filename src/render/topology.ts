@@ -3,7 +3,7 @@ import {stringify} from 'yaml'
 import type {TopologyReport} from '../core/topology/apply.js'
 import type {DefinitionsDocument, ExportFormat, TopologyDocument} from '../core/topology/export.js'
 import {paint} from './color.js'
-import {renderTable, terminalWidth} from './table.js'
+import {renderTable} from './table.js'
 
 /** Beyond this many objects the unchanged ones are only counted. */
 const MAX_UNCHANGED_ROWS = 40
@@ -23,9 +23,8 @@ export function renderTopologyReport(report: TopologyReport, verb: 'plan' | 'app
   for (const r of report.extra) rows.push([paint('cyan', 'extra'), r.kind, r.name, 'on the broker, not in the file: left alone'])
   if (report.unchanged.length <= MAX_UNCHANGED_ROWS) for (const r of report.unchanged) rows.push([paint('dim', 'unchanged'), r.kind, r.name, report.check === 'existence' && r.kind !== 'binding' ? 'exists (arguments not checked)' : ''])
 
-  const width = terminalWidth()
   const lines: string[] = [`vhost ${report.vhost}: ${report.check === 'full' ? 'compared through the management API' : 'existence checked with passive declares only'}`]
-  if (rows.length > 0) lines.push(renderTable(['action', 'kind', 'name', 'detail'], rows, {maxWidths: [undefined, undefined, Math.max(30, Math.floor(width / 3)), Math.max(30, width - Math.floor(width / 3) - 30)]}))
+  if (rows.length > 0) lines.push(renderTable(['action', 'kind', 'name', 'detail'], rows, {wrap: [3, 2]}))
   const counts = [
     `${report.created.length} ${planning ? 'to create' : 'created'}`,
     ...(report.recreated.length > 0 ? [`${report.recreated.length} recreated`] : []),

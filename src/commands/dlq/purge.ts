@@ -4,15 +4,15 @@ import {BaseCommand} from '../../base-command.js'
 import {AmqpDeadLetterQueues, JsonlArchive} from '../../adapters/dlq.js'
 import {purgeDeadLetters, type PurgeReport} from '../../core/dlq/purge.js'
 import {parseDuration} from '../../core/duration.js'
-import {renderPurge} from '../../render/dlq.js'
-import {progressBar} from '../../render/progress.js'
-import {filterFlags, filtersFromFlags} from './replay.js'
+import {changeOutcome} from '../../core/outcome.js'
+import {changeFlags, deadLetterFilterFlags, deadLetterFilters} from '../../flags.js'
+import {purgeQuestion, renderPurge} from '../../render/dlq.js'
 
 export default class DlqPurge extends BaseCommand<typeof DlqPurge> {
   static summary = 'Remove dead letters, optionally keeping each one in a JSON-lines archive first.'
   static description = `Reads at most the depth seen at the start and acks (removes) every message that matches the filters; the others go back to the queue in their original order when it ends.
 With --archive FILE.jsonl, each message is appended to the file as one JSON line (properties, headers, body as UTF-8 text or base64) and the file is flushed to disk (fsync) before the message is acked, so nothing is thrown away that was not kept. The file is appended to, never truncated.
-Exit 0 on success, 2 on errors.`
+Exit 0 on success (or when the confirmation was declined), 2 on errors.`
 
   static examples = [
     '<%= config.bin %> <%= command.id %> order_queue.dlq --archive /var/backups/order-dlq.jsonl',
@@ -20,56 +20,45 @@ Exit 0 on success, 2 on errors.`
     '<%= config.bin %> <%= command.id %> order_queue.dlq --dry-run --json',
   ]
 
-  static graceful = true
+  static graceful = 'the batch in hand'
 
   static args = {queue: Args.string({description: 'the dead-letter queue', required: true})}
 
   static flags = {
-    ...filterFlags,
+    ...deadLetterFilterFlags,
+    ...changeFlags,
     archive: Flags.string({description: 'append each message to this JSON-lines file (flushed) before removing it'}),
     limit: Flags.integer({description: 'remove at most this many messages', min: 1}),
-    'dry-run': Flags.boolean({description: 'count what would be removed; remove nothing'}),
-    yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation'}),
-    'wait-lock': Flags.string({description: 'wait this long for another run on the same queue to finish, e.g. 5m'}),
   }
 
   async run(): Promise<PurgeReport> {
-    const {queue} = this.args
-    const filters = filtersFromFlags(this.flags)
-    const idleMs = parseDuration(this.flags.idle, '--idle')
-    const dryRun = this.flags['dry-run']
-    const queues = new AmqpDeadLetterQueues(await this.services.amqp())
-    let signal = this.signal
-    let lost: AbortSignal | undefined
-    if (!dryRun) {
-      const {messages} = await queues.state(queue)
-      const count = this.flags.limit === undefined ? messages : Math.min(messages, this.flags.limit)
-      const kept = this.flags.archive ? `, archiving them to ${this.flags.archive}` : ' WITHOUT an archive'
-      if (!(await this.confirm(`Remove up to ${count} dead letters from ${queue}${kept}?`, this.flags.yes))) {
-        this.note('cancelled: nothing was removed')
-        return {queue, depth: messages, read: 0, dryRun, purged: 0, archived: 0, left: 0, interrupted: false}
-      }
-      const held = await this.lock(`dlq-replay:${queue}`, this.flags['wait-lock'])
-      lost = held.lost
-      signal = AbortSignal.any([this.signal, held.lost])
+    const f = this.flags
+    const queue = this.args.queue
+    const options = {
+      queue, dryRun: f['dry-run'], filters: deadLetterFilters(f), idleMs: parseDuration(f.idle, '--idle'), limit: f.limit, prefetch: f.prefetch,
+      errorHeaders: f['error-header'] ?? this.settings.dlq.errorHeaders,
     }
-    const archive = this.flags.archive && !dryRun ? await JsonlArchive.open(this.flags.archive) : undefined
-    const bar = progressBar(dryRun ? 'reading' : 'purging', !this.jsonEnabled())
-    let report: PurgeReport
+    const queues = new AmqpDeadLetterQueues(await this.services.amqp())
+    let archive: JsonlArchive | undefined
     try {
-      report = await purgeDeadLetters(
-        {queues, archive},
-        {queue, filters, dryRun, idleMs, limit: this.flags.limit, prefetch: this.flags.prefetch, errorHeaders: this.flags['error-header'] ?? this.settings.dlq.errorHeaders},
-        bar.update,
-        signal,
-      )
+      return await this.change({
+        yes: f.yes, dryRun: options.dryRun,
+        // The same lock as replay: a purge and a replay of one queue must not read it side by side.
+        lock: {name: `dlq-replay:${queue}`, wait: f['wait-lock']},
+        progress: options.dryRun ? 'reading' : 'purging',
+        async work(ctx) {
+          const {messages} = await queues.state(queue)
+          if (!(await ctx.confirm(purgeQuestion(queue, Math.min(messages, f.limit ?? messages), f.archive, ctx.target))))
+            return {queue, depth: messages, read: 0, dryRun: false, purged: 0, archived: 0, left: 0, interrupted: false, cancelled: true}
+          archive = f.archive && !options.dryRun ? await JsonlArchive.open(f.archive) : undefined
+          return purgeDeadLetters({queues, archive}, options, ctx.progress, ctx.signal)
+        },
+        outcome: (r) => changeOutcome(r, false),
+        render: renderPurge,
+        audit: (r) => ({...r}),
+      })
     } finally {
-      bar.stop()
       await archive?.close()
     }
-    if (!dryRun) await this.audit({...report})
-    this.print(renderPurge(report))
-    if (lost?.aborted) throw lost.reason
-    return report
   }
 }

@@ -23,7 +23,7 @@ Exit 0 all published, 1 some rows were returned, nacked or dead-lettered, 2 a us
     '<%= config.bin %> <%= command.id %> --wait-lock 2m --yes',
   ]
 
-  static graceful = true
+  static graceful = 'the batch in hand'
 
   static flags = {
     'older-than': Flags.string({description: 'only rows created at least this long ago', default: '30s'}),

@@ -18,7 +18,7 @@ Exit 0 done (or nothing matched), 2 a usage, configuration or connection error, 
     '<%= config.bin %> <%= command.id %> --all --yes --json',
   ]
 
-  static graceful = true
+  static graceful = 'the batch in hand'
 
   static flags = {
     id: Flags.string({description: 'a row id (repeatable)', multiple: true}),

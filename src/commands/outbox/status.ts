@@ -21,7 +21,7 @@ Exit 0 all good, 1 a threshold breached, 2 a configuration or connection error.`
     '<%= config.bin %> <%= command.id %> --watch 5',
   ]
 
-  static graceful = true
+  static graceful = 'the refresh in hand'
 
   static flags = {
     'stuck-after': Flags.string({description: 'pending rows older than this count as stuck', default: '5m'}),

@@ -29,6 +29,8 @@ export interface PurgeReport {
   /** Did not match the filters; returned to the queue. */
   left: number
   interrupted: boolean
+  /** The person declined the confirmation: nothing was read. */
+  cancelled?: boolean
 }
 
 /** One archive line: everything needed to republish the message later, body as text when it is UTF-8. */

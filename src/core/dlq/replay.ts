@@ -58,6 +58,8 @@ export interface ReplayReport {
   /** Why it stopped early: the channel died, confirms timed out. */
   stoppedBy?: string
   interrupted: boolean
+  /** The person declined the confirmation: nothing was read. */
+  cancelled?: boolean
 }
 
 /** Reports list at most this many failures and skips; the counts are always complete. */

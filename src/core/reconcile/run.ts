@@ -1,5 +1,6 @@
 import type {Config} from '../../config/schema.js'
 import {formatDuration} from '../duration.js'
+import type {Outcome} from '../outcome.js'
 import type {ProgressCallback, SqlPort} from '../ports.js'
 import {
   candidateScan,
@@ -540,4 +541,36 @@ export async function fixFindings(ports: ReconcilePorts, config: Config, options
     }
   }
   return out
+}
+
+/**
+ * The checks whose findings a --fix run left in place: not fixable here (reported, never invented), not selected,
+ * fixed with a note (no drain, no --fix-dead), or with rows or keys it found again but could not change.
+ */
+export function leftAfterFix(report: ReconcileReport, fixes: FixReport): CheckName[] {
+  return (Object.keys(report.checks) as CheckName[]).filter((check) => {
+    if ((report.checks[check]?.count ?? 0) === 0) return false
+    const fix = fixes.checks[check as FixableCheck]
+    return fix === undefined || fix.note !== undefined || fix.notFixed > 0
+  })
+}
+
+/**
+ * The outcome of a reconcile run (exit codes in core/outcome.ts): a --fix that repaired everything it found is ok,
+ * as `terraform apply` is; findings left in place are found (no fix asked, a dry run, a declined fix) or partial.
+ *
+ * | run                       | findings | left after the fixes | outcome     |
+ * | ------------------------- | -------- | -------------------- | ----------- |
+ * | fix interrupted           | any      | any                  | interrupted |
+ * | any                       | none     | -                    | ok          |
+ * | no --fix, or --dry-run    | some     | -                    | found       |
+ * | --fix declined            | some     | -                    | found       |
+ * | --fix applied             | some     | none                 | ok          |
+ * | --fix applied             | some     | some                 | partial     |
+ */
+export function reconcileOutcome(report: ReconcileReport, fixes: FixReport | undefined, applied: boolean): Outcome {
+  if (fixes?.interrupted) return 'interrupted'
+  if (report.total === 0) return 'ok'
+  if (!fixes || !applied || fixes.dryRun) return 'found'
+  return leftAfterFix(report, fixes).length > 0 ? 'partial' : 'ok'
 }
