@@ -86,10 +86,12 @@ describe('msgops CLI', () => {
     expect(outbox.detail).toContain('payload (messageContent)')
   })
 
-  it('an unreachable MySQL exits 2 with one line, no stack trace and no password', async () => {
+  it('an unreachable MySQL exits 2 with one line, no stack trace and no password; the other services still get their rows', async () => {
     const {code, stdout, stderr, ms} = await runCli(['doctor', '--mysql-url', 'mysql://root:s3cret@127.0.0.1:1/x'])
     expect(code).toBe(2)
-    expect(stdout).toBe('')
+    expect(stdout).toMatch(/✗ │ mysql .*connection refused/)
+    expect(stdout).toMatch(/✓ │ rabbitmq /)
+    expect(stdout).toMatch(/✓ │ redis /)
     expect(stderr.trim().split('\n')).toHaveLength(1)
     expect(stderr).toMatch(/^Error: cannot connect to MySQL at mysql:\/\/root:\*\*\*\*@127\.0\.0\.1:1\/x/)
     expect(stderr + stdout).not.toContain('s3cret')
@@ -159,9 +161,11 @@ describe('msgops CLI', () => {
 
   it('an unknown flag is a usage error: exit 2, one line', async () => {
     const {code, stderr} = await runCli(['doctor', '--bogus'])
-    expect(stderr).toBe('Error: Nonexistent flag: --bogus; see --help\n')
+    expect(stderr).toBe('Error: unknown flag --bogus; see `msgops doctor --help`\n')
     expect(code).toBe(2)
     expect(stderr.trim().split('\n')).toHaveLength(1)
-    expect(stderr).toMatch(/Nonexistent flag: --bogus/)
+    const typo = await runCli(['outbox', 'list', '--limt', '3'])
+    expect(typo.stderr).toBe('Error: unknown flag --limt; did you mean --limit?\n')
+    expect(typo.code).toBe(2)
   })
 })
