@@ -20,9 +20,13 @@ export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args
 
 const GLOBAL = 'GLOBAL'
 
-/** Signals that stop a run like Ctrl-C does (Kubernetes and systemd send SIGTERM), with the exit code 128 + number. */
-const STOP_SIGNALS = {SIGINT: 130, SIGTERM: 143, SIGHUP: 129} as const
+/**
+ * What stops a run like Ctrl-C does (Kubernetes and systemd send SIGTERM), with the exit code 128 + the signal's number;
+ * SIGPIPE stands for the reader of stdout having gone (EPIPE: `msgops outbox status --watch 1 | head -2`).
+ */
+const STOP_SIGNALS = {SIGINT: 130, SIGTERM: 143, SIGHUP: 129, SIGPIPE: 141} as const
 type StopSignal = keyof typeof STOP_SIGNALS
+const PROCESS_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
 
 /** What a state-changing run is given by change(): its stop signal, its progress bar and its one confirmation. */
 export interface ChangeContext {
@@ -93,6 +97,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   private stoppedBy?: StopSignal
   private readonly locks: HeldLock[] = []
   private readonly onSignal = (signal: StopSignal) => this.handleSignal(signal)
+  private readonly onStdoutError = (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') this.handleSignal('SIGPIPE')
+  }
 
   /** Aborted on SIGINT, SIGTERM or SIGHUP; long operations check it between batches. */
   protected get signal(): AbortSignal {
@@ -105,7 +112,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   public override async init(): Promise<void> {
     await super.init()
-    for (const signal of Object.keys(STOP_SIGNALS) as StopSignal[]) process.on(signal, this.onSignal)
+    for (const signal of PROCESS_SIGNALS) process.on(signal, this.onSignal)
+    process.stdout.on('error', this.onStdoutError)
     let parsed
     try {
       parsed = await this.parse({
@@ -259,14 +267,21 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   private handleSignal(signal: StopSignal): void {
     if (this.interrupt.signal.aborted) {
+      if (signal === 'SIGPIPE') return
       notice(`${signal === 'SIGINT' ? 'interrupted again' : `${signal} again`}: stopping now`)
       process.exit(STOP_SIGNALS[signal])
     }
     this.stoppedBy = signal
-    this.interrupt.abort(new InterruptedError(signal === 'SIGINT' ? 'interrupted' : `stopped by ${signal}`))
+    const why = signal === 'SIGINT' ? 'interrupted' : signal === 'SIGPIPE' ? 'the reader of the output has gone' : `stopped by ${signal}`
+    this.interrupt.abort(new InterruptedError(why))
     const graceful = (this.ctor as unknown as typeof BaseCommand).graceful
-    const what = signal === 'SIGINT' ? 'interrupted' : `${signal}`
-    notice(graceful ? `${what}: finishing ${graceful}, then stopping (${signal === 'SIGINT' ? 'Ctrl-C' : signal} again to stop now)` : `${what}: stopping`)
+    // Nobody reads a closed pipe's notice: stderr may still be a terminal, so it says why once, quietly for a reader.
+    if (signal === 'SIGPIPE') {
+      if (graceful) notice(`${why}: finishing ${graceful}, then stopping`)
+    } else {
+      const what = signal === 'SIGINT' ? 'interrupted' : signal
+      notice(graceful ? `${what}: finishing ${graceful}, then stopping (${signal === 'SIGINT' ? 'Ctrl-C' : signal} again to stop now)` : `${what}: stopping`)
+    }
     if (!graceful) void this.services?.close()
   }
 
@@ -301,7 +316,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   public override async finally(error: Error | undefined): Promise<void> {
-    for (const signal of Object.keys(STOP_SIGNALS) as StopSignal[]) process.removeListener(signal, this.onSignal)
+    for (const signal of PROCESS_SIGNALS) process.removeListener(signal, this.onSignal)
     await Promise.all(this.locks.map((l) => l.release().catch(() => {})))
     await this.services?.close()
     if (this.interrupt.signal.aborted) process.exitCode = STOP_SIGNALS[this.stoppedBy ?? 'SIGINT']

@@ -5,10 +5,8 @@ import type {TargetOverride} from '../core/dlq/decide.js'
 import type {ReplayReport} from '../core/dlq/replay.js'
 import {paint} from './color.js'
 import {cut, renderTable, terminalWidth} from './table.js'
+import {humanTime} from './time.js'
 
-function when(iso?: string): string {
-  return iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-'
-}
 
 function target(exchange: string, routingKey: string): string {
   return `${exchange === '' ? '(default)' : exchange} → ${routingKey}`
@@ -20,15 +18,15 @@ export function renderInspect(report: InspectReport): string {
     `${paint('bold', report.queue)}  depth ${report.depth}  consumers ${report.consumers}${report.consumers > 0 ? paint('yellow', ' (others consume this queue: counts may move)') : ''}`,
   ]
   if (report.depth === 0) return `${lines[0]}\n${paint('green', 'empty')}`
-  lines.push(paint('dim', `read ${report.read} of ${report.depth}${report.complete ? '' : ' (stopped at --max, or messages went to another consumer)'}; all returned to the queue`))
+  lines.push(paint('dim', `read ${report.read} of ${report.depth}${report.complete ? '' : ' (stopped at --limit, or messages went to another consumer)'}; all returned to the queue`))
   lines.push(renderTable(
     ['group', 'count', 'reason', 'first queue', 'original exchange → routing key', 'error', 'oldest', 'newest'],
-    report.groups.map((g) => [g.key, g.count, g.reason, g.queue, g.exchange === undefined ? '-' : target(g.exchange, g.routingKey ?? ''), g.error ?? '', when(g.oldest), when(g.newest)]),
+    report.groups.map((g) => [g.key, g.count, g.reason, g.queue, g.exchange === undefined ? '-' : target(g.exchange, g.routingKey ?? ''), g.error ?? '', humanTime(g.oldest), humanTime(g.newest)]),
     {maxWidths: [8, 8, 14, 40, 60, 80], shrink: [5, 4, 3]},
   ))
   if (report.groups.length > 0) lines.push(paint('dim', `replay one group: msgops dlq replay ${report.queue} --group ${report.groups[0].key} --dry-run`))
   for (const s of report.samples) {
-    lines.push('', `${paint('bold', 'message')} ${s.messageId ?? paint('dim', '(no message id)')}  group ${s.group}  ${s.reason}  died ${when(s.diedAt)}  deaths ${s.deaths}  replays ${s.replayCount}`)
+    lines.push('', `${paint('bold', 'message')} ${s.messageId ?? paint('dim', '(no message id)')}  group ${s.group}  ${s.reason}  died ${humanTime(s.diedAt)}  deaths ${s.deaths}  replays ${s.replayCount}`)
     const headers = Object.entries(s.headers).filter(([k]) => k !== 'x-death')
     for (const [k, v] of headers) lines.push(`  ${paint('dim', k)}: ${cut(typeof v === 'string' ? v : JSON.stringify(v), width - k.length - 6)}`)
     lines.push(`  ${paint('dim', `body (${s.bodyBytes} bytes${s.bodyEncoding === 'base64' ? ', base64' : ''})`)}: ${cut(`${s.body}${s.truncated ? '…' : ''}`, width - 30)}`)

@@ -47,7 +47,7 @@ export interface InspectReport {
   queue: string
   depth: number
   consumers: number
-  /** Messages read; less than the depth when --max stopped it or others consumed them. */
+  /** Messages read; less than the depth when --limit stopped it or others consumed them. */
   read: number
   complete: boolean
   groups: InspectGroup[]
