@@ -2,7 +2,7 @@ import amqp, {type Channel, type ChannelModel, type ConfirmChannel} from 'amqpli
 
 import {ConnectionError, oneLine} from '../core/errors.js'
 import {maskSecrets, maskUrl} from '../core/mask.js'
-import {withTimeout} from './mysql.js'
+import {withTimeout} from '../core/time.js'
 
 const SUGGESTION = 'check that RabbitMQ is running and the URL (--amqp-url, MSGOPS_AMQP_URL or amqp.url)'
 

@@ -3,6 +3,7 @@ import mysql, {type Pool, type PoolConnection, type ResultSetHeader} from 'mysql
 import {ConnectionError, OperationError, oneLine} from '../core/errors.js'
 import {maskSecrets, maskUrl} from '../core/mask.js'
 import type {Row, SqlExecutor, SqlPort} from '../core/ports.js'
+import {withTimeout} from '../core/time.js'
 
 const SUGGESTION = 'check that MySQL is running and the URL (--mysql-url, MSGOPS_MYSQL_URL or mysql.url)'
 
@@ -172,10 +173,3 @@ function describe(error: unknown): string {
   return e.message && e.message !== '' ? e.message : (e.code ?? String(error))
 }
 
-export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error('timeout'), {code: 'TIMEOUT'})), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}

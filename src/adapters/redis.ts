@@ -3,7 +3,7 @@ import {Redis} from 'ioredis'
 import {ConnectionError, oneLine, OperationError} from '../core/errors.js'
 import {maskSecrets, maskUrl} from '../core/mask.js'
 import type {LockStore} from '../core/ports.js'
-import {withTimeout} from './mysql.js'
+import {withTimeout} from '../core/time.js'
 import {type Compared, CompareReader, RespConnection, type RespTarget} from './resp.js'
 
 const SUGGESTION = 'check that Redis is running and the URL (--redis-url, MSGOPS_REDIS_URL or redis.url)'

@@ -3,6 +3,7 @@ import {hostname} from 'node:os'
 
 import {InterruptedError, LockHeldError} from './errors.js'
 import type {LockStore} from './ports.js'
+import {sleep} from './time.js'
 
 export interface LockOwner {
   token: string
@@ -54,7 +55,7 @@ export async function acquireLock(store: LockStore, key: string, options: LockOp
       )
     }
     if (options.signal?.aborted) throw new InterruptedError()
-    await sleep(Math.min(500, Math.max(50, deadline - Date.now())))
+    await sleep(Math.min(500, Math.max(50, deadline - Date.now())), options.signal)
   }
 
   const lost = new AbortController()
@@ -92,6 +93,3 @@ export function parseOwner(value: string | null): LockOwner | undefined {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}

@@ -3,6 +3,7 @@ import type {OutgoingMessage, ProgressCallback, PublisherPort} from '../ports.js
 import {type DeadLetterFilters, decideReplay, matcher, replayMessage, returnKey, type Target, type TargetOverride} from './decide.js'
 import type {DeadLetter, DeadLetterQueues, DeadLetterReader} from './ports.js'
 import {readDeadLetters} from './read.js'
+import {sleep} from '../time.js'
 
 export interface ReplayOptions {
   queue: string
@@ -198,7 +199,7 @@ export async function replayDeadLetters(
             const due = started + ((planned - 1) / options.rate) * 1000
             if (due > now()) {
               await flush()
-              await sleep(due - now())
+              await sleep(due - now(), signal)
             }
           }
           const message = replayMessage(letter, facts, decision.target, new Date(now()))
@@ -226,8 +227,4 @@ export async function replayDeadLetters(
   report.interrupted = signal?.aborted === true
   if (stopped) report.stoppedBy = oneLine(stopped.message)
   return report
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }
