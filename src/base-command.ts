@@ -8,6 +8,7 @@ import {parseDuration} from './core/duration.js'
 import {EXIT, exitCodeFor, InterruptedError, MsgopsError, oneLine, UsageError} from './core/errors.js'
 import {acquireLock, type HeldLock} from './core/lock.js'
 import {maskSecrets} from './core/mask.js'
+import {suggestFlag} from './core/suggest.js'
 import {confirmChange} from './render/prompt.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
@@ -147,7 +148,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       // oclif's own parse errors (unknown flag, missing argument): usage errors.
       code = error.oclif.exit === 0 ? 0 : EXIT.error
       message = message.split('\n')[0].replace(/^Error: /, '')
-      suggestion = 'see --help'
+      suggestion = suggestFlag((error as {flags?: unknown}).flags, ['json', ...Object.keys({...BaseCommand.baseFlags, ...this.ctor.flags})]) ?? 'see --help'
       if (error.code === 'EEXIT') {
         process.exitCode = error.oclif.exit ?? 0
         return
