@@ -1,10 +1,10 @@
-import {execFileSync} from 'node:child_process'
-import {chmodSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {RUN_JS, runCli} from '../helpers/env.js'
+import {openTerminal} from '../helpers/tmux.js'
 
 /** Typos, help and version, on the built CLI; none of them reaches a service. */
 describe('mistyped commands', () => {
@@ -103,7 +103,7 @@ describe('shell completion', () => {
   it('completes a topic, a command and a flag in a real bash (tmux)', async () => {
     const home = mkdtempSync(join(tmpdir(), 'msgops-ac-bash-'))
     const bin = join(home, 'bin')
-    execFileSync('mkdir', ['-p', bin])
+    mkdirSync(bin)
     writeFileSync(join(bin, 'msgops'), `#!/bin/sh\nexec '${process.execPath}' '${RUN_JS}' "$@"\n`)
     chmodSync(join(bin, 'msgops'), 0o755)
     const env = {HOME: home, XDG_CACHE_HOME: join(home, '.cache'), PATH: `${bin}:${process.env.PATH}`}
@@ -112,27 +112,17 @@ describe('shell completion', () => {
     const setup = await runCli(['autocomplete', 'script', 'bash'], {env})
     expect(setup.code).toBe(0)
     writeFileSync(join(home, '.bashrc'), `PS1='$ '\n${setup.stdout.trim()}\n`)
-    const session = `msgops-ac-${process.pid}`
-    const tmux = (...args: string[]) => execFileSync('tmux', args, {encoding: 'utf8'})
-    // -N keeps trailing spaces: a completed word is followed by one.
-    const pane = () => tmux('capture-pane', '-p', '-N', '-t', session)
-    const waitFor = async (what: RegExp) => {
-      for (let i = 0; i < 100 && !what.test(pane()); i++) await new Promise((r) => setTimeout(r, 100))
-      expect(pane()).toMatch(what)
-    }
+    const terminal = openTerminal('msgops-ac', `env -i HOME='${home}' XDG_CACHE_HOME='${env.XDG_CACHE_HOME}' PATH='${env.PATH}' TERM=xterm bash --rcfile '${home}/.bashrc' -i`)
     try {
-      tmux('new-session', '-d', '-s', session, '-x', '200', '-y', '40', `env -i HOME='${home}' XDG_CACHE_HOME='${env.XDG_CACHE_HOME}' PATH='${env.PATH}' TERM=xterm bash --rcfile '${home}/.bashrc' -i`)
-      await waitFor(/^\$ $/m)
-      tmux('send-keys', '-t', session, 'msgops outb', 'Tab')
-      await waitFor(/^\$ msgops outbox $/m)
-      tmux('send-keys', '-t', session, 'dr', 'Tab')
-      await waitFor(/^\$ msgops outbox drain $/m)
-      tmux('send-keys', '-t', session, '--', '--lim', 'Tab')
-      await waitFor(/^\$ msgops outbox drain --limit $/m)
+      await terminal.waitFor(/^\$ $/m)
+      terminal.send('msgops outb', 'Tab')
+      await terminal.waitFor(/^\$ msgops outbox $/m)
+      terminal.send('dr', 'Tab')
+      await terminal.waitFor(/^\$ msgops outbox drain $/m)
+      terminal.send('--lim', 'Tab')
+      await terminal.waitFor(/^\$ msgops outbox drain --limit $/m)
     } finally {
-      try {
-        tmux('kill-session', '-t', session)
-      } catch {}
+      terminal.close()
     }
   })
 })

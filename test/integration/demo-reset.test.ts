@@ -1,5 +1,4 @@
-import {execFileSync} from 'node:child_process'
-import {mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -8,6 +7,7 @@ import mysql from 'mysql2/promise'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {cliEnv, createTestDatabase, createTestRedis, createTestVhost, makeAll, RUN_JS, runCli, type TestDatabase, type TestRedis, type TestVhost} from '../helpers/env.js'
+import {openTerminal} from '../helpers/tmux.js'
 
 const DLQ = 'order_queue.dlq'
 
@@ -87,29 +87,21 @@ describe('demo --reset', () => {
 describe('demo prompt', () => {
   it('declining in a terminal changes nothing, says so on stderr and exits 0', async () => {
     const [ownDb, ownVhost] = await makeAll([createTestDatabase(), createTestVhost()] as const)
-    const session = `msgops-demo-decline-${process.pid}`
     const dir = mkdtempSync(join(tmpdir(), 'msgops-decline-'))
     const script = join(dir, 'run.sh')
     const exports = Object.entries({...cliEnv({db: ownDb, vhost: ownVhost, redis}), NO_COLOR: '1', XDG_CONFIG_HOME: '/nonexistent-msgops-test'})
       .map(([k, v]) => `export ${k}='${v}'`)
       .join('\n')
     // stdout to a file: what stays on the terminal is stderr (the prompt needs stdin and stderr to be the terminal).
-    writeFileSync(script, `${exports}\ncd '${cwd}'\n'${process.execPath}' '${RUN_JS}' demo --orders 10 >'${dir}/stdout'\necho "exit=$?" >'${dir}/code'\nsleep 60\n`)
-    const tmux = (...args: string[]) => execFileSync('tmux', args, {encoding: 'utf8'})
+    writeFileSync(script, `${exports}\ncd '${cwd}'\n'${process.execPath}' '${RUN_JS}' demo --orders 10 >'${dir}/stdout'\necho "exit=$?"\nsleep 60\n`)
+    const terminal = openTerminal('msgops-demo-decline', `bash '${script}'`)
     try {
-      tmux('new-session', '-d', '-s', session, '-x', '160', '-y', '30', `bash '${script}'`)
-      const {readFileSync, existsSync} = await import('node:fs')
-      const pane = () => tmux('capture-pane', '-p', '-t', session)
-      const waitFor = async (what: string, check: () => boolean) => {
-        for (let i = 0; i < 300 && !check(); i++) await new Promise((r) => setTimeout(r, 100))
-        if (!check()) throw new Error(`timed out waiting for ${what}; the terminal shows:\n${pane()}`)
-      }
-      await waitFor('the prompt', () => /Write 10 demo orders/.test(pane()))
-      tmux('send-keys', '-t', session, 'n', 'Enter')
-      await waitFor('the exit code', () => existsSync(`${dir}/code`))
-      expect(readFileSync(`${dir}/code`, 'utf8').trim()).toBe('exit=0')
-      expect(pane()).toMatch(/^cancelled: nothing was changed$/m)
-      expect(pane()).not.toMatch(/Error/)
+      await terminal.waitFor(/Write 10 demo orders/)
+      terminal.send('n', 'Enter')
+      await terminal.waitFor(/^exit=\d+ *$/m)
+      expect(terminal.pane()).toMatch(/^exit=0 *$/m)
+      expect(terminal.pane()).toMatch(/^cancelled: nothing was changed *$/m)
+      expect(terminal.pane()).not.toMatch(/Error/)
       expect(readFileSync(`${dir}/stdout`, 'utf8')).toBe('')
       // Nothing was written: not even the schema.
       const c = await mysql.createConnection(ownDb.url)
@@ -117,9 +109,7 @@ describe('demo prompt', () => {
       await c.end()
       expect(tables).toEqual([])
     } finally {
-      try {
-        tmux('kill-session', '-t', session)
-      } catch {}
+      terminal.close()
       await Promise.all([ownDb.drop(), ownVhost.drop()])
     }
   })

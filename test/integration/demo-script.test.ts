@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {cliEnv, createTestDatabase, createTestRedis, createTestVhost, makeAll, type TestDatabase, type TestRedis, type TestVhost} from '../helpers/env.js'
+import {cliEnv, cliProcessEnv, createTestDatabase, createTestRedis, createTestVhost, makeAll, type TestDatabase, type TestRedis, type TestVhost} from '../helpers/env.js'
 
 const DEMO_SH = fileURLToPath(new URL('../../scripts/demo.sh', import.meta.url))
 
@@ -28,9 +28,7 @@ afterAll(async () => {
 
 /** `npm run demo -- ARGS` is `bash scripts/demo.sh ARGS`; run it as npm would, with the test's own services. */
 function demoScript(args: string[]): Promise<{code: number | null; stdout: string; stderr: string}> {
-  const childEnv: Record<string, string> = {}
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('MSGOPS_')) childEnv[k] = v
-  Object.assign(childEnv, {NO_COLOR: '1', XDG_CONFIG_HOME: '/nonexistent-msgops-test'}, env)
+  const childEnv = cliProcessEnv(env)
   return new Promise((resolve, reject) => {
     const child = spawn('bash', [DEMO_SH, ...args], {env: childEnv, cwd: tmpdir(), stdio: ['ignore', 'pipe', 'pipe']})
     let stdout = ''

@@ -6,7 +6,7 @@ import {fileURLToPath} from 'node:url'
 import {promisify} from 'node:util'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {createTestDatabase, createTestRedis, createTestVhost, makeAll, type TestDatabase, type TestRedis, type TestVhost} from '../helpers/env.js'
+import {cliProcessEnv, createTestDatabase, createTestRedis, createTestVhost, makeAll, type TestDatabase, type TestRedis, type TestVhost} from '../helpers/env.js'
 
 /**
  * What `npm install -g msgops` gives a user: the tarball of this checkout (as built by npm test), installed into a
@@ -33,10 +33,8 @@ beforeAll(async () => {
   await run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel', 'error', join(dir, info.filename)], {cwd: dir, timeout: 180_000})
   const home = join(dir, 'home')
   msgops = async (args, env = {}) => {
-    const clean: Record<string, string> = {}
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('MSGOPS_')) clean[k] = v
     try {
-      const r = await run(join(prefix, 'bin', 'msgops'), args, {cwd: tmpdir(), env: {...clean, NO_COLOR: '1', HOME: home, XDG_CONFIG_HOME: '/nonexistent-msgops-test', XDG_CACHE_HOME: join(home, '.cache'), ...env}})
+      const r = await run(join(prefix, 'bin', 'msgops'), args, {cwd: tmpdir(), env: cliProcessEnv({HOME: home, XDG_CACHE_HOME: join(home, '.cache'), ...env})})
       return {code: 0, stdout: r.stdout, stderr: r.stderr}
     } catch (error) {
       const e = error as {code: number; stdout: string; stderr: string}
