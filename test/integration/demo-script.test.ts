@@ -7,7 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {cliEnv, cliProcessEnv, createTestDatabase, createTestRedis, createTestVhost, makeAll, type TestDatabase, type TestRedis, type TestVhost} from '../helpers/env.js'
 
-const DEMO_SH = fileURLToPath(new URL('../../scripts/demo.sh', import.meta.url))
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 let db: TestDatabase
 let vhost: TestVhost
@@ -26,11 +26,11 @@ afterAll(async () => {
   await Promise.all([db?.drop(), vhost?.drop(), redis?.cleanup()])
 })
 
-/** `npm run demo -- ARGS` is `bash scripts/demo.sh ARGS`; run it as npm would, with the test's own services. */
-function demoScript(args: string[]): Promise<{code: number | null; stdout: string; stderr: string}> {
+/** README's `npm run demo` (scripts/demo.sh, which passes ARGS to `msgops demo`), on the test's own services. */
+function npmRunDemo(args: string[]): Promise<{code: number | null; stdout: string; stderr: string}> {
   const childEnv = cliProcessEnv(env)
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [DEMO_SH, ...args], {env: childEnv, cwd: tmpdir(), stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn('npm', ['run', 'demo', '--', ...args], {env: childEnv, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe']})
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
@@ -46,7 +46,7 @@ function demoScript(args: string[]): Promise<{code: number | null; stdout: strin
 
 describe('npm run demo (scripts/demo.sh)', () => {
   it('runs its four steps and exits 0, though dlq inspect and reconcile exit 1 on what the demo injected', {timeout: 300_000}, async () => {
-    const run = await demoScript(['--orders', '400', '--fault-rate', '0.02'])
+    const run = await npmRunDemo(['--orders', '400', '--fault-rate', '0.02'])
     const context = `exit ${run.code}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`
     expect(run.code, context).toBe(0)
     const out = run.stdout
@@ -68,7 +68,7 @@ describe('npm run demo (scripts/demo.sh)', () => {
   })
 
   it('stops with the exit code of a step that failed', async () => {
-    const run = await demoScript(['--orders', '0'])
+    const run = await npmRunDemo(['--orders', '0'])
     expect(run.code).toBe(2)
     expect(run.stderr).toMatch(/--orders/)
     expect(run.stdout).not.toMatch(/\$ msgops outbox status/)
