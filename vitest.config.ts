@@ -2,7 +2,6 @@ import {defineConfig} from 'vitest/config'
 
 export default defineConfig({
   test: {
-    include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts'],
     disableConsoleIntercept: true,
     reporters: ['default', './test/helpers/summary-reporter.ts'],
     testTimeout: 60_000,
@@ -10,5 +9,10 @@ export default defineConfig({
     // Integration tests share three real services on a 2-core machine.
     fileParallelism: true,
     maxWorkers: 2,
+    projects: [
+      {extends: true, test: {name: 'unit', include: ['test/unit/**/*.test.ts']}},
+      // The services are checked (and a local broker's management plugin enabled) only when integration files run.
+      {extends: true, test: {name: 'integration', include: ['test/integration/**/*.test.ts'], globalSetup: ['./test/helpers/global-setup.ts']}},
+    ],
   },
 })

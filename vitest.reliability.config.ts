@@ -8,6 +8,8 @@ import {defineConfig} from 'vitest/config'
 export default defineConfig({
   test: {
     include: ['test/reliability/**/*.test.ts'],
+    // The same check of the services as the integration tests (vitest.config.ts).
+    globalSetup: ['./test/helpers/global-setup.ts'],
     disableConsoleIntercept: true,
     reporters: ['default', './test/helpers/summary-reporter.ts'],
     fileParallelism: false,

@@ -124,7 +124,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
         strict: this.ctor.strict,
       })
     } catch (error) {
-      const known = Object.keys({...(super.ctor as typeof BaseCommand).baseFlags, ...this.ctor.flags})
+      const known = ['json', 'help', ...Object.keys({...(super.ctor as typeof BaseCommand).baseFlags, ...this.ctor.flags})]
       throw parseFailure(error, known, this.id ?? '')
     }
     this.flags = parsed.flags as BaseFlags<T>

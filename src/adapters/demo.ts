@@ -59,14 +59,6 @@ export function demoBroker(amqp: AmqpAdapter): DemoBroker {
         await channel.close().catch(() => {})
       }
     },
-    async purge(queue) {
-      const channel = await amqp.channel()
-      try {
-        await channel.purgeQueue(queue)
-      } finally {
-        await channel.close().catch(() => {})
-      }
-    },
   }
 }
 

@@ -3,6 +3,7 @@ import {fileURLToPath} from 'node:url'
 import {Flags} from '@oclif/core'
 
 import {demoBroker, demoCache} from '../adapters/demo.js'
+import {AmqpDeadLetterQueues} from '../adapters/dlq.js'
 import {ConfirmPublisher} from '../adapters/publisher.js'
 import {openTopologyBroker} from '../adapters/topology.js'
 import {BaseCommand} from '../base-command.js'
@@ -22,7 +23,7 @@ export default class Demo extends BaseCommand<typeof Demo> {
   static summary = 'Run the whole order system on the configured services, with injected faults, so that every other command has something real to find.'
   static description = `Creates the reference schema and the topology of examples/topology.yaml, then runs in one process: an order service (each order and its outbox row in one transaction, the order's status cached in Redis), the relay (the code of \`outbox drain\`), and a consumer (manual acks, a prefetch, an inbox row per message id in the same transaction as the business update, duplicates discarded, the status written to Redis after the commit; poison messages rejected into order_queue.dlq).
 Faults are chosen with --seed, each kind at --fault-rate, at most one per order: a crash between commit and publish, an order committed without its outbox row, a published message lost before the consumer recorded it, a poison message, a consumer failure that leaves the inbox record failed, a cache write skipped or wrong, and a duplicate delivery that the inbox discards.
-It runs until the consumer is idle, then moves its rows one hour into the past (so reconcile's grace period does not hide them) and prints what it injected, named after the reconcile checks that should find it. Its rows and keys are recognisable by the prefix "demo-". Run it on a scratch environment only.
+It runs until the consumer is idle, then moves its rows one hour into the past (so reconcile's grace period does not hide them) and prints what it injected, named after the reconcile checks that should find it. Its rows, keys and message ids are recognisable by the prefix "demo-"; --reset removes those and nothing else (other messages in order_queue and order_queue.dlq stay, in their order). Run it on a scratch environment only.
 --consume-only runs just the consumer, without faults, until the queue is idle: what you run after fixing things.`
 
   static examples = [
@@ -35,13 +36,13 @@ It runs until the consumer is idle, then moves its rows one hour into the past (
     orders: Flags.integer({description: 'how many orders to create', default: 10_000, min: 1, max: 10_000_000}),
     'fault-rate': Flags.string({description: `rate of each kind of fault, 0 to ${MAX_FAULT_RATE.toFixed(3)}`, default: '0.01'}),
     seed: Flags.integer({description: 'seed of the fault choice: the same seed injects the same faults', default: 42, min: 0, max: 2_147_483_647}),
-    reset: Flags.boolean({description: 'first remove the rows, cache keys and queued messages of an earlier demo'}),
+    reset: Flags.boolean({description: 'first remove the rows, cache keys and queued messages of an earlier demo (ids "demo-…"); other messages stay'}),
     'consume-only': Flags.boolean({description: 'run only the consumer, without faults, until the queue is idle'}),
     prefetch: Flags.integer({description: 'consumer prefetch', default: 50, min: 1, max: 1000}),
     yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation'}),
   }
 
-  async run(): Promise<DemoReport> {
+  async run(): Promise<DemoReport | {cancelled: true}> {
     const f = this.flags
     const faultRate = Number(f['fault-rate'])
     if (!/^\d*\.?\d+$/.test(f['fault-rate']) || !(faultRate <= MAX_FAULT_RATE))
@@ -49,8 +50,11 @@ It runs until the consumer is idle, then moves its rows one hour into the past (
     if (!existsSync(TOPOLOGY_FILE)) throw new UsageError(`the demo topology ${TOPOLOGY_FILE} is missing`, 'reinstall msgops')
     const question = f['consume-only']
       ? 'Consume order_queue into the inbox, orders and cache of the configured services?'
-      : `Write ${f.orders.toLocaleString('en-US')} demo orders (with injected faults) into the configured MySQL, RabbitMQ and Redis${f.reset ? ', after removing the earlier demo run' : ''}?`
-    if (!(await this.confirm(question, f.yes))) throw new UsageError('cancelled: nothing was changed')
+      : `Write ${f.orders.toLocaleString('en-US')} demo orders (with injected faults) into the configured MySQL, RabbitMQ and Redis${f.reset ? ', after removing the earlier demo run (only its "demo-" rows, keys and messages)' : ''}?`
+    if (!(await this.confirm(question, f.yes))) {
+      this.note('cancelled: nothing was changed')
+      return {cancelled: true}
+    }
 
     const config = this.settings
     this.services.mysqlPoolSize = 16
@@ -64,6 +68,7 @@ It runs until the consumer is idle, then moves its rows one hour into the past (
         {
           sql,
           broker: demoBroker(amqp),
+          queues: new AmqpDeadLetterQueues(amqp),
           publisher,
           cache: demoCache(redis, config.cache),
           signal: this.signal,

@@ -15,8 +15,10 @@ const WHAT: Record<keyof DemoReport['injected'], string> = {
 export function renderDemo(report: DemoReport): string {
   if (report.orders === 0)
     return `${paint('bold', 'consumer drained the queue')}: ${report.consumed} message(s) processed, ${report.injected.duplicates_discarded} duplicate(s) discarded, ${report.injected.dead_lettered} rejected`
+  const reset = report.reset?.map((q) => `${q.queue} ${q.removed} demo message(s) removed${q.kept > 0 ? `, ${q.kept} other(s) left in place` : ''}`).join(' · ')
   const rows = Object.entries(report.injected).map(([name, count]) => [name, count, WHAT[name as keyof DemoReport['injected']]])
   return [
+    ...(reset ? [paint('dim', `reset: ${reset}`)] : []),
     `${paint('bold', `${report.orders.toLocaleString('en-US')} orders`)} in ${report.seconds}s (seed ${report.seed}, fault rate ${report.faultRate}): ${report.published} messages published by the relay, ${report.consumed} consumed`,
     renderTable(['injected (reconcile check)', 'count', 'what happened'], rows),
     paint('dim', 'Now look: msgops outbox status · msgops dlq inspect order_queue.dlq · msgops reconcile (exits 1: it finds the above)'),

@@ -1,3 +1,5 @@
+import {suggestFlag} from '../core/suggest.js'
+
 /** What oclif's parser puts on its errors that tells what was wrong. */
 export interface ParseErrorLike {
   message: string
@@ -27,12 +29,8 @@ export function parseErrorLine(error: ParseErrorLike, knownFlags: string[], comm
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l !== '' && !/^See more help with --help$/.test(l))
-  if (error.flags && error.flags.length > 0) {
-    const typed = error.flags[0]
-    const close = closest(typed.replace(/^-+/, '').split('=')[0], knownFlags)
-    const message = `unknown flag${error.flags.length > 1 ? 's' : ''} ${error.flags.join(', ')}`
-    return {message, suggestion: close ? `did you mean --${close}?` : help}
-  }
+  if (error.flags && error.flags.length > 0)
+    return {message: `unknown flag${error.flags.length > 1 ? 's' : ''} ${error.flags.join(', ')}`, suggestion: suggestFlag(error.flags, knownFlags) ?? help}
   if (/^Missing \d+ required arg/.test(lines[0] ?? '') && error.args) {
     const named = error.args.filter((a): a is {name?: string; description?: string} => typeof a !== 'string')
     const message = named.length === 1 && named[0].description
@@ -52,25 +50,4 @@ export function parseErrorLine(error: ParseErrorLike, knownFlags: string[], comm
 
 function lowerFirst(text: string): string {
   return /^[A-Z][a-z]/.test(text) ? text[0].toLowerCase() + text.slice(1) : text
-}
-
-/** The known name nearest to the typed one: at most two edits away, or one it starts (a shortened flag). */
-export function closest(typed: string, known: string[]): string | undefined {
-  let best: {name: string; distance: number} | undefined
-  for (const name of known) {
-    const distance = name.startsWith(typed) && typed.length >= 3 ? 1 : editDistance(typed, name)
-    if (distance <= 2 && (!best || distance < best.distance)) best = {name, distance}
-  }
-  return best?.name
-}
-
-/** Levenshtein distance, with an adjacent swap counted as one edit (--limti). */
-export function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({length: a.length + 1}, (_, i) => Array.from({length: b.length + 1}, (_, j) => (i === 0 ? j : j === 0 ? i : 0)))
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++) {
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1)
-    }
-  return d[a.length][b.length]
 }

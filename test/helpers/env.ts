@@ -122,11 +122,16 @@ export interface CliResult {
   ms: number
 }
 
-/** Runs the built CLI as a user would, with its own environment; never inherits the developer's MSGOPS_*. */
-export function runCli(args: string[], options: {env?: Record<string, string>; cwd?: string; input?: string; timeoutMs?: number} = {}): Promise<CliResult> {
+/** The environment msgops runs in under test: this process's, without the developer's MSGOPS_* or config file, plus extra. */
+export function cliProcessEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {}
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('MSGOPS_')) env[k] = v
-  Object.assign(env, {NO_COLOR: '1', XDG_CONFIG_HOME: '/nonexistent-msgops-test'}, options.env)
+  return Object.assign(env, {NO_COLOR: '1', XDG_CONFIG_HOME: '/nonexistent-msgops-test'}, extra)
+}
+
+/** Runs the built CLI as a user would, with its own environment; never inherits the developer's MSGOPS_*. */
+export function runCli(args: string[], options: {env?: Record<string, string>; cwd?: string; input?: string; timeoutMs?: number} = {}): Promise<CliResult> {
+  const env = cliProcessEnv(options.env)
   const started = Date.now()
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [RUN_JS, ...args], {env, cwd: options.cwd ?? '/tmp', stdio: ['pipe', 'pipe', 'pipe']})

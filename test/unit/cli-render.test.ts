@@ -5,7 +5,7 @@ import {DEFAULTS} from '../../src/config/defaults.js'
 import {changeOutcome, foundIf, OUTCOME_EXIT} from '../../src/core/outcome.js'
 import {leftAfterFix, reconcileOutcome, type FixReport, type ReconcileReport} from '../../src/core/reconcile/run.js'
 import type {CheckName} from '../../src/core/reconcile/checks.js'
-import {closest, editDistance, parseErrorLine} from '../../src/render/parse-error.js'
+import {parseErrorLine} from '../../src/render/parse-error.js'
 import {etaText} from '../../src/render/progress.js'
 import {cut, fitColumns, renderTable, visibleWidth, wrapText} from '../../src/render/table.js'
 import {describeTarget} from '../../src/render/target.js'
@@ -33,11 +33,6 @@ describe('parseErrorLine (decision table)', () => {
   it('anything else: the lines joined on one line, colour codes and the help hint dropped', () => {
     const e = {message: 'The following error occurred:\n  \u001B[2mAll of the following must be provided when using --to-routing-key: --to-exchange\u001B[22m\nSee more help with --help'}
     expect(parseErrorLine(e, known, 'dlq replay').message).toBe('all of the following must be provided when using --to-routing-key: --to-exchange')
-  })
-  it('closest: two edits, a swap counts one, a prefix of three or more', () => {
-    expect(editDistance('limti', 'limit')).toBe(1)
-    expect(closest('lim', ['limit', 'json'])).toBe('limit')
-    expect(closest('xy', ['limit'])).toBeUndefined()
   })
 })
 

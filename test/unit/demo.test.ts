@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {FAULT_KINDS, MAX_FAULT_RATE, planFaults, seededRandom} from '../../src/core/demo/faults.js'
+import {isDemoMessage} from '../../src/core/demo/reset.js'
 import {messageIdOf, orderId} from '../../src/core/demo/run.js'
 
 describe('demo faults', () => {
@@ -37,5 +38,15 @@ describe('demo faults', () => {
   it('names orders and messages so that demo rows are recognisable', () => {
     expect(orderId(42, 17)).toBe('demo-42-0000017')
     expect(messageIdOf('demo-42-0000017')).toBe('demo-m-42-0000017')
+  })
+})
+
+describe('demo --reset', () => {
+  it('takes a message for the demo\'s only by a message id starting with "demo-"', () => {
+    expect(isDemoMessage({properties: {messageId: 'demo-m-42-0000017'}})).toBe(true)
+    expect(isDemoMessage({properties: {messageId: 'order-17'}})).toBe(false)
+    expect(isDemoMessage({properties: {messageId: 'xdemo-1'}})).toBe(false)
+    // A foreign message without an id is never taken for the demo's, whatever its body says.
+    expect(isDemoMessage({properties: {}})).toBe(false)
   })
 })

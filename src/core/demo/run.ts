@@ -1,8 +1,10 @@
 import type {Config} from '../../config/schema.js'
 import {UsageError} from '../errors.js'
 import type {OutgoingMessage, ProgressCallback, PublisherPort, SqlExecutor, SqlPort} from '../ports.js'
+import type {DeadLetterQueues} from '../dlq/ports.js'
 import {qid} from '../sql.js'
 import {type FaultKind, MAX_FAULT_RATE, planFaults} from './faults.js'
+import {DEMO_PREFIX, type QueueReset, removeDemoMessages} from './reset.js'
 
 export interface DemoDelivery {
   messageId?: string
@@ -24,7 +26,6 @@ export interface DemoConsumer {
 export interface DemoBroker {
   consume(queue: string, prefetch: number, handler: (delivery: DemoDelivery) => Promise<DeliveryVerdict>): Promise<DemoConsumer>
   queueDepth(queue: string): Promise<number>
-  purge(queue: string): Promise<void>
 }
 
 export interface DemoCache {
@@ -36,6 +37,8 @@ export interface DemoCache {
 export interface DemoPorts {
   sql: SqlPort
   broker: DemoBroker
+  /** Read with hold-and-return, so that --reset takes out only the demo's messages. */
+  queues: DeadLetterQueues
   publisher: PublisherPort
   cache: DemoCache
   /** Creates the reference schema and the topology of examples/topology.yaml. */
@@ -87,18 +90,19 @@ export interface DemoReport {
   }
   /** The same by fault, as injected. */
   faults: Record<FaultKind, number>
+  /** With --reset: the earlier demo's messages taken out of each queue, and the others left there. */
+  reset?: QueueReset[]
   seconds: number
 }
 
-const PREFIX = 'demo-'
 const ORDER_STATUS = {created: 'created', confirmed: 'confirmed', wrong: 'cancelled'}
 
 export function orderId(seed: number, index: number): string {
-  return `${PREFIX}${seed}-${String(index).padStart(7, '0')}`
+  return `${DEMO_PREFIX}${seed}-${String(index).padStart(7, '0')}`
 }
 
 export function messageIdOf(order: string): string {
-  return `${PREFIX}m-${order.slice(PREFIX.length)}`
+  return `${DEMO_PREFIX}m-${order.slice(DEMO_PREFIX.length)}`
 }
 
 function indexOf(order: string): number {
@@ -124,12 +128,13 @@ export async function runDemo(ports: DemoPorts, options: DemoOptions, onProgress
   ) as Record<FaultKind, number>
   for (const fault of plan) if (fault) faults[fault]++
   const counters = {consumed: 0, duplicates: 0, rejected: 0}
+  let queuesReset: QueueReset[] | undefined
 
   if (!options.consumeOnly) {
     await ports.prepare()
-    if (options.reset) await reset(ports, options)
+    if (options.reset) queuesReset = await reset(ports, options)
     else {
-      const existing = await ports.sql.query(`SELECT 1 FROM ${t.orders} WHERE ${t.o.id} LIKE ? LIMIT 1`, [`${PREFIX}%`])
+      const existing = await ports.sql.query(`SELECT 1 FROM ${t.orders} WHERE ${t.o.id} LIKE ? LIMIT 1`, [`${DEMO_PREFIX}%`])
       if (existing.length > 0) throw new UsageError('orders of an earlier demo run are still there', 'pass --reset to remove them (demo rows, cache keys and queued messages) first')
     }
   }
@@ -170,6 +175,7 @@ export async function runDemo(ports: DemoPorts, options: DemoOptions, onProgress
       dead_lettered: counters.rejected,
     },
     faults,
+    ...(queuesReset ? {reset: queuesReset} : {}),
     seconds: Math.round((Date.now() - started) / 100) / 10,
   }
 }
@@ -211,15 +217,17 @@ function tables(config: Config) {
   }
 }
 
-async function reset(ports: DemoPorts, options: DemoOptions): Promise<void> {
+/** Removes what an earlier demo wrote, and only that: rows, keys and messages whose ids start with "demo-". */
+async function reset(ports: DemoPorts, options: DemoOptions): Promise<QueueReset[]> {
   const t = tables(options.config)
-  const like = `${PREFIX}%`
+  const like = `${DEMO_PREFIX}%`
   await ports.sql.execute(`DELETE FROM ${t.inbox} WHERE ${t.i.messageId} LIKE ?`, [like])
   await ports.sql.execute(`DELETE FROM ${t.outbox} WHERE ${t.m.id} LIKE ?`, [like])
   await ports.sql.execute(`DELETE FROM ${t.orders} WHERE ${t.o.id} LIKE ?`, [like])
-  await ports.broker.purge(options.topology.queue)
-  await ports.broker.purge(options.topology.deadLetterQueue)
-  await ports.cache.deleteOrders(options.config.cache.keyPattern.replace('{id}', `${PREFIX}*`))
+  const queues: QueueReset[] = []
+  for (const queue of [options.topology.queue, options.topology.deadLetterQueue]) queues.push(await removeDemoMessages(ports.queues, queue, {signal: ports.signal}))
+  await ports.cache.deleteOrders(options.config.cache.keyPattern.replace('{id}', `${DEMO_PREFIX}*`))
+  return queues
 }
 
 /** The order service: each order and its outbox row in one transaction, then the cache write. */
@@ -306,7 +314,7 @@ async function handleDelivery(
   }
   const order = String(payload.orderId ?? '')
   const messageId = delivery.messageId ?? messageIdOf(order)
-  const fault = order.startsWith(`${PREFIX}${options.seed}-`) ? plan[indexOf(order)] : undefined
+  const fault = order.startsWith(`${DEMO_PREFIX}${options.seed}-`) ? plan[indexOf(order)] : undefined
   if (fault === 'message_lost') return 'ack'
   if (fault === 'poison_message') {
     counters.rejected++
@@ -358,7 +366,7 @@ async function waitIdle(ports: DemoPorts, options: DemoOptions, consumer: DemoCo
 async function age(sql: SqlPort, config: Config, ageMs: number): Promise<void> {
   const t = tables(config)
   const seconds = Math.round(ageMs / 1000)
-  const like = `${PREFIX}%`
+  const like = `${DEMO_PREFIX}%`
   const shift = (column: string | null) => (column ? [`${column} = ${column} - INTERVAL ? SECOND`] : [])
   const orderCols = [...shift(t.o.createdAt)]
   const outboxCols = [...shift(t.m.createdAt), ...shift(t.m.sentAt)]
