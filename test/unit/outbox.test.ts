@@ -134,7 +134,7 @@ describe('status decisions', () => {
   it('metrics are valid Prometheus text', () => {
     const text = formatMetrics(statusMetrics({
       table: 'outbox', counts: {pending: 2, sent: 5, 'dead-letter': 0}, statusValues: {pending: 'pending', sent: 'sent', deadLetter: 'dead_letter'}, total: 7,
-      oldestPendingAgeMs: 1500, stuckAfterMs: 300_000, stuck: 0, attempts: null, sentRecently: {'1m': 1, '5m': 2, '1h': 5}, sentBasis: 'sent_at', approximate: [], topEventTypes: null, alerts: [],
+      oldestPendingAgeMs: 1500, stuckAfterMs: 300_000, stuck: 0, attempts: null, sentRecently: {'1m': 1, '5m': 2, '1h': 5}, sentBasis: 'sent_at', approximate: [], topEventTypes: null, alerts: [], notes: [],
     }))
     expect(text).toContain('msgops_outbox_rows{table="outbox",status="pending"} 2')
     expect(text).toContain('msgops_outbox_oldest_pending_age_seconds{table="outbox"} 1.5')
@@ -144,7 +144,7 @@ describe('status decisions', () => {
   it('renders a drain summary with its failures', () => {
     const text = renderDrain({
       dryRun: false, cancelled: false, interrupted: true, eligible: 3, published: 2, returned: 1, nacked: 0, invalid: 0, deadLettered: 1, remaining: 0, batches: 1,
-      skipLocked: true, elapsedMs: 10, rate: 200, failures: [{id: 'm-9', outcome: 'returned', reason: '312 NO_ROUTE', deadLettered: true}], sample: [], notes: [],
+      skipLocked: true, elapsedMs: 10, rate: 200, failures: [{id: 'm-9', outcome: 'returned', reason: '312 NO_ROUTE', deadLettered: true}], sample: [], notes: [], idle: null,
     })
     expect(text).toContain('312 NO_ROUTE')
     expect(text).toContain('stopped early')
