@@ -10,7 +10,7 @@ import {ConfirmPublisher} from '../../src/adapters/publisher.js'
 import {loadConfig} from '../../src/config/load.js'
 import type {Config} from '../../src/config/schema.js'
 import {OperationError} from '../../src/core/errors.js'
-import {drainOutbox} from '../../src/core/outbox/drain.js'
+import {type Clock, drainOutbox, type DrainPlan} from '../../src/core/outbox/drain.js'
 import type {OutgoingMessage, PublishOutcome, PublisherPort} from '../../src/core/ports.js'
 import {listOutbox, showOutbox} from '../../src/core/outbox/list.js'
 import {requeueOutbox} from '../../src/core/outbox/requeue.js'
@@ -390,7 +390,7 @@ class FakePublisher implements PublisherPort {
   async close(): Promise<void> {}
 }
 
-describe('rows to a missing exchange (reference schema)', () => {
+describe('the drain on the reference schema: missing exchanges, its confirmation, its clock', () => {
   let conn: mysql.Connection
   let env: Record<string, string>
   let sql: MysqlAdapter
@@ -479,5 +479,63 @@ describe('rows to a missing exchange (reference schema)', () => {
     } finally {
       await amqpAdapter.close()
     }
+  })
+
+  it('the rate and the elapsed time start after the answer: a long wait at the prompt does not spend the rate limit', async () => {
+    await insert([['ck-1', 'orders.x'], ['ck-2', 'orders.x'], ['ck-3', 'orders.x'], ['ck-4', 'orders.x']])
+    // A clock that moves only when told: one minute at the prompt, and whatever the drain sleeps.
+    let now = 1_000_000
+    const sleeps: number[] = []
+    const clock: Clock = {
+      now: () => now,
+      sleep: async (ms) => {
+        sleeps.push(ms)
+        now += Math.max(0, ms)
+      },
+    }
+    const confirm = async () => {
+      now += 60_000
+      return true
+    }
+    const result = await drainOutbox({sql, publisher: new FakePublisher(new Set()), clock}, {config, ratePerSecond: 2, pipeline: 1, confirm})
+    expect(result).toMatchObject({published: 4, batches: 2})
+    // 2 rows a second: a batch of 2, then a one-second wait, twice; none of it was spent during the minute at the prompt.
+    expect(sleeps).toEqual([1000, 1000])
+    expect(result.elapsedMs).toBe(2000)
+    expect(result.rate).toBe(2)
+  })
+
+  it('asks with the count of before the answer, then counts again: rows another drain sent meanwhile are not counted, nor said', async () => {
+    await insert([['rc-1', 'orders.x'], ['rc-2', 'orders.x'], ['rc-3', 'orders.x'], ['rc-4', 'orders.x'], ['rc-5', 'orders.x']])
+    const asked: DrainPlan[] = []
+    const publisher = new FakePublisher(new Set())
+    // While the person reads the question, another drain sends two of the rows.
+    const result = await drainOutbox({sql, publisher}, {config, confirm: async (plan) => {
+      asked.push(plan)
+      await conn.query("UPDATE outbox SET status = 'sent' WHERE id IN ('rc-1', 'rc-2')")
+      return true
+    }})
+    expect(asked.map((p) => p.eligible)).toEqual([5])
+    expect(result).toMatchObject({eligible: 3, published: 3, idle: null})
+    expect(publisher.published.map((m) => m.properties.messageId)).toEqual(['rc-3', 'rc-4', 'rc-5'])
+
+    // All of them gone by the time of the answer: nothing to do, and why.
+    await insert([['rc-6', 'orders.x']])
+    const none = await drainOutbox({sql, publisher}, {config, confirm: async () => {
+      await conn.query("UPDATE outbox SET status = 'sent'")
+      return true
+    }})
+    expect(none).toMatchObject({eligible: 0, published: 0, idle: {reason: 'no pending rows'}})
+  })
+
+  it('a drain with nothing to do says why: rows too young, rows not available yet', async () => {
+    await insert([])
+    await reference.insert(conn, [{id: 'yg-1', exchange: 'orders.x', ageSec: 1}, {id: 'yg-2', exchange: 'orders.x', ageSec: 2}])
+    await conn.query("INSERT INTO outbox (id, exchange, routing_key, payload, status, created_at, available_at) VALUES ('av-1', 'orders.x', 'order.created', '{}', 'pending', NOW(3) - INTERVAL 1 HOUR, NOW(3) + INTERVAL 1 HOUR)")
+    const run = await runCli(['outbox', 'drain', '--yes'], {env})
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stdout).toMatch(/nothing to publish: 2 pending rows are younger than --older-than 30s \(the default\); 1 pending row is not available yet \(available_at in the future\)/)
+    const dry = await runCli(['outbox', 'drain', '--dry-run', '--older-than', '1m', '--json'], {env})
+    expect(json(dry.stdout)).toMatchObject({eligible: 0, idle: {pending: 3, younger: 2, notAvailable: 1}})
   })
 })
