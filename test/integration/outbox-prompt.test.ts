@@ -1,4 +1,6 @@
 import {execFileSync} from 'node:child_process'
+import {rmSync} from 'node:fs'
+import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 
 import {RUN_JS, runCli, uniqueName} from '../helpers/env.js'
@@ -11,11 +13,15 @@ const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, ...args]
 const quote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`
 
 afterAll(() => {
+  // kill-server leaves its socket file behind.
+  let path: string | undefined
   try {
+    path = tmux('display-message', '-p', '#{socket_path}').trim()
     tmux('kill-server')
   } catch {
     // Already gone with its last session.
   }
+  rmSync(path || join(process.env.TMUX_TMPDIR ?? '/tmp', `tmux-${process.getuid?.() ?? 0}`, socket), {force: true})
 })
 
 /** Polls the pane until its text matches; the deadline only keeps a broken run from hanging the file. */
