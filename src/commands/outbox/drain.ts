@@ -16,7 +16,7 @@ export default class OutboxDrain extends BaseCommand<typeof OutboxDrain> {
   static description = `Per batch, in one transaction: locks pending rows older than --older-than (SELECT … ORDER BY id LIMIT --batch FOR UPDATE SKIP LOCKED), publishes each with mandatory, persistent and messageId = the row id, waits for the broker's confirms, marks confirmed rows sent, adds an attempt and the error to returned (unroutable) or nacked rows (a dead letter at --max-attempts), and commits.
 A row whose exchange does not exist gets an attempt and that error (a dead letter at --max-attempts); the rest of its batch is sent. Without a time column (outbox.columns.createdAt) every pending row is eligible and --older-than is refused.
 If the channel or connection dies mid-batch the batch is rolled back: its rows stay pending and are sent again next time with the same message id. Ctrl-C finishes the batch in hand, then stops. Runs under a Redis lock (--no-lock to skip), taken once the confirmation is answered.
-Exit 0 all published, 1 some rows were returned, nacked or dead-lettered, 2 a usage, lock, configuration or broker error, 130 interrupted.`
+Exit 0 all published (or nothing to do: it says why), 1 some rows were returned, nacked, set aside or dead-lettered, 2 a usage, lock, configuration or broker error, 130 interrupted.`
 
   static examples = [
     '<%= config.bin %> <%= command.id %> --dry-run',
