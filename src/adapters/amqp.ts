@@ -1,6 +1,6 @@
 import amqp, {type Channel, type ChannelModel, type ConfirmChannel} from 'amqplib'
 
-import {ConnectionError, oneLine} from '../core/errors.js'
+import {ConnectionError, OperationError, oneLine} from '../core/errors.js'
 import {maskSecrets, maskUrl} from '../core/mask.js'
 import {withTimeout} from '../core/time.js'
 
@@ -69,6 +69,24 @@ export class AmqpAdapter {
       return channel
     } catch (error) {
       throw amqpConnectionError(this.url, error)
+    }
+  }
+
+  /**
+   * A passive declare on a throwaway channel: true when the exchange exists, false on 404 NOT_FOUND.
+   * The broker closes a channel on a 404, so each check has its own channel.
+   */
+  async exchangeExists(name: string): Promise<boolean> {
+    const channel = await this.channel()
+    try {
+      await channel.checkExchange(name)
+      return true
+    } catch (error) {
+      if ((error as {code?: unknown}).code === 404) return false
+      if (this.closedWith) throw amqpConnectionError(this.url, this.closedWith)
+      throw new OperationError(`RabbitMQ refused to check exchange "${name}": ${oneLine((error as Error).message ?? String(error))}`, 'check the broker and the permissions of the user, and run again')
+    } finally {
+      await channel.close().catch(() => {})
     }
   }
 

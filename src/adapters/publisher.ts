@@ -24,6 +24,8 @@ export class ConfirmPublisher implements PublisherPort {
   private failure?: Error
   private seq = 0
   private readonly pending = new Map<number, Pending>()
+  /** What this publisher knows of each exchange it was asked about (or saw refused): exists or not. */
+  private readonly exchanges = new Map<string, Promise<boolean>>()
 
   constructor(private readonly amqp: AmqpAdapter) {}
 
@@ -43,6 +45,9 @@ export class ConfirmPublisher implements PublisherPort {
     })
     channel.on('error', (error: Error) => {
       this.failure ??= channelFailure(error)
+      // Deleted while we ran: whoever asks next is told, instead of being told it exists from a check made before.
+      const missing = missingExchangeOf(error)
+      if (missing !== undefined) this.exchanges.set(missing, Promise.resolve(false))
     })
     channel.on('close', () => {
       this.failure ??= channelFailure(this.amqp.closedWith ?? new Error('channel closed'))
@@ -50,6 +55,24 @@ export class ConfirmPublisher implements PublisherPort {
     })
     this.channel = channel
     return channel
+  }
+
+  /** Checks each name once per publisher (a passive declare each, on its own channel); the default exchange always exists. */
+  async missingExchanges(names: string[]): Promise<Set<string>> {
+    const unique = [...new Set(names)].filter((name) => name !== '')
+    const known = await Promise.all(
+      unique.map((name) => {
+        let exists = this.exchanges.get(name)
+        if (!exists) {
+          exists = this.amqp.exchangeExists(name)
+          this.exchanges.set(name, exists)
+          // A check that failed (not a 404) is asked again next time.
+          exists.catch(() => this.exchanges.delete(name))
+        }
+        return exists
+      }),
+    )
+    return new Set(unique.filter((_name, i) => !known[i]))
   }
 
   async publishBatch(messages: OutgoingMessage[], options: {timeoutMs?: number} = {}): Promise<PublishOutcome[]> {
@@ -120,10 +143,19 @@ export class ConfirmPublisher implements PublisherPort {
   }
 }
 
+/** The exchange a broker's 404 NOT_FOUND names, when the channel was closed for publishing to a missing exchange. */
+function missingExchangeOf(error: Error): string | undefined {
+  return /NOT_FOUND - no exchange '([^']*)'/.exec(oneLine(error.message ?? String(error)))?.[1]
+}
+
 function channelFailure(error: Error): OperationError {
   const text = oneLine(error.message ?? String(error))
-  const missing = /NOT_FOUND - no exchange '([^']*)'/.exec(text)
-  if (missing)
-    return new OperationError(`RabbitMQ: exchange "${missing[1]}" does not exist`, 'declare it (msgops topology apply) or fix the exchange of the rows; nothing was marked sent', error)
+  const missing = missingExchangeOf(error)
+  if (missing !== undefined)
+    return new OperationError(
+      `RabbitMQ: exchange "${missing}" does not exist`,
+      'declare it (msgops topology apply) or fix the exchange of the rows; nothing was marked sent, and the next drain sets the rows to it aside',
+      error,
+    )
   return new OperationError(`RabbitMQ closed the channel: ${text}`, 'nothing unconfirmed was marked done; check the broker and run again', error)
 }

@@ -42,7 +42,7 @@ export const outboxColumns = z.strictObject({
   status: identifier,
   attempts: column,
   lastError: column,
-  createdAt: identifier,
+  createdAt: column,
   availableAt: column,
   sentAt: column,
 })

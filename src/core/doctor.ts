@@ -87,13 +87,15 @@ async function outboxIndexCheck(sql: SqlPort, config: Config, outbox: TableCheck
   )
   const byIndex = new Map<string, string[]>()
   for (const row of rows) byIndex.set(String(row.k), [...(byIndex.get(String(row.k)) ?? []), String(row.c).toLowerCase()])
-  const want = [config.outbox.columns.status.toLowerCase(), config.outbox.columns.createdAt.toLowerCase()]
+  // Without a time column, the drain's and status's ranges are on status alone.
+  const created = outbox.columns.createdAt
+  const want = created ? [config.outbox.columns.status.toLowerCase(), created.toLowerCase()] : [config.outbox.columns.status.toLowerCase()]
   const id = config.outbox.columns.id
   const columns = rows.map((r) => indexColumn(r.k, r.seq, r.c, r.sub))
   // Advice, not a failure: without it reconcile reads the ids from the rows themselves, payloads and all.
   const advice = leadsPrimaryKey(columns, id) && narrowIndex(columns, id) === null ? `; reconcile would read the ids faster from an index of their own: CREATE INDEX idx_outbox_id ON ${outbox.table} (${id})` : ''
   for (const [index, cols] of byIndex) {
-    if (cols[0] === want[0] && cols[1] === want[1]) return {name, ok: true, detail: `index ${index} covers (${want.join(', ')})${advice}`}
+    if (want.every((c, i) => cols[i] === c)) return {name, ok: true, detail: `index ${index} covers (${want.join(', ')})${advice}`}
   }
   return {
     name,

@@ -62,5 +62,11 @@ export type PublishOutcome = {status: 'confirmed'} | {status: 'returned'; reason
 export interface PublisherPort {
   /** Publishes every message (mandatory, persistent) and resolves when the broker has answered for each. */
   publishBatch(messages: OutgoingMessage[], options?: {timeoutMs?: number}): Promise<PublishOutcome[]>
+  /**
+   * The names among these that are not exchanges on the broker (the default exchange "" always is), known once per
+   * publisher: a publish to a missing exchange closes the channel and fails its whole batch, so the caller sets those aside.
+   * Without it, the caller cannot tell before publishing.
+   */
+  missingExchanges?(names: string[]): Promise<Set<string>>
   close(): Promise<void>
 }

@@ -6,7 +6,7 @@ export type TableRole = 'outbox' | 'inbox' | 'orders'
 
 /** Columns every command needs; the others are used where the table has them. */
 export const REQUIRED_COLUMNS: Record<TableRole, string[]> = {
-  outbox: ['id', 'payload', 'status', 'createdAt'],
+  outbox: ['id', 'payload', 'status'],
   inbox: ['messageId', 'status', 'receivedAt'],
   orders: ['id'],
 }

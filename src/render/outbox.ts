@@ -8,6 +8,8 @@ import type {Metric} from './metrics.js'
 import {renderTable, terminalWidth} from './table.js'
 
 const n = (value: number) => value.toLocaleString('en-US')
+/** An age, or nothing for a table without a time column. */
+const age = (ms: number | null) => (ms === null ? '' : formatDuration(ms))
 
 export function renderStatus(report: StatusReport): string {
   const v = report.statusValues
@@ -20,9 +22,12 @@ export function renderStatus(report: StatusReport): string {
   ]
   for (const [name, count] of Object.entries(report.counts)) if (!['pending', 'sent', 'dead-letter'].includes(name)) rows.push([`other (${name})`, n(count)])
   lines.push(`outbox ${report.table}: ${report.approximate.length > 0 ? '~' : ''}${n(report.total)} rows`, renderTable(['status', 'rows'], rows))
-  const oldest = report.oldestPendingAgeMs === null ? 'none' : formatDuration(report.oldestPendingAgeMs)
-  const stuck = report.stuck > 0 ? paint('yellow', n(report.stuck)) : '0'
-  lines.push(`oldest pending: ${oldest} · stuck (pending > ${formatDuration(report.stuckAfterMs)}): ${stuck}`)
+  if (report.stuck === null) lines.push('oldest pending: unknown · stuck: unknown (no time column)')
+  else {
+    const oldest = report.oldestPendingAgeMs === null ? 'none' : formatDuration(report.oldestPendingAgeMs)
+    const stuck = report.stuck > 0 ? paint('yellow', n(report.stuck)) : '0'
+    lines.push(`oldest pending: ${oldest} · stuck (pending > ${formatDuration(report.stuckAfterMs)}): ${stuck}`)
+  }
   if (report.sentRecently) {
     const basis = report.sentBasis === 'created_at' ? ' (by creation time: sent_at has no index)' : ''
     const f = (w: '1m' | '5m' | '1h') => `${report.approximate.includes(`sent ${w}`) ? '≥' : ''}${n(report.sentRecently![w])}`
@@ -33,6 +38,7 @@ export function renderStatus(report: StatusReport): string {
   if (report.attempts) lines.push(`attempts (pending + dead letters): ${Object.entries(report.attempts).map(([b, c]) => `${b}: ${n(c)}`).join(' · ')}`)
   if (report.topEventTypes && report.topEventTypes.length > 0)
     lines.push(`top pending event types: ${report.topEventTypes.map((e) => `${e.eventType} ${n(e.count)}`).join(' · ')}`)
+  for (const note of report.notes) lines.push(paint('dim', `note: ${note}`))
   for (const alert of report.alerts) lines.push(paint('red', `ALERT: ${alert}`))
   return lines.join('\n')
 }
@@ -41,10 +47,14 @@ export function renderStatus(report: StatusReport): string {
 export function statusMetrics(report: StatusReport): Metric[] {
   const metrics: Metric[] = [
     {name: 'msgops_outbox_rows', help: 'Outbox rows per status.', type: 'gauge', samples: Object.entries(report.counts).map(([status, value]) => ({labels: {table: report.table, status}, value}))},
-    {name: 'msgops_outbox_oldest_pending_age_seconds', help: 'Age of the oldest pending outbox row (0 when none).', type: 'gauge', samples: [{labels: {table: report.table}, value: (report.oldestPendingAgeMs ?? 0) / 1000}]},
-    {name: 'msgops_outbox_stuck_rows', help: 'Pending outbox rows older than the stuck threshold.', type: 'gauge', samples: [{labels: {table: report.table}, value: report.stuck}]},
-    {name: 'msgops_outbox_alerts', help: 'Thresholds breached by the last outbox status run.', type: 'gauge', samples: [{labels: {table: report.table}, value: report.alerts.length}]},
   ]
+  // Without a time column there are no ages: a 0 would read as "nothing waiting".
+  if (report.stuck !== null)
+    metrics.push(
+      {name: 'msgops_outbox_oldest_pending_age_seconds', help: 'Age of the oldest pending outbox row (0 when none).', type: 'gauge', samples: [{labels: {table: report.table}, value: (report.oldestPendingAgeMs ?? 0) / 1000}]},
+      {name: 'msgops_outbox_stuck_rows', help: 'Pending outbox rows older than the stuck threshold.', type: 'gauge', samples: [{labels: {table: report.table}, value: report.stuck}]},
+    )
+  metrics.push({name: 'msgops_outbox_alerts', help: 'Thresholds breached by the last outbox status run.', type: 'gauge', samples: [{labels: {table: report.table}, value: report.alerts.length}]})
   if (report.attempts)
     metrics.push({name: 'msgops_outbox_attempts_rows', help: 'Pending and dead-letter rows per attempts bucket.', type: 'gauge', samples: Object.entries(report.attempts).map(([attempts, value]) => ({labels: {table: report.table, attempts}, value}))})
   if (report.sentRecently)
@@ -57,7 +67,7 @@ export function renderList(result: ListResult): string {
   const width = terminalWidth()
   const table = renderTable(
     ['id', 'status', 'attempts', 'age', 'event type', 'routing key', 'last error'],
-    result.rows.map((r) => [r.id, r.status, r.attempts ?? '', formatDuration(r.ageMs), r.eventType ?? '', r.routingKey ?? '', r.lastError ?? '']),
+    result.rows.map((r) => [r.id, r.status, r.attempts ?? '', age(r.ageMs), r.eventType ?? '', r.routingKey ?? '', r.lastError ?? '']),
     {maxWidths: [38, 12, 8, 8, 24, 24, Math.max(20, width - 140)]},
   )
   return result.next ? `${table}\nmore rows: --after ${result.next}` : table
@@ -67,7 +77,8 @@ export function renderShow(row: ShownRow): string {
   const entries = Object.entries(row.columns).filter(([, value]) => value !== row.payload)
   const width = Math.max(...entries.map(([k]) => k.length))
   const lines = entries.map(([k, value]) => `${k.padEnd(width)}  ${value === null ? paint('dim', 'NULL') : typeof value === 'object' ? JSON.stringify(value) : String(value)}`)
-  lines.push(`${'age'.padEnd(width)}  ${formatDuration(row.ageMs)}`, '', paint('bold', 'payload:'), typeof row.payload === 'string' ? row.payload : JSON.stringify(row.payload, null, 2))
+  if (row.ageMs !== null) lines.push(`${'age'.padEnd(width)}  ${formatDuration(row.ageMs)}`)
+  lines.push('', paint('bold', 'payload:'), typeof row.payload === 'string' ? row.payload : JSON.stringify(row.payload, null, 2))
   return lines.join('\n')
 }
 
@@ -75,11 +86,13 @@ export function renderDrain(result: DrainResult): string {
   const lines: string[] = []
   if (result.dryRun) {
     lines.push(`dry run: ${n(result.eligible)} pending row${result.eligible === 1 ? '' : 's'} would be published; nothing was sent`)
+    if (result.idle) lines.push(`nothing to publish: ${result.idle.reason}`)
     if (result.sample.length > 0)
-      lines.push(renderTable(['id', 'event type', 'exchange', 'routing key', 'attempts', 'age'], result.sample.map((s) => [s.id, s.eventType ?? '', s.exchange, s.routingKey, s.attempts ?? '', formatDuration(s.ageMs)]), {maxWidths: [38, 24, 30, 30, 8, 8]}))
+      lines.push(renderTable(['id', 'event type', 'exchange', 'routing key', 'attempts', 'age'], result.sample.map((s) => [s.id, s.eventType ?? '', s.exchange, s.routingKey, s.attempts ?? '', age(s.ageMs)]), {maxWidths: [38, 24, 30, 30, 8, 8]}))
     return lines.join('\n')
   }
   if (result.cancelled) return 'cancelled: nothing was published'
+  if (result.idle) return `nothing to publish: ${result.idle.reason}`
   lines.push(renderTable(
     ['published', 'returned', 'nacked', 'invalid', 'dead-lettered', 'remaining', 'batches', 'rate'],
     [[n(result.published), n(result.returned), n(result.nacked), n(result.invalid), n(result.deadLettered), n(result.remaining), n(result.batches), `${n(result.rate)}/s`]],
@@ -94,7 +107,7 @@ export function renderRequeue(result: RequeueResult): string {
   if (result.dryRun) {
     const lines = [`dry run: ${n(result.matching)} dead-letter row${result.matching === 1 ? '' : 's'} would go back to pending`]
     if (result.sample.length > 0)
-      lines.push(renderTable(['id', 'event type', 'attempts', 'age', 'last error'], result.sample.map((s) => [s.id, s.eventType ?? '', s.attempts ?? '', formatDuration(s.ageMs), s.lastError ?? '']), {maxWidths: [38, 24, 8, 8, 60]}))
+      lines.push(renderTable(['id', 'event type', 'attempts', 'age', 'last error'], result.sample.map((s) => [s.id, s.eventType ?? '', s.attempts ?? '', age(s.ageMs), s.lastError ?? '']), {maxWidths: [38, 24, 8, 8, 60]}))
     return lines.join('\n')
   }
   if (result.cancelled) return 'cancelled: nothing was changed'

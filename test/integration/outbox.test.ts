@@ -10,8 +10,8 @@ import {ConfirmPublisher} from '../../src/adapters/publisher.js'
 import {loadConfig} from '../../src/config/load.js'
 import type {Config} from '../../src/config/schema.js'
 import {OperationError} from '../../src/core/errors.js'
-import {drainOutbox} from '../../src/core/outbox/drain.js'
-import type {PublisherPort} from '../../src/core/ports.js'
+import {type Clock, drainOutbox, type DrainPlan} from '../../src/core/outbox/drain.js'
+import type {OutgoingMessage, PublishOutcome, PublisherPort} from '../../src/core/ports.js'
 import {listOutbox, showOutbox} from '../../src/core/outbox/list.js'
 import {requeueOutbox} from '../../src/core/outbox/requeue.js'
 import {outboxStatus, statusAlerts} from '../../src/core/outbox/status.js'
@@ -102,6 +102,15 @@ async function takeAll(queue: string): Promise<ConsumeMessage[]> {
     const m = await world.channel.get(queue, {noAck: true})
     if (m === false) return out
     out.push(m as unknown as ConsumeMessage)
+  }
+}
+
+/** Polls until the condition holds; the deadline only keeps a broken run from hanging the file. */
+async function until(condition: () => Promise<boolean>, deadlineMs = 30_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('the condition never held')
+    await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }
 
@@ -212,15 +221,32 @@ describe.each([reference, integer])('outbox on the $name', (variant) => {
   })
 
   it('a missing exchange is a clear error (exit 2), and no row becomes sent', async () => {
+    // The exchange is there when the drain checks it, and deleted once the first row (miss-0) is sent: the next batch's
+    // publish meets the broker's 404. The drain publishes one row a second, so the deletion lands between two batches.
     await variant.clear(conn)
-    await variant.insert(conn, [{id: 'miss-1', ageSec: 600, exchange: 'missing.x'}, {id: 'miss-2', ageSec: 600, exchange: 'missing.x'}])
-    const run = await cli(['outbox', 'drain', '--yes'], 'missing.x')
+    await world.channel.assertExchange('missing.x', 'topic', {durable: true})
+    await world.channel.bindQueue('orders.q', 'missing.x', 'order.#')
+    await variant.insert(conn, [0, 1, 2].map((i) => ({id: `miss-${i}`, ageSec: 600, exchange: 'missing.x'})))
+    const running = cli(['outbox', 'drain', '--yes', '--rate', '1', '--in-flight', '1'], 'missing.x')
+    await until(async () => (await variant.read(conn)).get('miss-0')?.status === 'sent')
+    await world.channel.deleteExchange('missing.x')
+    const run = await running
     expect(run.code).toBe(2)
     expect(run.stderr).toMatch(/exchange "missing\.x" does not exist/)
+    expect(run.stderr).toMatch(/\(row miss-1\) was rolled back/)
     expect(run.stderr.trim().split('\n')).toHaveLength(1)
     const state = await variant.read(conn)
     expect(state.get('miss-1')).toMatchObject({status: 'pending', attempts: 0})
     expect(state.get('miss-2')).toMatchObject({status: 'pending', attempts: 0})
+
+    // The next drain checks the exchange first and sets its rows aside instead of failing again.
+    const next = await cli(['outbox', 'drain', '--yes', '--json'], 'missing.x')
+    expect(next.code, next.stderr).toBe(1)
+    expect(json(next.stdout)).toMatchObject({published: 0, invalid: 2, failures: [{id: 'miss-1', outcome: 'invalid', reason: 'exchange "missing.x" does not exist'}, {id: 'miss-2'}]})
+    const after = await variant.read(conn)
+    expect(after.get('miss-1')).toMatchObject({status: 'pending', attempts: 1})
+    if (variant === reference) expect(after.get('miss-2')?.lastError).toBe('invalid: exchange "missing.x" does not exist')
+    await takeAll('orders.q')
   })
 
   it('a connection lost mid-batch rolls that batch back (rows stay pending) and throws', async () => {
@@ -333,5 +359,183 @@ describe.each([reference, integer])('outbox on the $name', (variant) => {
     expect(show.stdout).toContain('"orderId": "ls-1"')
     expect(await showOutbox(sql, {config: config(), id: 'ls-1'})).toMatchObject({id: 'ls-1', status: 'pending', payload: {orderId: 'ls-1', amount: 12.5}})
     expect(await showOutbox(sql, {config: config(), id: 'nope'})).toBeUndefined()
+  })
+})
+
+/** A publisher port that confirms every message it is given, knows a set of missing exchanges, and records what it published. */
+class FakePublisher implements PublisherPort {
+  readonly published: OutgoingMessage[] = []
+  checks = 0
+  constructor(
+    readonly missing: Set<string>,
+    /** Exchanges that exist when checked but refuse the publish, as if deleted meanwhile: the 404 teaches the fake. */
+    readonly deletedLater = new Set<string>(),
+  ) {}
+
+  async missingExchanges(names: string[]): Promise<Set<string>> {
+    this.checks++
+    return new Set(names.filter((n) => this.missing.has(n)))
+  }
+
+  async publishBatch(messages: OutgoingMessage[]): Promise<PublishOutcome[]> {
+    const gone = messages.find((m) => this.deletedLater.has(m.exchange))
+    if (gone) {
+      this.missing.add(gone.exchange)
+      throw new OperationError(`RabbitMQ: exchange "${gone.exchange}" does not exist`)
+    }
+    this.published.push(...messages)
+    return messages.map(() => ({status: 'confirmed'}))
+  }
+
+  async close(): Promise<void> {}
+}
+
+describe('the drain on the reference schema: missing exchanges, its confirmation, its clock', () => {
+  let conn: mysql.Connection
+  let env: Record<string, string>
+  let sql: MysqlAdapter
+  let config: Config
+  const insert = async (rows: [string, string, number?][]) => {
+    await conn.query('DELETE FROM outbox')
+    await reference.insert(conn, rows.map(([id, exchange, attempts]) => ({id, exchange, ageSec: 600, attempts})))
+  }
+
+  beforeAll(async () => {
+    const own = await world.database()
+    conn = own.conn
+    env = own.env
+    await initReferenceSchema(conn, env)
+    sql = await MysqlAdapter.connect(own.db.url, 5000)
+    config = loadConfig({env}).config
+  })
+
+  afterAll(async () => {
+    await sql?.close()
+  })
+
+  it('sets the row aside with an attempt and its error, sends the rest of its batch, and dead-letters it at --max-attempts', async () => {
+    await takeAll('orders.q')
+    await insert([['mx-1', 'orders.x'], ['mx-2', 'nowhere.x'], ['mx-3', 'orders.x']])
+    const run = await runCli(['outbox', 'drain', '--yes', '--json'], {env})
+    expect(run.code, run.stderr).toBe(1)
+    expect(json(run.stdout)).toMatchObject({published: 2, invalid: 1, deadLettered: 0, batches: 1, failures: [{id: 'mx-2', outcome: 'invalid', reason: 'exchange "nowhere.x" does not exist', deadLettered: false}]})
+    let state = await reference.read(conn)
+    expect(state.get('mx-1')?.status).toBe('sent')
+    expect(state.get('mx-3')?.status).toBe('sent')
+    expect(state.get('mx-2')).toMatchObject({status: 'pending', attempts: 1, lastError: 'invalid: exchange "nowhere.x" does not exist'})
+    expect((await takeAll('orders.q')).map((m) => m.properties.messageId).sort()).toEqual(['mx-1', 'mx-3'])
+
+    const text = await runCli(['outbox', 'list', '--exchange', 'nowhere.x'], {env})
+    expect(text.code, text.stderr).toBe(0)
+    expect(text.stdout).toMatch(/mx-2/)
+    expect(text.stdout).not.toMatch(/mx-[13]/)
+    const listed = await runCli(['outbox', 'list', '--exchange', 'nowhere.x', '--json'], {env})
+    expect(json(listed.stdout).rows).toEqual([expect.objectContaining({id: 'mx-2', exchange: 'nowhere.x', lastError: 'invalid: exchange "nowhere.x" does not exist'})])
+
+    const again = await runCli(['outbox', 'drain', '--yes', '--json', '--max-attempts', '2'], {env})
+    expect(again.code, again.stderr).toBe(1)
+    expect(json(again.stdout)).toMatchObject({published: 0, invalid: 1, deadLettered: 1, remaining: 0})
+    state = await reference.read(conn)
+    expect(state.get('mx-2')).toMatchObject({status: 'dead', attempts: 2})
+  })
+
+  it('the core asks the publisher once per batch and never hands it a message to a missing exchange', async () => {
+    await insert([['fk-1', 'orders.x'], ['fk-2', 'gone.x'], ['fk-3', 'orders.x'], ['fk-4', 'gone.x'], ['fk-5', 'other.x']])
+    const fake = new FakePublisher(new Set(['gone.x']))
+    const result = await drainOutbox({sql, publisher: fake}, {config, batchSize: 2, pipeline: 1})
+    expect(result).toMatchObject({published: 3, invalid: 2, batches: 3})
+    expect(fake.checks).toBe(3)
+    expect(fake.published.map((m) => m.properties.messageId)).toEqual(['fk-1', 'fk-3', 'fk-5'])
+    const state = await reference.read(conn)
+    expect(['fk-2', 'fk-4'].map((id) => state.get(id))).toEqual([1, 2].map(() => expect.objectContaining({status: 'pending', attempts: 1, lastError: 'invalid: exchange "gone.x" does not exist'})))
+  })
+
+  it('an exchange deleted mid-run rolls its batch back; the same publisher then sets those rows aside instead of failing again', async () => {
+    await insert([['dl-1', 'orders.x'], ['dl-2', 'late.x'], ['dl-3', 'orders.x']])
+    const fake = new FakePublisher(new Set(), new Set(['late.x']))
+    const error = await drainOutbox({sql, publisher: fake}, {config, pipeline: 1}).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(OperationError)
+    expect((error as Error).message).toMatch(/exchange "late\.x" does not exist; the batch in hand \(3 rows, ids dl-1 to dl-3\) was rolled back/)
+    let state = await reference.read(conn)
+    expect([...state.values()].map((r) => [r.status, r.attempts])).toEqual([['pending', 0], ['pending', 0], ['pending', 0]])
+
+    const second = await drainOutbox({sql, publisher: fake}, {config, pipeline: 1})
+    expect(second).toMatchObject({published: 2, invalid: 1})
+    state = await reference.read(conn)
+    expect(state.get('dl-2')).toMatchObject({status: 'pending', attempts: 1, lastError: 'invalid: exchange "late.x" does not exist'})
+    expect(fake.published.map((m) => m.properties.messageId)).toEqual(['dl-1', 'dl-3'])
+  })
+
+  it('the real publisher checks each exchange once and tells a missing one from an existing one', async () => {
+    const amqpAdapter = await AmqpAdapter.connect(world.vhost.amqpUrl, 5000)
+    try {
+      const publisher = new ConfirmPublisher(amqpAdapter)
+      expect(await publisher.missingExchanges(['orders.x', 'nowhere.x', '', 'amq.topic', 'nowhere.x'])).toEqual(new Set(['nowhere.x']))
+      // The 404 closed only its own channel: the publisher still publishes.
+      const [answer] = await publisher.publishBatch([{exchange: 'orders.x', routingKey: 'order.created', body: Buffer.from('{}'), properties: {messageId: 'probe'}}])
+      expect(answer).toEqual({status: 'confirmed'})
+      await publisher.close()
+      await takeAll('orders.q')
+    } finally {
+      await amqpAdapter.close()
+    }
+  })
+
+  it('the rate and the elapsed time start after the answer: a long wait at the prompt does not spend the rate limit', async () => {
+    await insert([['ck-1', 'orders.x'], ['ck-2', 'orders.x'], ['ck-3', 'orders.x'], ['ck-4', 'orders.x']])
+    // A clock that moves only when told: one minute at the prompt, and whatever the drain sleeps.
+    let now = 1_000_000
+    const sleeps: number[] = []
+    const clock: Clock = {
+      now: () => now,
+      sleep: async (ms) => {
+        sleeps.push(ms)
+        now += Math.max(0, ms)
+      },
+    }
+    const confirm = async () => {
+      now += 60_000
+      return true
+    }
+    const result = await drainOutbox({sql, publisher: new FakePublisher(new Set()), clock}, {config, ratePerSecond: 2, pipeline: 1, confirm})
+    expect(result).toMatchObject({published: 4, batches: 2})
+    // 2 rows a second: a batch of 2, then a one-second wait, twice; none of it was spent during the minute at the prompt.
+    expect(sleeps).toEqual([1000, 1000])
+    expect(result.elapsedMs).toBe(2000)
+    expect(result.rate).toBe(2)
+  })
+
+  it('asks with the count of before the answer, then counts again: rows another drain sent meanwhile are not counted, nor said', async () => {
+    await insert([['rc-1', 'orders.x'], ['rc-2', 'orders.x'], ['rc-3', 'orders.x'], ['rc-4', 'orders.x'], ['rc-5', 'orders.x']])
+    const asked: DrainPlan[] = []
+    const publisher = new FakePublisher(new Set())
+    // While the person reads the question, another drain sends two of the rows.
+    const result = await drainOutbox({sql, publisher}, {config, confirm: async (plan) => {
+      asked.push(plan)
+      await conn.query("UPDATE outbox SET status = 'sent' WHERE id IN ('rc-1', 'rc-2')")
+      return true
+    }})
+    expect(asked.map((p) => p.eligible)).toEqual([5])
+    expect(result).toMatchObject({eligible: 3, published: 3, idle: null})
+    expect(publisher.published.map((m) => m.properties.messageId)).toEqual(['rc-3', 'rc-4', 'rc-5'])
+
+    // All of them gone by the time of the answer: nothing to do, and why.
+    await insert([['rc-6', 'orders.x']])
+    const none = await drainOutbox({sql, publisher}, {config, confirm: async () => {
+      await conn.query("UPDATE outbox SET status = 'sent'")
+      return true
+    }})
+    expect(none).toMatchObject({eligible: 0, published: 0, idle: {reason: 'no pending rows'}})
+  })
+
+  it('a drain with nothing to do says why: rows too young, rows not available yet', async () => {
+    await insert([])
+    await reference.insert(conn, [{id: 'yg-1', exchange: 'orders.x', ageSec: 1}, {id: 'yg-2', exchange: 'orders.x', ageSec: 2}])
+    await conn.query("INSERT INTO outbox (id, exchange, routing_key, payload, status, created_at, available_at) VALUES ('av-1', 'orders.x', 'order.created', '{}', 'pending', NOW(3) - INTERVAL 1 HOUR, NOW(3) + INTERVAL 1 HOUR)")
+    const run = await runCli(['outbox', 'drain', '--yes'], {env})
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stdout).toMatch(/nothing to publish: 2 pending rows are younger than --older-than 30s \(the default\); 1 pending row is not available yet \(available_at in the future\)/)
+    const dry = await runCli(['outbox', 'drain', '--dry-run', '--older-than', '1m', '--json'], {env})
+    expect(json(dry.stdout)).toMatchObject({eligible: 0, idle: {pending: 3, younger: 2, notAvailable: 1}})
   })
 })

@@ -1,12 +1,13 @@
 import {describe, expect, it} from 'vitest'
 
 import {DEFAULTS} from '../../src/config/defaults.js'
-import type {Config} from '../../src/config/schema.js'
-import {ConfigError} from '../../src/core/errors.js'
-import {decideRow, toMessage} from '../../src/core/outbox/drain.js'
+import {type Config, outboxColumns} from '../../src/config/schema.js'
+import {ConfigError, UsageError} from '../../src/core/errors.js'
+import {decideRow, idleReason, sortBatch, toMessage} from '../../src/core/outbox/drain.js'
 import {OutboxRepository, toOutboxRow} from '../../src/core/outbox/repository.js'
 import {attemptsBucket, statusAlerts} from '../../src/core/outbox/status.js'
 import {headersOf, outboxTableFrom, parseJsonValue, parseStatus, payloadText, statusName} from '../../src/core/outbox/table.js'
+import {REQUIRED_COLUMNS} from '../../src/core/tables.js'
 import {formatMetrics} from '../../src/render/metrics.js'
 import {renderDrain, statusMetrics} from '../../src/render/outbox.js'
 
@@ -134,7 +135,7 @@ describe('status decisions', () => {
   it('metrics are valid Prometheus text', () => {
     const text = formatMetrics(statusMetrics({
       table: 'outbox', counts: {pending: 2, sent: 5, 'dead-letter': 0}, statusValues: {pending: 'pending', sent: 'sent', deadLetter: 'dead_letter'}, total: 7,
-      oldestPendingAgeMs: 1500, stuckAfterMs: 300_000, stuck: 0, attempts: null, sentRecently: {'1m': 1, '5m': 2, '1h': 5}, sentBasis: 'sent_at', approximate: [], topEventTypes: null, alerts: [],
+      oldestPendingAgeMs: 1500, stuckAfterMs: 300_000, stuck: 0, attempts: null, sentRecently: {'1m': 1, '5m': 2, '1h': 5}, sentBasis: 'sent_at', approximate: [], topEventTypes: null, alerts: [], notes: [],
     }))
     expect(text).toContain('msgops_outbox_rows{table="outbox",status="pending"} 2')
     expect(text).toContain('msgops_outbox_oldest_pending_age_seconds{table="outbox"} 1.5')
@@ -144,9 +145,90 @@ describe('status decisions', () => {
   it('renders a drain summary with its failures', () => {
     const text = renderDrain({
       dryRun: false, cancelled: false, interrupted: true, eligible: 3, published: 2, returned: 1, nacked: 0, invalid: 0, deadLettered: 1, remaining: 0, batches: 1,
-      skipLocked: true, elapsedMs: 10, rate: 200, failures: [{id: 'm-9', outcome: 'returned', reason: '312 NO_ROUTE', deadLettered: true}], sample: [], notes: [],
+      skipLocked: true, elapsedMs: 10, rate: 200, failures: [{id: 'm-9', outcome: 'returned', reason: '312 NO_ROUTE', deadLettered: true}], sample: [], notes: [], idle: null,
     })
     expect(text).toContain('312 NO_ROUTE')
     expect(text).toContain('stopped early')
+  })
+})
+
+describe('sortBatch (rows set aside before publishing)', () => {
+  const message = (exchange: string) => ({exchange, routingKey: 'k', body: Buffer.from('{}'), properties: {}})
+
+  it('follows its decision table', () => {
+    const sorted = sortBatch(
+      [
+        {row: 'no-exchange', message: {invalid: 'no exchange: the row has none'}},
+        {row: 'to-missing', message: message('gone.x')},
+        {row: 'to-existing', message: message('orders.x')},
+        {row: 'to-default', message: message('')},
+      ],
+      new Set(['gone.x']),
+    )
+    expect(sorted.publish.map((p) => p.row)).toEqual(['to-existing', 'to-default'])
+    expect(sorted.setAside).toEqual([
+      {row: 'no-exchange', reason: 'no exchange: the row has none'},
+      {row: 'to-missing', reason: 'exchange "gone.x" does not exist'},
+    ])
+  })
+
+  it('sets nothing aside when no exchange is missing', () => {
+    expect(sortBatch([{row: 1, message: message('a')}], new Set()).setAside).toEqual([])
+  })
+})
+
+describe('idleReason (why a drain had nothing to do)', () => {
+  it('follows its decision table', () => {
+    expect(idleReason({pending: 0, younger: 0, notAvailable: 0}, 30_000, true, false).reason).toBe('no pending rows')
+    expect(idleReason({pending: 0, younger: 0, notAvailable: 0}, 30_000, false, true).reason).toBe('none of the given rows is pending')
+    expect(idleReason({pending: 100, younger: 100, notAvailable: 0}, 30_000, true, false).reason).toBe('100 pending rows are younger than --older-than 30s (the default)')
+    expect(idleReason({pending: 1, younger: 1, notAvailable: 0}, 60_000, false, false).reason).toBe('1 pending row is younger than --older-than 1m')
+    expect(idleReason({pending: 12, younger: 0, notAvailable: 12}, undefined, true, false).reason).toBe('12 pending rows are not available yet (available_at in the future)')
+    expect(idleReason({pending: 1300, younger: 100, notAvailable: 1200}, 30_000, false, false).reason).toBe(
+      '100 pending rows are younger than --older-than 30s; 1,200 pending rows are not available yet (available_at in the future)',
+    )
+    expect(idleReason({pending: 3, younger: 0, notAvailable: 0}, 30_000, true, false).reason).toBe('no pending row was eligible when counted')
+  })
+})
+
+describe('a table without a time column', () => {
+  const columns = {...DEFAULTS.outbox.columns, createdAt: null}
+  const timeless = outboxTableFrom(DEFAULTS, columns)
+
+  it('is a valid mapping: createdAt may be null, and is not required', () => {
+    expect(outboxColumns.safeParse(columns).success).toBe(true)
+    expect(outboxColumns.safeParse({...columns, id: null}).success).toBe(false)
+    expect(REQUIRED_COLUMNS.outbox).not.toContain('createdAt')
+  })
+
+  it('reads ages as NULL and refuses an age filter, naming the flag', () => {
+    const repo = new OutboxRepository(timeless)
+    expect(repo.selectList()).toContain('NULL AS `createdAt`')
+    expect(repo.selectList()).toContain('NULL AS `ageMs`')
+    expect(toOutboxRow({id: 'x', status: 'pending', payload: '{}', createdAt: null, ageMs: null}).ageMs).toBeNull()
+    expect(() => repo.where({olderThanMs: 1000})).toThrow(UsageError)
+    expect(() => repo.where({newerThanMs: 1000})).toThrow(/--newer-than cannot apply/)
+    expect(repo.where({status: 'pending'}).sql).toBe('WHERE `status` = ?')
+  })
+
+  it('the exchange filter matches the row column, and NULL rows only when the name is outbox.exchange', () => {
+    const config = structuredClone(DEFAULTS)
+    config.outbox.exchange = 'fallback.x'
+    const repo = new OutboxRepository(outboxTableFrom(config, DEFAULTS.outbox.columns))
+    expect(repo.where({exchange: 'fallback.x'})).toEqual({sql: 'WHERE (`exchange` = ? OR `exchange` IS NULL)', params: ['fallback.x']})
+    expect(repo.where({exchange: 'other.x'})).toEqual({sql: 'WHERE `exchange` = ?', params: ['other.x']})
+    const noColumn = new OutboxRepository(outboxTableFrom(config, {...DEFAULTS.outbox.columns, exchange: null}))
+    expect(noColumn.where({exchange: 'fallback.x'}).sql).toBe('')
+    expect(noColumn.where({exchange: 'other.x'}).sql).toBe('WHERE FALSE')
+  })
+
+  it('status metrics leave out the ages rather than report 0', () => {
+    const text = formatMetrics(statusMetrics({
+      table: 'plain', counts: {pending: 2, sent: 0, 'dead-letter': 0}, statusValues: {pending: 0, sent: 1, deadLetter: 2}, total: 2,
+      oldestPendingAgeMs: null, stuckAfterMs: 300_000, stuck: null, attempts: null, sentRecently: null, sentBasis: null, approximate: [], topEventTypes: null, alerts: [], notes: ['no time column'],
+    }))
+    expect(text).toContain('msgops_outbox_rows{table="plain",status="pending"} 2')
+    expect(text).not.toContain('oldest_pending_age')
+    expect(text).not.toContain('stuck_rows')
   })
 })

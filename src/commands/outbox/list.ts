@@ -7,13 +7,14 @@ import {renderList} from '../../render/outbox.js'
 
 export default class OutboxList extends BaseCommand<typeof OutboxList> {
   static summary = 'List outbox rows, filtered, in id order, one page at a time.'
-  static description = `Shows id, status, attempts, age, event type, routing key and last error (cut to fit the terminal). Pages with a keyset cursor: the last line gives the --after value of the next page.
+  static description = `Shows id, status, attempts, age (blank without a time column), event type, routing key and last error (cut to fit the terminal); --older-than and --newer-than need a time column (outbox.columns.createdAt). Pages with a keyset cursor: the last line gives the --after value of the next page.
 Exit 0 (also when nothing matches), 2 on a bad filter or a connection error.`
 
   static examples = [
     '<%= config.bin %> <%= command.id %> --status pending --older-than 5m',
     '<%= config.bin %> <%= command.id %> --status dead-letter --event-type order.created --limit 20',
     '<%= config.bin %> <%= command.id %> --aggregate-id 42 --after 0b6f…',
+    '<%= config.bin %> <%= command.id %> --status pending --exchange orders.x',
   ]
 
   static flags = {
@@ -22,6 +23,7 @@ Exit 0 (also when nothing matches), 2 on a bad filter or a connection error.`
     'newer-than': Flags.string({description: 'rows created at most this long ago, e.g. 1h'}),
     'aggregate-id': Flags.string({description: 'rows of this aggregate'}),
     'event-type': Flags.string({description: 'rows of this event type'}),
+    exchange: Flags.string({description: 'rows published to this exchange (their own, or outbox.exchange when they have none)'}),
     limit: Flags.integer({description: 'rows per page', default: 50, min: 1, max: 10_000}),
     after: Flags.string({description: 'keyset cursor: rows whose id is greater than this'}),
   }
@@ -36,6 +38,7 @@ Exit 0 (also when nothing matches), 2 on a bad filter or a connection error.`
       newerThanMs: f['newer-than'] === undefined ? undefined : parseDuration(f['newer-than'], '--newer-than'),
       aggregateId: f['aggregate-id'],
       eventType: f['event-type'],
+      exchange: f.exchange,
       limit: f.limit,
       after: f.after,
     })

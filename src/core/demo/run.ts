@@ -202,7 +202,7 @@ function tables(config: Config) {
       routingKey: m.routingKey === null ? null : qid(m.routingKey),
       payload: qid(m.payload),
       status: qid(m.status),
-      createdAt: qid(m.createdAt),
+      createdAt: column(m.createdAt, 'outbox.createdAt'),
       sentAt: m.sentAt === null ? null : qid(m.sentAt),
     },
     i: {

@@ -1,5 +1,6 @@
 import type {Config} from '../../config/schema.js'
 import {supportsSkipLocked} from '../doctor.js'
+import {formatDuration} from '../duration.js'
 import {ConfigError, OperationError} from '../errors.js'
 import type {OutgoingMessage, ProgressCallback, PublishOutcome, PublisherPort, SqlExecutor, SqlPort} from '../ports.js'
 import {type OutboxRow, OutboxRepository, type RowFilter} from './repository.js'
@@ -36,7 +37,10 @@ export interface DrainPorts {
 
 export interface DrainOptions {
   config: Config
-  /** Only rows created at least this long ago (default 30 s): younger ones are the application's own relay's business. */
+  /**
+   * Only rows created at least this long ago (default 30 s): younger ones are the application's own relay's business.
+   * A table without a time column has no default (every pending row is eligible, with a note) and refuses a value above 0.
+   */
   olderThanMs?: number
   /** At most this many rows in the whole run. */
   limit?: number
@@ -59,13 +63,27 @@ export interface DrainOptions {
    * persistent messages only after its fsync, so it needs many unconfirmed messages to reach its rate; 1 = one at a time.
    */
   pipeline?: number
-  /** Asked once the eligible rows are counted; false cancels without publishing. */
+  /**
+   * Asked once the eligible rows are counted, before any lock (the caller may take its lock after a yes); false cancels
+   * without publishing. After a yes the eligible rows are counted again, and that count is the run's.
+   */
   confirm?: (plan: DrainPlan) => Promise<boolean>
 }
 
 export interface DrainPlan {
+  /** An estimate: counted before the answer and before any lock, so other drains may take some of these rows meanwhile. */
   eligible: number
   skipLocked: boolean
+}
+
+/** Why a drain found nothing to publish: the pending rows and what kept each group out. */
+export interface DrainIdle {
+  reason: string
+  pending: number
+  /** Pending rows younger than --older-than. */
+  younger: number
+  /** Pending rows old enough whose available_at is in the future. */
+  notAvailable: number
 }
 
 export interface DrainSample {
@@ -74,7 +92,8 @@ export interface DrainSample {
   exchange: string
   routingKey: string
   attempts: number | null
-  ageMs: number
+  /** Null when the table has no time column. */
+  ageMs: number | null
 }
 
 export interface DrainFailure {
@@ -112,8 +131,10 @@ export interface DrainResult {
   failures: DrainFailure[]
   /** Dry run: the first rows that would be published. */
   sample: DrainSample[]
-  /** Things the operator should know (no SKIP LOCKED, no attempts column). */
+  /** Things the operator should know (no SKIP LOCKED, no attempts column, no time column). */
   notes: string[]
+  /** Set when no row was eligible: why. */
+  idle: DrainIdle | null
 }
 
 /**
@@ -147,6 +168,9 @@ export function toMessage(row: OutboxRow, table: OutboxTable, drainedAt: string)
   return {exchange, routingKey, body: Buffer.from(payloadText(row.payload), 'utf8'), properties}
 }
 
+/** Rows younger than this are left to the application's own relay, unless --older-than says otherwise. */
+export const DEFAULT_OLDER_THAN_MS = 30_000
+
 /** Measured by `npm run bench -- drain`: 2 → 0.81, 3 → 0.85–0.87, 4 → 0.90 of the raw rate (docs/outbox.md). */
 export const DEFAULT_PIPELINE = 3
 
@@ -164,12 +188,16 @@ function positive(value: number | undefined, fallback: number, what: string): nu
  */
 export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onProgress?: ProgressCallback): Promise<DrainResult> {
   const clock = ports.clock ?? systemClock
-  const started = clock.now()
+  // Reset once the person has answered: the rate and the elapsed time are the run's, not the prompt's.
+  let started = clock.now()
   const table = await resolveOutbox(ports.sql, options.config)
   const repo = new OutboxRepository(table)
   if (table.c.exchange === null && table.exchange === null)
     throw new ConfigError(`the outbox table "${table.name}" has no exchange column and outbox.exchange is not set`, 'set outbox.exchange (and outbox.routingKey) in the configuration')
-  const olderThanMs = options.olderThanMs ?? 30_000
+  const timed = table.c.createdAt !== null
+  // Without a time column the default cannot apply (said in a note); a given age can apply only when it is 0.
+  if (!timed && options.olderThanMs !== undefined && options.olderThanMs > 0) repo.timeColumn('--older-than')
+  const olderThanMs = timed ? (options.olderThanMs ?? DEFAULT_OLDER_THAN_MS) : undefined
   const maxAttempts = Math.floor(positive(options.maxAttempts, 10, 'max attempts'))
   const rate = options.ratePerSecond === undefined ? undefined : positive(options.ratePerSecond, 1, 'rate')
   let batchSize = Math.floor(positive(options.batchSize, 500, 'batch size'))
@@ -180,15 +208,16 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
   const notes: string[] = []
   if (!skipLocked) notes.push('this server lacks FOR UPDATE SKIP LOCKED: rows are locked with FOR UPDATE, so concurrent drains wait for each other; run it under the Redis lock')
   if (!repo.hasAttempts) notes.push(`the outbox table has no attempts column: failed rows stay pending and never become dead letters`)
+  if (!timed) notes.push(`the outbox table "${table.name}" has no time column: every pending row is eligible, whatever its age (the default --older-than ${formatDuration(DEFAULT_OLDER_THAN_MS)} does not apply)`)
 
   const base: RowFilter = {status: table.statuses.pending, olderThanMs, availableOnly: true, ids: options.ids}
   const result: DrainResult = {
     dryRun: options.dryRun === true, cancelled: false, interrupted: false, eligible: 0, published: 0, returned: 0, nacked: 0, invalid: 0,
-    deadLettered: 0, remaining: 0, batches: 0, skipLocked, elapsedMs: 0, rate: 0, failures: [], sample: [], notes,
+    deadLettered: 0, remaining: 0, batches: 0, skipLocked, elapsedMs: 0, rate: 0, failures: [], sample: [], notes, idle: null,
   }
-  const eligible = await repo.count(ports.sql, base)
-  result.eligible = Math.min(eligible, limit)
+  result.eligible = Math.min(await repo.count(ports.sql, base), limit)
 
+  const idle = () => whyIdle(repo, ports.sql, base, olderThanMs, options.olderThanMs === undefined)
   const finish = async (): Promise<DrainResult> => {
     result.remaining = await repo.count(ports.sql, base)
     result.elapsedMs = clock.now() - started
@@ -204,19 +233,36 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
       const invalid = 'invalid' in message
       return {id: row.id, eventType: row.eventType, exchange: invalid ? '(none)' : message.exchange, routingKey: invalid ? '' : message.routingKey, attempts: row.attempts, ageMs: row.ageMs}
     })
+    const missing = await missingOf(ports.publisher, result.sample.filter((s) => s.exchange !== '(none)').map((s) => s.exchange))
+    for (const name of missing) notes.push(`exchange "${name}" does not exist: its rows would get an attempt and that error instead of being published`)
+    if (result.eligible === 0) result.idle = await idle()
     return finish()
   }
-  if (result.eligible === 0) return finish()
-  if (options.confirm && !(await options.confirm({eligible: result.eligible, skipLocked}))) {
-    result.cancelled = true
+  if (result.eligible === 0) {
+    result.idle = await idle()
     return finish()
   }
+  if (options.confirm) {
+    if (!(await options.confirm({eligible: result.eligible, skipLocked}))) {
+      result.cancelled = true
+      return finish()
+    }
+    // Counted before the answer and the caller's lock: another drain may have sent some meanwhile.
+    result.eligible = Math.min(await repo.count(ports.sql, base), limit)
+    if (result.eligible === 0) {
+      result.idle = await idle()
+      return finish()
+    }
+  }
+  started = clock.now()
 
   // Up to `depth` batches in flight, each its own transaction: the next batch is locked and published while
   // the previous one waits for its confirms and commits, so the broker is never idle during database work.
   const depth = Math.floor(positive(options.pipeline, DEFAULT_PIPELINE, 'batches in flight'))
   const inflight = new Set<Promise<void>>()
   let failure: unknown
+  /** The first and last id of the batch that failed, for the error. */
+  let failedRows: string | undefined
   let afterId: string | undefined
   let claimedRows = 0
   let handled = 0
@@ -235,7 +281,12 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
         const {rows, lastCandidate} = await repo.lockBatch(tx, {...base, afterId: cursor}, take, skipLocked)
         claimed({rows: rows.length, lastId: lastCandidate})
         if (rows.length === 0) return undefined
-        return publishAndRecord(tx, rows)
+        try {
+          return await publishAndRecord(tx, rows)
+        } catch (error) {
+          failedRows ??= rows.length === 1 ? `row ${rows[0].id}` : `${rows.length} rows, ids ${rows[0].id} to ${rows.at(-1)!.id}`
+          throw error
+        }
       })
       .then(
         (tally) => {
@@ -266,8 +317,9 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
   await Promise.all(inflight)
   if (failure !== undefined) {
     const done = `${result.published} published in committed batches`
+    const which = failedRows ? ` (${failedRows})` : ''
     if (failure instanceof OperationError)
-      throw new OperationError(`${failure.message}; the batch in hand was rolled back (its rows stay pending), ${done}`, failure.suggestion, failure)
+      throw new OperationError(`${failure.message}; the batch in hand${which} was rolled back (its rows stay pending), ${done}`, failure.suggestion, failure)
     throw failure
   }
   return finish()
@@ -277,19 +329,81 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
     const messages: OutgoingMessage[] = []
     const publishedRows: OutboxRow[] = []
     const outcomes = new Map<OutboxRow, {status: PublishOutcome['status'] | 'invalid'; reason?: string}>()
-    for (const row of rows) {
-      const message = toMessage(row, table, drainedAt)
-      if ('invalid' in message) outcomes.set(row, {status: 'invalid', reason: message.invalid})
-      else {
-        messages.push(message)
-        publishedRows.push(row)
-      }
+    const candidates = rows.map((row) => ({row, message: toMessage(row, table, drainedAt)}))
+    // One publish to a missing exchange closes the channel and fails the whole batch: such rows are set aside first.
+    const missing = await missingOf(ports.publisher, candidates.flatMap(({message}) => ('invalid' in message ? [] : [message.exchange])))
+    const sorted = sortBatch(candidates, missing)
+    for (const {row, reason} of sorted.setAside) outcomes.set(row, {status: 'invalid', reason})
+    for (const {row, message} of sorted.publish) {
+      messages.push(message)
+      publishedRows.push(row)
     }
     // A dying channel rejects the whole batch (the publisher's contract), so every answer here is the broker's own.
     const answers = await publishWithDeadline(ports.publisher, messages, timeoutMs)
     for (const [i, answer] of answers.entries()) outcomes.set(publishedRows[i], {status: answer.status, reason: 'reason' in answer ? answer.reason : undefined})
     return {...(await applyOutcomes(tx, repo, outcomes, maxAttempts)), rows: rows.length}
   }
+}
+
+/**
+ * Which rows of a batch are published and which are set aside (outcome invalid: an attempt and the reason) unpublished.
+ *
+ * | message of the row        | its exchange          | the row                                   |
+ * | ------------------------- | --------------------- | ----------------------------------------- |
+ * | invalid (no exchange)     | -                     | set aside with the message's reason       |
+ * | valid                     | in missing            | set aside: exchange "X" does not exist    |
+ * | valid                     | not in missing        | published                                 |
+ */
+export function sortBatch<R>(candidates: {row: R; message: OutgoingMessage | {invalid: string}}[], missing: ReadonlySet<string>): {publish: {row: R; message: OutgoingMessage}[]; setAside: {row: R; reason: string}[]} {
+  const publish: {row: R; message: OutgoingMessage}[] = []
+  const setAside: {row: R; reason: string}[] = []
+  for (const {row, message} of candidates) {
+    if ('invalid' in message) setAside.push({row, reason: message.invalid})
+    else if (missing.has(message.exchange)) setAside.push({row, reason: missingExchangeReason(message.exchange)})
+    else publish.push({row, message})
+  }
+  return {publish, setAside}
+}
+
+/** The reason recorded on a row whose exchange does not exist. */
+export function missingExchangeReason(exchange: string): string {
+  return `exchange "${exchange}" does not exist`
+}
+
+/** The distinct exchanges among names that the broker does not have; none when the publisher cannot tell. */
+async function missingOf(publisher: PublisherPort, names: string[]): Promise<Set<string>> {
+  if (!publisher.missingExchanges || names.length === 0) return new Set()
+  return publisher.missingExchanges([...new Set(names)])
+}
+
+/**
+ * Why no row was eligible, from two more counts on the (status, created_at) index:
+ *
+ * | pending rows | younger than --older-than | old enough, available_at in the future | reason                               |
+ * | ------------ | ------------------------- | -------------------------------------- | ------------------------------------ |
+ * | 0            | -                         | -                                      | no pending rows                      |
+ * | P > 0        | Y > 0                     | any                                    | Y … younger than --older-than D      |
+ * | P > 0        | any                       | A > 0                                  | A … not available yet (available_at) |
+ * Both groups are named when both are there; rows that are young and not yet available count as young.
+ */
+export async function whyIdle(repo: OutboxRepository, on: SqlExecutor, base: RowFilter, olderThanMs: number | undefined, defaultAge: boolean): Promise<DrainIdle> {
+  const pendingOnly: RowFilter = {status: base.status, ids: base.ids}
+  const pending = await repo.count(on, pendingOnly)
+  const old = olderThanMs === undefined ? pending : await repo.count(on, {...pendingOnly, olderThanMs})
+  return idleReason({pending, younger: pending - old, notAvailable: repo.table.c.availableAt ? old : 0}, olderThanMs, defaultAge, base.ids !== undefined)
+}
+
+/** The sentence of whyIdle's decision table; eligible was 0, so every old enough pending row is one not available yet. */
+export function idleReason(counts: Omit<DrainIdle, 'reason'>, olderThanMs: number | undefined, defaultAge: boolean, byIds: boolean): DrainIdle {
+  const rows = (k: number) => `${k.toLocaleString('en-US')} pending row${k === 1 ? ' is' : 's are'}`
+  const parts: string[] = []
+  if (counts.pending === 0) parts.push(byIds ? 'none of the given rows is pending' : 'no pending rows')
+  if (counts.younger > 0 && olderThanMs !== undefined)
+    parts.push(`${rows(counts.younger)} younger than --older-than ${formatDuration(olderThanMs)}${defaultAge ? ' (the default)' : ''}`)
+  if (counts.notAvailable > 0) parts.push(`${rows(counts.notAvailable)} not available yet (available_at in the future)`)
+  // The rows changed between the counts (another drain, the application): say what was seen.
+  if (parts.length === 0) parts.push('no pending row was eligible when counted')
+  return {...counts, reason: parts.join('; ')}
 }
 
 /** The publisher's own timeout covers the confirms; this also bounds a publish that never returns. */

@@ -12,6 +12,8 @@ export interface ListOptions {
   newerThanMs?: number
   aggregateId?: string
   eventType?: string
+  /** Rows published to this exchange (their own, or outbox.exchange when they have none). */
+  exchange?: string
   limit?: number
   /** Keyset cursor: rows whose id is greater. */
   after?: string
@@ -21,7 +23,8 @@ export interface ListedRow {
   id: string
   status: string
   attempts: number | null
-  ageMs: number
+  /** Null when the table has no time column. */
+  ageMs: number | null
   eventType: string | null
   aggregateId: string | null
   exchange: string | null
@@ -37,7 +40,7 @@ export interface ListResult {
 
 /** Checks that a filter names a column the table has: a silently ignored filter would list the wrong rows. */
 export function listFilter(table: OutboxTable, options: Omit<ListOptions, 'config'>): RowFilter {
-  const filter: RowFilter = {olderThanMs: options.olderThanMs, newerThanMs: options.newerThanMs, afterId: options.after}
+  const filter: RowFilter = {olderThanMs: options.olderThanMs, newerThanMs: options.newerThanMs, afterId: options.after, exchange: options.exchange}
   if (options.status !== undefined) {
     const value = parseStatus(table, options.status)
     if (value === undefined) throw new UsageError(`unknown status "${options.status.slice(0, 40)}"`, 'use pending, sent or dead-letter')
@@ -82,7 +85,8 @@ export async function listOutbox(sql: SqlPort, options: ListOptions): Promise<Li
 export interface ShownRow {
   id: string
   status: string
-  ageMs: number
+  /** Null when the table has no time column. */
+  ageMs: number | null
   /** Every column of the row by its real name; JSON columns parsed, dates as ISO text. */
   columns: Record<string, unknown>
   payload: unknown
@@ -104,7 +108,7 @@ export async function showOutbox(sql: SqlPort, options: {config: Config; id: str
   return {
     id: String(row[unquote(table.c.id)]),
     status: statusName(table, row[unquote(table.c.status)]),
-    ageMs: Number(row.msgops_age_ms ?? 0),
+    ageMs: row.msgops_age_ms === null || row.msgops_age_ms === undefined ? null : Number(row.msgops_age_ms),
     columns,
     payload: columns[unquote(table.c.payload)],
   }

@@ -1,3 +1,4 @@
+import {UsageError} from '../errors.js'
 import type {Row, SqlExecutor} from '../ports.js'
 import type {OutboxTable, StatusValue} from './table.js'
 
@@ -17,8 +18,8 @@ export interface OutboxRow {
   createdAt: Date | string | null
   availableAt: Date | string | null
   sentAt: Date | string | null
-  /** Milliseconds since created_at, computed by the server so that time zones play no part. */
-  ageMs: number
+  /** Milliseconds since created_at, computed by the server so that time zones play no part; null without a time column. */
+  ageMs: number | null
 }
 
 /** Filters shared by list, requeue and drain; every value reaches SQL as a parameter. */
@@ -30,6 +31,8 @@ export interface RowFilter {
   newerThanMs?: number
   aggregateId?: string
   eventType?: string
+  /** Rows published to this exchange: their own exchange column, or outbox.exchange when they have none. */
+  exchange?: string
   errorContains?: string
   ids?: string[]
   /** Keyset cursor: id greater than this. */
@@ -51,10 +54,23 @@ export class OutboxRepository {
   /** Select list giving OutboxRow aliases; a missing optional column reads as NULL. */
   selectList(): string {
     const c = this.table.c
-    const parts = [`${c.id} AS \`id\``, `${c.status} AS \`status\``, `${c.payload} AS \`payload\``, `${c.createdAt} AS \`createdAt\``]
+    const parts = [`${c.id} AS \`id\``, `${c.status} AS \`status\``, `${c.payload} AS \`payload\``, `${c.createdAt ?? 'NULL'} AS \`createdAt\``]
     for (const name of OPTIONAL) parts.push(`${c[name] ?? 'NULL'} AS \`${name}\``)
-    parts.push(`TIMESTAMPDIFF(MICROSECOND, ${c.createdAt}, NOW(3)) DIV 1000 AS \`ageMs\``)
+    parts.push(`${this.ageSql()} AS \`ageMs\``)
     return parts.join(', ')
+  }
+
+  /** The row's age in milliseconds by the server's clock, or NULL when the table has no time column. */
+  ageSql(): string {
+    const created = this.table.c.createdAt
+    return created ? `TIMESTAMPDIFF(MICROSECOND, ${created}, NOW(3)) DIV 1000` : 'NULL'
+  }
+
+  /** The time column, or a one-line refusal naming the flag that needs it: a silently ignored age filter would pick the wrong rows. */
+  timeColumn(flag: string): string {
+    const created = this.table.c.createdAt
+    if (created) return created
+    throw new UsageError(`the outbox table "${this.table.name}" has no time column, so ${flag} cannot apply`, `map outbox.columns.createdAt to its creation time column, or leave out ${flag}`)
   }
 
   /** WHERE clause and its parameters for a filter. */
@@ -67,11 +83,11 @@ export class OutboxRepository {
       params.push(filter.status)
     }
     if (filter.olderThanMs !== undefined) {
-      conditions.push(`${c.createdAt} <= NOW(3) - INTERVAL ? MICROSECOND`)
+      conditions.push(`${this.timeColumn('--older-than')} <= NOW(3) - INTERVAL ? MICROSECOND`)
       params.push(Math.round(filter.olderThanMs * 1000))
     }
     if (filter.newerThanMs !== undefined) {
-      conditions.push(`${c.createdAt} >= NOW(3) - INTERVAL ? MICROSECOND`)
+      conditions.push(`${this.timeColumn('--newer-than')} >= NOW(3) - INTERVAL ? MICROSECOND`)
       params.push(Math.round(filter.newerThanMs * 1000))
     }
     if (filter.aggregateId !== undefined && c.aggregateId) {
@@ -81,6 +97,14 @@ export class OutboxRepository {
     if (filter.eventType !== undefined && c.eventType) {
       conditions.push(`${c.eventType} = ?`)
       params.push(filter.eventType)
+    }
+    if (filter.exchange !== undefined) {
+      // A row without an exchange of its own goes to outbox.exchange.
+      const fallback = this.table.exchange === filter.exchange
+      if (c.exchange) {
+        conditions.push(fallback ? `(${c.exchange} = ? OR ${c.exchange} IS NULL)` : `${c.exchange} = ?`)
+        params.push(filter.exchange)
+      } else if (!fallback) conditions.push('FALSE')
     }
     if (filter.errorContains !== undefined && c.lastError) {
       conditions.push(`LOCATE(?, ${c.lastError}) > 0`)
@@ -135,7 +159,7 @@ export class OutboxRepository {
   }
 
   async byId(on: SqlExecutor, id: string): Promise<Row | undefined> {
-    const rows = await on.query(`SELECT *, TIMESTAMPDIFF(MICROSECOND, ${this.table.c.createdAt}, NOW(3)) DIV 1000 AS \`msgops_age_ms\` FROM ${this.table.t} WHERE ${this.table.c.id} = ?`, [id])
+    const rows = await on.query(`SELECT *, ${this.ageSql()} AS \`msgops_age_ms\` FROM ${this.table.t} WHERE ${this.table.c.id} = ?`, [id])
     return rows[0]
   }
 
@@ -205,6 +229,6 @@ export function toOutboxRow(row: Row): OutboxRow {
     createdAt: (row.createdAt as Date | string | null) ?? null,
     availableAt: (row.availableAt as Date | string | null) ?? null,
     sentAt: (row.sentAt as Date | string | null) ?? null,
-    ageMs: Number(row.ageMs ?? 0),
+    ageMs: row.ageMs === null || row.ageMs === undefined ? null : Number(row.ageMs),
   }
 }

@@ -27,7 +27,7 @@ export interface RequeueResult {
   interrupted: boolean
   matching: number
   requeued: number
-  sample: {id: string; eventType: string | null; attempts: number | null; ageMs: number; lastError: string | null}[]
+  sample: {id: string; eventType: string | null; attempts: number | null; ageMs: number | null; lastError: string | null}[]
 }
 
 /** Dead-letter rows back to pending with attempts reset, in keyset batches; last_error is kept as history. */

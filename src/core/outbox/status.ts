@@ -1,5 +1,6 @@
 import type {Config} from '../../config/schema.js'
 import type {SqlPort} from '../ports.js'
+import {OutboxRepository} from './repository.js'
 import {resolveOutbox, statusName} from './table.js'
 
 export interface StatusOptions {
@@ -20,9 +21,11 @@ export interface StatusReport {
   /** The configured value of each status, so that integer mappings stay readable. */
   statusValues: {pending: string | number; sent: string | number; deadLetter: string | number}
   total: number
+  /** Null when there is no pending row, or no time column to tell ages by. */
   oldestPendingAgeMs: number | null
   stuckAfterMs: number
-  stuck: number
+  /** Null when the table has no time column: a stuck row cannot be told from a new one. */
+  stuck: number | null
   /** Failed attempts of pending and dead-letter rows: bucket → rows; null when there is no attempts column. */
   attempts: Record<string, number> | null
   /** Sent rows in the last 1 m, 5 m and 1 h; null without a sent-at column. */
@@ -34,6 +37,8 @@ export interface StatusReport {
   topEventTypes: {eventType: string; count: number}[] | null
   /** Threshold breaches; non-empty means exit 1. */
   alerts: string[]
+  /** What the report could not tell, and why (a table without a time column). */
+  notes: string[]
 }
 
 /** Above this many rows a figure is estimated (counts) or capped (send rate), so that status stays fast on huge tables. */
@@ -77,6 +82,8 @@ export async function outboxStatus(sql: SqlPort, options: StatusOptions): Promis
   const table = await resolveOutbox(sql, options.config)
   const {t, c, statuses} = table
   const stuckAfterMs = options.stuckAfterMs ?? 300_000
+  // An age threshold that can never be breached would pass silently.
+  if (options.failIfPendingOlderThanMs !== undefined) new OutboxRepository(table).timeColumn('--fail-if-pending-older-than')
 
   // The distinct statuses come from a loose index scan; each is counted exactly up to COUNT_CAP rows (an index
   // range), and a bigger one (typically sent) is estimated from the table statistics instead of walking millions of entries.
@@ -99,16 +106,23 @@ export async function outboxStatus(sql: SqlPort, options: StatusOptions): Promis
   }
   const total = Object.values(counts).reduce((sum, n) => sum + n, 0)
 
-  const [oldest] = await sql.query<{age: unknown}>(
-    `SELECT TIMESTAMPDIFF(MICROSECOND, MIN(${c.createdAt}), NOW(3)) DIV 1000 AS age FROM ${t} WHERE ${c.status} = ?`,
-    [statuses.pending],
-  )
-  const oldestPendingAgeMs = oldest?.age === null || oldest?.age === undefined ? null : Number(oldest.age)
-
-  const [stuckRow] = await sql.query<{n: unknown}>(
-    `SELECT COUNT(*) AS n FROM ${t} WHERE ${c.status} = ? AND ${c.createdAt} <= NOW(3) - INTERVAL ? MICROSECOND`,
-    [statuses.pending, stuckAfterMs * 1000],
-  )
+  const notes: string[] = []
+  let oldestPendingAgeMs: number | null = null
+  let stuck: number | null = null
+  if (c.createdAt) {
+    const [oldest] = await sql.query<{age: unknown}>(
+      `SELECT TIMESTAMPDIFF(MICROSECOND, MIN(${c.createdAt}), NOW(3)) DIV 1000 AS age FROM ${t} WHERE ${c.status} = ?`,
+      [statuses.pending],
+    )
+    oldestPendingAgeMs = oldest?.age === null || oldest?.age === undefined ? null : Number(oldest.age)
+    const [stuckRow] = await sql.query<{n: unknown}>(
+      `SELECT COUNT(*) AS n FROM ${t} WHERE ${c.status} = ? AND ${c.createdAt} <= NOW(3) - INTERVAL ? MICROSECOND`,
+      [statuses.pending, stuckAfterMs * 1000],
+    )
+    stuck = Number(stuckRow?.n ?? 0)
+  } else {
+    notes.push(`the outbox table "${table.name}" has no time column: no ages, no stuck rows (map outbox.columns.createdAt to tell them)`)
+  }
 
   let attempts: Record<string, number> | null = null
   if (c.attempts) {
@@ -128,8 +142,11 @@ export async function outboxStatus(sql: SqlPort, options: StatusOptions): Promis
       'SELECT COUNT(*) AS n FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND SEQ_IN_INDEX = 1 AND COLUMN_NAME = ?',
       [table.name, c.sentAt.slice(1, -1)],
     )
-    sentBasis = Number(indexed?.n ?? 0) > 0 ? 'sent_at' : 'created_at'
-    const condition = sentBasis === 'sent_at' ? `${c.sentAt} >= NOW(3) - INTERVAL ? SECOND` : `${c.status} = ? AND ${c.createdAt} >= NOW(3) - INTERVAL ? SECOND`
+    sentBasis = Number(indexed?.n ?? 0) > 0 ? 'sent_at' : c.createdAt ? 'created_at' : null
+  }
+  if (c.sentAt && sentBasis === null) notes.push('no send rate: sent_at has no index and there is no time column to count by')
+  if (c.sentAt && sentBasis !== null) {
+    const condition = sentBasis === 'sent_at' ? `${c.sentAt} >= NOW(3) - INTERVAL ? SECOND` : `${c.status} = ? AND ${c.createdAt!} >= NOW(3) - INTERVAL ? SECOND`
     const windows = {'1m': 60, '5m': 300, '1h': 3600} as const
     const figures: Record<string, number> = {}
     for (const [name, seconds] of Object.entries(windows)) {
@@ -157,13 +174,14 @@ export async function outboxStatus(sql: SqlPort, options: StatusOptions): Promis
     total,
     oldestPendingAgeMs,
     stuckAfterMs,
-    stuck: Number(stuckRow?.n ?? 0),
+    stuck,
     attempts,
     sentRecently,
     sentBasis,
     approximate,
     topEventTypes,
     alerts: [],
+    notes,
   }
   report.alerts = statusAlerts(report, options)
   return report

@@ -18,7 +18,8 @@ export interface OutboxTable {
     id: string
     payload: string
     status: string
-    createdAt: string
+    /** Null for a table without a time column: no ages, no --older-than, and the drain takes every pending row. */
+    createdAt: string | null
     aggregateType: string | null
     aggregateId: string | null
     eventType: string | null
@@ -54,7 +55,7 @@ export function outboxTableFrom(config: Config, columns: Record<string, string |
       id: q('id')!,
       payload: q('payload')!,
       status: q('status')!,
-      createdAt: q('createdAt')!,
+      createdAt: q('createdAt'),
       aggregateType: q('aggregateType'),
       aggregateId: q('aggregateId'),
       eventType: q('eventType'),

@@ -83,6 +83,9 @@ export function skipReason(check: CheckName, schema: Schema): string | null {
   if (check === 'order_without_message' && schema.link === null)
     return 'cannot link orders to outbox rows: map orders.columns.messageId or outbox.columns.aggregateId'
   if (check === 'cache_drift' && !schema.tables.orders?.c.status) return 'the orders table has no status column to compare with: map orders.columns.status'
+  // message_dead needs no time: without one it reads every dead letter, whatever the window.
+  if ((check === 'message_stuck' || check === 'sent_not_consumed') && schema.tables.outbox && !schema.tables.outbox.c.createdAt)
+    return 'the outbox table has no time column, so no row can be told past the grace period: map outbox.columns.createdAt'
   return null
 }
 
@@ -290,7 +293,7 @@ export function findingScan(check: SqlCheck | 'order_without_message', schema: S
     case 'message_dead':
     case 'sent_not_consumed': {
       const m = tableOf(schema, 'outbox')
-      const ts = T('m', m.c.createdAt!)
+      const ts = m.c.createdAt ? T('m', m.c.createdAt) : null
       const w = windowOn(ts, bounds)
       const status = check === 'message_stuck' ? os.pending : check === 'message_dead' ? os.deadLetter : os.sent
       const where = [`${T('m', m.c.status!)} = ?`, ...w.where]
