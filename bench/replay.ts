@@ -12,7 +12,7 @@ import amqp, {type Channel, type ChannelModel} from 'amqplib'
 import {AmqpAdapter} from '../src/adapters/amqp.js'
 import {AmqpDeadLetterQueues} from '../src/adapters/dlq.js'
 import {ConfirmPublisher} from '../src/adapters/publisher.js'
-import {DEFAULT_ERROR_HEADERS} from '../src/core/dlq/deaths.js'
+import {DEFAULT_ERROR_HEADERS} from '../src/config/defaults.js'
 import {replayDeadLetters} from '../src/core/dlq/replay.js'
 import {cliEnv, createTestDatabase, createTestRedis, createTestVhost, runCli} from '../test/helpers/env.js'
 

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {DEFAULT_ERROR_HEADERS} from './core/dlq/deaths.js'
+import {DEFAULT_ERROR_HEADERS} from './config/defaults.js'
 import {type DeadLetterFilters, filtersFromInput} from './core/dlq/decide.js'
 import {parseDuration} from './core/duration.js'
 

@@ -1,4 +1,5 @@
-import {DEFAULT_ERROR_HEADERS} from '../core/dlq/deaths.js'
+/** Header names read for the error text of a failed message when none are configured (dlq.errorHeaders). */
+export const DEFAULT_ERROR_HEADERS = ['x-exception', 'x-exception-message', 'x-error', 'x-last-error', 'MT-Fault-Message', 'NServiceBus.ExceptionInfo.Message']
 import type {Config} from './schema.js'
 
 /** The reference schema of `msgops schema init` and the local services of a developer machine. */

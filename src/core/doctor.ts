@@ -1,5 +1,6 @@
 import type {Config} from '../config/schema.js'
 import type {SqlPort} from './ports.js'
+import {supportsSkipLocked} from './sql.js'
 import {indexColumn, leadsPrimaryKey, narrowIndex} from './reconcile/merge.js'
 import {inspectTables, type TableCheck} from './tables.js'
 
@@ -33,24 +34,6 @@ export interface DoctorReport {
   checks: DoctorCheck[]
 }
 
-/**
- * Whether `SELECT … FOR UPDATE SKIP LOCKED` is supported.
- *
- * | server  | version   | supported |
- * | ------- | --------- | --------- |
- * | MariaDB | >= 10.6   | yes       |
- * | MariaDB | <  10.6   | no        |
- * | MySQL   | >= 8.0.1  | yes       |
- * | MySQL   | <  8.0.1  | no        |
- * | unknown | anything  | no        |
- */
-export function supportsSkipLocked(version: string): boolean {
-  const match = /^(\d+)\.(\d+)\.(\d+)/.exec(version)
-  if (!match) return false
-  const [major, minor, patch] = match.slice(1).map(Number)
-  if (/mariadb/i.test(version)) return major > 10 || (major === 10 && minor >= 6)
-  return major > 8 || (major === 8 && (minor > 0 || patch >= 1))
-}
 
 async function timed<T>(work: () => Promise<T>): Promise<{value: T; ms: number}> {
   const start = performance.now()

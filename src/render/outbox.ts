@@ -1,11 +1,12 @@
 import {formatDuration} from '../core/duration.js'
-import type {DrainResult} from '../core/outbox/drain.js'
+import type {DrainPlan, DrainResult} from '../core/outbox/drain.js'
 import type {ListResult, ShownRow} from '../core/outbox/list.js'
 import type {RequeueResult} from '../core/outbox/requeue.js'
 import type {StatusReport} from '../core/outbox/status.js'
 import {paint} from './color.js'
 import type {Metric} from './metrics.js'
 import {renderTable, terminalWidth} from './table.js'
+import type {Service} from './target.js'
 
 const n = (value: number) => value.toLocaleString('en-US')
 /** An age, or nothing for a table without a time column. */
@@ -80,6 +81,17 @@ export function renderShow(row: ShownRow): string {
   if (row.ageMs !== null) lines.push(`${'age'.padEnd(width)}  ${formatDuration(row.ageMs)}`)
   lines.push('', paint('bold', 'payload:'), typeof row.payload === 'string' ? row.payload : JSON.stringify(row.payload, null, 2))
   return lines.join('\n')
+}
+
+/** The drain's confirmation names the rows, the database they are read from and the broker they go to. */
+export function drainQuestion(plan: DrainPlan, target: (service: Service) => string): string {
+  // "about": counted before the answer and the lock; the drain counts again once it holds the lock.
+  return `Publish about ${plan.eligible.toLocaleString('en-US')} pending outbox row${plan.eligible === 1 ? '' : 's'} from ${target('mysql')} to ${target('amqp')}?`
+}
+
+/** The requeue's confirmation names the rows and the database. */
+export function requeueQuestion(matching: number, target: (service: Service) => string): string {
+  return `Put ${matching.toLocaleString('en-US')} dead-letter row${matching === 1 ? '' : 's'} back to pending in ${target('mysql')}?`
 }
 
 export function renderDrain(result: DrainResult): string {

@@ -49,7 +49,8 @@ export function progressBar(label: string, enabled: boolean): ProgressBar {
     },
     cliProgress.Presets.shades_classic,
   )
-  const started = Date.now()
+  // Set at the first update, not here: a bar made before a prompt must not count the time spent answering it.
+  let started = 0
   let begun = false
   const me = {
     redraw() {
@@ -60,6 +61,7 @@ export function progressBar(label: string, enabled: boolean): ProgressBar {
   }
   return {
     update({done, total}) {
+      if (!begun) started = Date.now()
       const elapsed = Date.now() - started
       const payload = {rate: Math.round(done / Math.max(0.001, elapsed / 1000)), left: etaText(done, total, elapsed)}
       if (!begun) {

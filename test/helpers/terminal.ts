@@ -1,16 +1,18 @@
 import {execFileSync} from 'node:child_process'
+import {rmSync} from 'node:fs'
 
 import {RUN_JS, uniqueName} from './env.js'
 
-/** A real terminal for a test: a detached tmux session running one msgops command, read with capture-pane. */
+/** A real terminal for a test: a detached tmux session, read with capture-pane, typed into with send-keys. */
 export interface Terminal {
   name: string
-  /** The screen as text, the whole scrollback (lines cut at the pane's width, as a person sees them). */
+  /** The screen as text, the whole scrollback (wrapped lines joined), trailing spaces kept. */
   screen(): string
+  /** tmux send-keys: text and key names (Enter, Tab, C-c); text starting with "-" is fine. */
   keys(...keys: string[]): void
   /** Waits until the screen matches, or throws with the screen in the message. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>
-  /** The command's exit code, once it has ended (the shell prints it). */
+  /** The exit code of an msgops command opened by openTerminal, once it has ended (the shell prints it). */
   exitCode(timeoutMs?: number): Promise<number>
   resize(width: number, height: number): void
   close(): void
@@ -24,13 +26,16 @@ function tmux(...args: string[]): string {
   return execFileSync('tmux', ['-L', SOCKET, ...args], {encoding: 'utf8'})
 }
 
-/** Ends this process's tmux server and every terminal in it (afterAll). */
+/** Ends this process's tmux server and every terminal in it, and removes its socket file (afterAll). */
 export function closeTerminals(): void {
+  let path: string | undefined
   try {
+    path = tmux('display-message', '-p', '#{socket_path}').trim()
     tmux('kill-server')
   } catch {
     // no server
   }
+  if (path) rmSync(path, {force: true})
   keeper = false
 }
 
@@ -39,18 +44,20 @@ export function collapse(text: string): string {
   return text.replaceAll(/\s+/g, ' ')
 }
 
-/** Starts `msgops ARGS` in a width × height tmux pane with the given environment (colour left to the terminal). */
-export function openTerminal(args: string[], env: Record<string, string>, size = {width: 120, height: 40}): Terminal {
+export function shellQuote(text: string): string {
+  return `'${text.replaceAll("'", `'\\''`)}'`
+}
+
+/** Runs a shell command line in a width × height terminal. */
+export function openShell(command: string, size = {width: 120, height: 40}): Terminal {
   if (!keeper) {
     tmux('new-session', '-d', '-s', 'keeper', 'sleep 3600')
     keeper = true
   }
   const name = uniqueName('msgops_tty')
-  const exports = Object.entries({...env, TERM: 'xterm-256color'}).map(([k, v]) => `${k}=${shellQuote(v)}`).join(' ')
-  const command = `env -u NO_COLOR -u FORCE_COLOR ${exports} ${shellQuote(process.execPath)} ${shellQuote(RUN_JS)} ${args.map(shellQuote).join(' ')}; echo "[exit $?]"; sleep 600`
-  tmux('new-session', '-d', '-s', name, '-x', String(size.width), '-y', String(size.height), 'bash', '--norc', '--noprofile', '-c', command)
+  tmux('new-session', '-d', '-s', name, '-x', String(size.width), '-y', String(size.height), command)
   tmux('set-option', '-t', name, 'history-limit', '5000')
-  const screen = () => tmux('capture-pane', '-p', '-J', '-S', '-5000', '-t', name)
+  const screen = () => tmux('capture-pane', '-p', '-J', '-N', '-S', '-5000', '-t', name)
   const waitFor = async (pattern: RegExp, timeoutMs = 20_000) => {
     const deadline = Date.now() + timeoutMs
     for (;;) {
@@ -63,7 +70,7 @@ export function openTerminal(args: string[], env: Record<string, string>, size =
   return {
     name,
     screen,
-    keys: (...keys) => void tmux('send-keys', '-t', name, ...keys),
+    keys: (...keys) => void tmux('send-keys', '-t', name, '--', ...keys),
     waitFor,
     async exitCode(timeoutMs = 30_000) {
       const text = await waitFor(/\[exit \d+\]/, timeoutMs)
@@ -80,6 +87,13 @@ export function openTerminal(args: string[], env: Record<string, string>, size =
   }
 }
 
-function shellQuote(text: string): string {
-  return `'${text.replaceAll("'", `'\\''`)}'`
+/**
+ * Starts `msgops ARGS` in a terminal with only the given environment (and PATH, HOME), from /tmp, colour left to the
+ * terminal; the exit code is printed when it ends.
+ */
+export function openTerminal(args: string[], env: Record<string, string>, size?: {width: number; height: number}): Terminal {
+  const vars = {PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', XDG_CONFIG_HOME: '/nonexistent-msgops-test', TERM: 'xterm-256color', ...env}
+  const exports = Object.entries(vars).map(([k, v]) => `${k}=${shellQuote(v)}`).join(' ')
+  const command = `cd /tmp && env -i ${exports} ${shellQuote(process.execPath)} ${shellQuote(RUN_JS)} ${args.map(shellQuote).join(' ')}; echo "[exit $?]"; sleep 600`
+  return openShell(command, size)
 }

@@ -1,10 +1,12 @@
 import {chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {describe, expect, it} from 'vitest'
+import {afterAll, describe, expect, it} from 'vitest'
 
 import {RUN_JS, runCli} from '../helpers/env.js'
-import {openTerminal} from '../helpers/tmux.js'
+import {closeTerminals, openShell} from '../helpers/terminal.js'
+
+afterAll(closeTerminals)
 
 /** Typos, help and version, on the built CLI; none of them reaches a service. */
 describe('mistyped commands', () => {
@@ -112,14 +114,14 @@ describe('shell completion', () => {
     const setup = await runCli(['autocomplete', 'script', 'bash'], {env})
     expect(setup.code).toBe(0)
     writeFileSync(join(home, '.bashrc'), `PS1='$ '\n${setup.stdout.trim()}\n`)
-    const terminal = openTerminal('msgops-ac', `env -i HOME='${home}' XDG_CACHE_HOME='${env.XDG_CACHE_HOME}' PATH='${env.PATH}' TERM=xterm bash --rcfile '${home}/.bashrc' -i`)
+    const terminal = openShell(`env -i HOME='${home}' XDG_CACHE_HOME='${env.XDG_CACHE_HOME}' PATH='${env.PATH}' TERM=xterm bash --rcfile '${home}/.bashrc' -i`)
     try {
       await terminal.waitFor(/^\$ $/m)
-      terminal.send('msgops outb', 'Tab')
+      terminal.keys('msgops outb', 'Tab')
       await terminal.waitFor(/^\$ msgops outbox $/m)
-      terminal.send('dr', 'Tab')
+      terminal.keys('dr', 'Tab')
       await terminal.waitFor(/^\$ msgops outbox drain $/m)
-      terminal.send('--lim', 'Tab')
+      terminal.keys('--lim', 'Tab')
       await terminal.waitFor(/^\$ msgops outbox drain --limit $/m)
     } finally {
       terminal.close()

@@ -7,7 +7,7 @@ import mysql from 'mysql2/promise'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {cliEnv, createTestDatabase, createTestRedis, createTestVhost, makeAll, RUN_JS, runCli, type TestDatabase, type TestRedis, type TestVhost} from '../helpers/env.js'
-import {openTerminal} from '../helpers/tmux.js'
+import {closeTerminals, openShell} from '../helpers/terminal.js'
 
 const DLQ = 'order_queue.dlq'
 
@@ -25,6 +25,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
+  closeTerminals()
   await Promise.all([db?.drop(), vhost?.drop(), redis?.cleanup()])
 })
 
@@ -94,14 +95,14 @@ describe('demo prompt', () => {
       .join('\n')
     // stdout to a file: what stays on the terminal is stderr (the prompt needs stdin and stderr to be the terminal).
     writeFileSync(script, `${exports}\ncd '${cwd}'\n'${process.execPath}' '${RUN_JS}' demo --orders 10 >'${dir}/stdout'\necho "exit=$?"\nsleep 60\n`)
-    const terminal = openTerminal('msgops-demo-decline', `bash '${script}'`)
+    const terminal = openShell(`bash '${script}'`)
     try {
       await terminal.waitFor(/Write 10 demo orders/)
-      terminal.send('n', 'Enter')
+      terminal.keys('n', 'Enter')
       await terminal.waitFor(/^exit=\d+ *$/m)
-      expect(terminal.pane()).toMatch(/^exit=0 *$/m)
-      expect(terminal.pane()).toMatch(/^cancelled: nothing was changed *$/m)
-      expect(terminal.pane()).not.toMatch(/Error/)
+      expect(terminal.screen()).toMatch(/^exit=0 *$/m)
+      expect(terminal.screen()).toMatch(/^cancelled: nothing was changed *$/m)
+      expect(terminal.screen()).not.toMatch(/Error/)
       expect(readFileSync(`${dir}/stdout`, 'utf8')).toBe('')
       // Nothing was written: not even the schema.
       const c = await mysql.createConnection(ownDb.url)

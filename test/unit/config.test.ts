@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {flattenConfig, loadConfig} from '../../src/config/load.js'
-import {DEFAULT_ERROR_HEADERS} from '../../src/core/dlq/deaths.js'
+import {DEFAULT_ERROR_HEADERS} from '../../src/config/defaults.js'
 import {ConfigError} from '../../src/core/errors.js'
 import {renderConfig} from '../../src/render/config.js'
 

@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
 import {AmqpDeadLetterQueues} from '../../adapters/dlq.js'
-import {DEFAULT_ERROR_HEADERS} from '../../core/dlq/deaths.js'
+import {DEFAULT_ERROR_HEADERS} from '../../config/defaults.js'
 import {inspectDeadLetters, type InspectReport} from '../../core/dlq/inspect.js'
 import {parseDuration} from '../../core/duration.js'
 import {renderInspect} from '../../render/dlq.js'

@@ -1,10 +1,11 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
-import {parseDuration} from '../../core/duration.js'
+import {formatDuration, parseDuration} from '../../core/duration.js'
+import {sleep} from '../../core/time.js'
+import {humanTime} from '../../render/time.js'
 import {UsageError} from '../../core/errors.js'
 import {outboxStatus, type StatusReport} from '../../core/outbox/status.js'
-import {systemClock} from '../../core/outbox/drain.js'
 import {writeMetricsFile} from '../../render/metrics.js'
 import {renderStatus, statusMetrics} from '../../render/outbox.js'
 
@@ -18,7 +19,7 @@ Exit 0 all good, 1 a threshold breached, 2 a configuration or connection error.`
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --fail-if-pending-older-than 10m --fail-if-dead-letters 1',
     '<%= config.bin %> <%= command.id %> --metrics-file /var/lib/node_exporter/textfile/msgops_outbox.prom',
-    '<%= config.bin %> <%= command.id %> --watch 5',
+    '<%= config.bin %> <%= command.id %> --watch 5s',
   ]
 
   static graceful = 'the refresh in hand'
@@ -28,12 +29,13 @@ Exit 0 all good, 1 a threshold breached, 2 a configuration or connection error.`
     'fail-if-pending-older-than': Flags.string({description: 'exit 1 when the oldest pending row is older than this, e.g. 10m'}),
     'fail-if-dead-letters': Flags.integer({description: 'exit 1 when there are at least this many dead-letter rows', min: 1}),
     'metrics-file': Flags.string({description: 'write the figures to this file in Prometheus text format (temp file + rename)'}),
-    watch: Flags.integer({description: 'refresh every this many seconds until Ctrl-C (terminal only)', min: 1, max: 3600}),
+    watch: Flags.string({description: 'refresh at this interval until Ctrl-C, e.g. 5s or 1m (a bare number is seconds)'}),
   }
 
   async run(): Promise<StatusReport> {
     const f = this.flags
     if (f.watch !== undefined && this.jsonEnabled()) throw new UsageError('--watch cannot be combined with --json', 'leave out --watch, or --json')
+    const everyMs = f.watch === undefined ? undefined : watchInterval(f.watch)
     const options = {
       config: this.settings,
       stuckAfterMs: parseDuration(f['stuck-after'], '--stuck-after'),
@@ -44,19 +46,26 @@ Exit 0 all good, 1 a threshold breached, 2 a configuration or connection error.`
     for (;;) {
       const report = await outboxStatus(sql, options)
       if (f['metrics-file']) writeMetricsFile(f['metrics-file'], statusMetrics(report))
-      if (f.watch === undefined) {
+      if (everyMs === undefined) {
         this.print(renderStatus(report))
         this.found(report.alerts.length > 0)
         return report
       }
       // A terminal gets a refreshed screen; a pipe gets one report after another.
       if (process.stdout.isTTY) process.stdout.write('\u001B[2J\u001B[H')
-      this.print(`${new Date().toISOString()} · every ${f.watch}s · Ctrl-C to stop\n${renderStatus(report)}\n`)
-      await systemClock.sleep(f.watch * 1000, this.signal)
+      this.print(`${humanTime(new Date().toISOString())} · every ${formatDuration(everyMs)} · Ctrl-C to stop\n${renderStatus(report)}\n`)
+      await sleep(everyMs, this.signal)
       if (this.signal.aborted) {
         this.found(report.alerts.length > 0)
         return report
       }
     }
   }
+}
+
+/** --watch's interval: a duration (5s, 1m), or a bare number of seconds as it was first spelled; 1 s to 1 h. */
+function watchInterval(input: string): number {
+  const ms = /^\s*\d+\s*$/.test(input) ? Number(input) * 1000 : parseDuration(input, '--watch')
+  if (ms < 1000 || ms > 3_600_000) throw new UsageError(`--watch ${input} is out of range`, 'use from 1s to 1h')
+  return ms
 }

@@ -2,8 +2,6 @@ import {createHash} from 'node:crypto'
 
 import type {DeadLetter} from './ports.js'
 
-/** Header names read for the error text of a failed message when none are configured. */
-export const DEFAULT_ERROR_HEADERS = ['x-exception', 'x-exception-message', 'x-error', 'x-last-error', 'MT-Fault-Message', 'NServiceBus.ExceptionInfo.Message']
 export const REPLAY_COUNT_HEADER = 'x-msgops-replay-count'
 export const REPLAYED_AT_HEADER = 'x-msgops-replayed-at'
 export const KNOWN_REASONS = ['rejected', 'expired', 'maxlen', 'delivery_limit'] as const

@@ -1,31 +1,11 @@
 import type {Config} from '../../config/schema.js'
-import {supportsSkipLocked} from '../doctor.js'
 import {formatDuration} from '../duration.js'
 import {ConfigError, OperationError} from '../errors.js'
 import type {OutgoingMessage, ProgressCallback, PublishOutcome, PublisherPort, SqlExecutor, SqlPort} from '../ports.js'
+import {supportsSkipLocked} from '../sql.js'
+import {type Clock, systemClock} from '../time.js'
 import {type OutboxRow, OutboxRepository, type RowFilter} from './repository.js'
 import {headersOf, type OutboxTable, payloadText, resolveOutbox} from './table.js'
-
-/** A clock that tests and benchmarks can replace; sleep resolves early when the signal aborts. */
-export interface Clock {
-  now(): number
-  sleep(ms: number, signal?: AbortSignal): Promise<void>
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve) => {
-      if (ms <= 0 || signal?.aborted) return resolve()
-      const timer = setTimeout(done, ms)
-      function done() {
-        clearTimeout(timer)
-        signal?.removeEventListener('abort', done)
-        resolve()
-      }
-      signal?.addEventListener('abort', done, {once: true})
-    }),
-}
 
 export interface DrainPorts {
   sql: SqlPort
