@@ -8,14 +8,13 @@ import {ConfirmPublisher} from '../adapters/publisher.js'
 import {openTopologyBroker} from '../adapters/topology.js'
 import {BaseCommand} from '../base-command.js'
 import {MAX_FAULT_RATE} from '../core/demo/faults.js'
-import {type DemoReport, runDemo} from '../core/demo/run.js'
+import {type DemoPorts, type DemoReport, runDemo} from '../core/demo/run.js'
 import {UsageError} from '../core/errors.js'
 import {drainOutbox} from '../core/outbox/drain.js'
 import {initSchema} from '../core/schema.js'
 import {applyTopology} from '../core/topology/apply.js'
 import {loadTopologyFile, vhostOfAmqpUrl} from '../core/topology/model.js'
-import {renderDemo} from '../render/demo.js'
-import {progressBar} from '../render/progress.js'
+import {demoQuestion, renderDemo} from '../render/demo.js'
 
 const TOPOLOGY_FILE = fileURLToPath(new URL('../../examples/topology.yaml', import.meta.url))
 
@@ -48,60 +47,47 @@ It runs until the consumer is idle, then moves its rows one hour into the past (
     if (!/^\d*\.?\d+$/.test(f['fault-rate']) || !(faultRate <= MAX_FAULT_RATE))
       throw new UsageError(`--fault-rate ${f['fault-rate']} is out of range`, `use a number from 0 to ${MAX_FAULT_RATE.toFixed(3)}`)
     if (!existsSync(TOPOLOGY_FILE)) throw new UsageError(`the demo topology ${TOPOLOGY_FILE} is missing`, 'reinstall msgops')
-    const question = f['consume-only']
-      ? 'Consume order_queue into the inbox, orders and cache of the configured services?'
-      : `Write ${f.orders.toLocaleString('en-US')} demo orders (with injected faults) into the configured MySQL, RabbitMQ and Redis${f.reset ? ', after removing the earlier demo run (only its "demo-" rows, keys and messages)' : ''}?`
-    if (!(await this.confirm(question, f.yes))) {
-      this.note('cancelled: nothing was changed')
-      return {cancelled: true}
-    }
-
     const config = this.settings
     this.services.mysqlPoolSize = 16
-    const [sql, amqp, redis] = await Promise.all([this.services.mysql(), this.services.amqp(), this.services.redis()])
-    const publisher = new ConfirmPublisher(amqp)
-    const relayPublisher = new ConfirmPublisher(amqp)
-    const bar = progressBar('demo', !this.jsonEnabled())
     const topology = await loadTopologyFile(TOPOLOGY_FILE, vhostOfAmqpUrl(config.amqp.url))
+    const topologyNames = {exchange: 'order_exchange', routingKey: 'order.created', queue: 'order_queue', deadLetterQueue: 'order_queue.dlq'}
+    const options = {config, orders: f.orders, faultRate, seed: f.seed, reset: f.reset, consumeOnly: f['consume-only'], prefetch: f.prefetch, topology: topologyNames}
+    const publishers: ConfirmPublisher[] = []
     try {
-      const report = await runDemo(
-        {
-          sql,
-          broker: demoBroker(amqp),
-          queues: new AmqpDeadLetterQueues(amqp),
-          publisher,
-          cache: demoCache(redis, config.cache),
-          signal: this.signal,
-          prepare: async () => {
-            await initSchema(sql, config)
-            const broker = await openTopologyBroker(this.services)
-            await applyTopology(broker, topology, {})
-          },
-          relay: async () => {
-            const result = await drainOutbox({sql, publisher: relayPublisher, signal: this.signal}, {config, olderThanMs: 0})
-            return result.published
-          },
+      return await this.change<DemoReport | {cancelled: true}>({
+        yes: f.yes,
+        progress: 'demo',
+        work: async (ctx) => {
+          if (!(await ctx.confirm(demoQuestion(f, ctx.target)))) return {cancelled: true}
+          const ports = await this.demoPorts(ctx.signal, topology, publishers)
+          return runDemo(ports, options, ctx.progress)
         },
-        {
-          config,
-          topology: {exchange: 'order_exchange', routingKey: 'order.created', queue: 'order_queue', deadLetterQueue: 'order_queue.dlq'},
-          orders: f.orders,
-          faultRate,
-          seed: f.seed,
-          reset: f.reset,
-          consumeOnly: f['consume-only'],
-          prefetch: f.prefetch,
-        },
-        bar.update,
-      )
-      bar.stop()
-      this.print(renderDemo(report))
-      if (!f['consume-only']) await this.audit({orders: report.orders, seed: report.seed, faultRate: report.faultRate, injected: report.injected})
-      return report
+        outcome: (r) => ('cancelled' in r ? 'cancelled' : 'ok'),
+        render: (r) => ('cancelled' in r ? undefined : renderDemo(r)),
+        // The consumer alone writes no demo data of its own: nothing to audit.
+        audit: f['consume-only'] ? undefined : (r) => ('cancelled' in r ? {} : {orders: r.orders, seed: r.seed, faultRate: r.faultRate, injected: r.injected}),
+      })
     } finally {
-      bar.stop()
-      await publisher.close()
-      await relayPublisher.close()
+      for (const publisher of publishers) await publisher.close()
+    }
+  }
+
+  /** The order system's parts on the configured services; the publishers are closed by run() when it ends. */
+  private async demoPorts(signal: AbortSignal, topology: Awaited<ReturnType<typeof loadTopologyFile>>, publishers: ConfirmPublisher[]): Promise<DemoPorts> {
+    const config = this.settings
+    const [sql, amqp, redis] = await Promise.all([this.services.mysql(), this.services.amqp(), this.services.redis()])
+    const [publisher, relayPublisher] = [new ConfirmPublisher(amqp), new ConfirmPublisher(amqp)]
+    publishers.push(publisher, relayPublisher)
+    return {
+      sql, publisher, signal,
+      broker: demoBroker(amqp),
+      queues: new AmqpDeadLetterQueues(amqp),
+      cache: demoCache(redis, config.cache),
+      prepare: async () => {
+        await initSchema(sql, config)
+        await applyTopology(await openTopologyBroker(this.services), topology, {})
+      },
+      relay: async () => (await drainOutbox({sql, publisher: relayPublisher, signal}, {config, olderThanMs: 0})).published,
     }
   }
 }

@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {RedisCache} from '../adapters/cache.js'
 import {ConfirmPublisher} from '../adapters/publisher.js'
-import {BaseCommand} from '../base-command.js'
+import {BaseCommand, type ChangeContext} from '../base-command.js'
 import {parseDuration} from '../core/duration.js'
 import {drainOutbox} from '../core/outbox/drain.js'
 import {CHECKS, type CheckName} from '../core/reconcile/checks.js'
@@ -54,43 +54,21 @@ Exit 0 when clean or when --fix repaired everything it found, 1 when anything wa
 
   async run(): Promise<ReconcileResult> {
     const f = this.flags
-    const options: ReconcileOptions = {
-      checks: (f.check ?? [...CHECKS]) as CheckName[],
-      since: parseTimeSpec(f.since, '--since'),
-      until: f.until ? parseTimeSpec(f.until, '--until') : undefined,
-      graceMs: parseDuration(f.grace, '--grace'),
-      sample: f.sample,
-      batchSize: f['batch-size'],
-      plan: f.plan as ReconcileOptions['plan'],
-    }
-    const has = {drain: true, fixDead: f['fix-dead']}
+    const options = this.options()
     const applying = f.fix && !f['dry-run']
     // MySQL is connected while the lock is taken (Redis): two round trips at once.
     this.services.mysql().catch(() => {})
     const drainer = this.drainPort(options.graceMs)
-    let applied = false
+    const fixing = {applied: false}
     try {
       const result = await this.change({
         yes: f.yes, dryRun: !applying, refuseEarly: applying,
         // Even a reading run takes it: two reconciles at once would double the load for the same answer.
         lock: {name: 'reconcile', wait: f['wait-lock'], when: 'first'},
         progress: 'reconcile',
-        work: async (ctx): Promise<ReconcileResult> => {
-          const sql = await this.services.mysql()
-          const cache = options.checks.includes('cache_drift') ? new RedisCache(await this.services.redis(), this.settings.cache.format, this.settings.cache.field) : undefined
-          const ports = {sql, cache, drain: drainer.drain}
-          // The number of rows is not known in advance (counting first would cost a scan): the bar shows rows read and the rate.
-          const report = await reconcile(ports, this.settings, {...options, signal: ctx.signal, onProgress: ({done}) => ctx.progress({done, total: done})})
-          ctx.show(() => renderReconcile(report))
-          const {fixable, actionable} = selectFixes(report, this.settings, has)
-          if (!f.fix || fixable.length === 0) return report
-          if (applying && actionable.length > 0 && !(await ctx.confirm(fixQuestion(report, actionable, this.settings, has, ctx.target)))) return report
-          applied = applying && actionable.length > 0
-          const fixes = await fixFindings(ports, this.settings, {...options, signal: ctx.signal, fix: fixable, fixDead: f['fix-dead'], dryRun: !applying}, report)
-          return {...report, fixes}
-        },
-        outcome: (r) => reconcileOutcome(r, r.fixes, applied),
-        render: (r) => (r.fixes ? renderFixes(r.fixes) : ''),
+        work: (ctx) => this.scanAndFix(ctx, options, drainer.drain, fixing),
+        outcome: (r) => reconcileOutcome(r, r.fixes, fixing.applied),
+        render: (r) => (r.fixes ? renderFixes(r.fixes) : undefined),
         audit: (r) => ({window: r.window, found: counts(r), fixes: r.fixes?.checks, interrupted: r.fixes?.interrupted}),
         auditError: (error) => ({fixes: (error as {partialFix?: FixReport}).partialFix}),
       })
@@ -99,6 +77,38 @@ Exit 0 when clean or when --fix repaired everything it found, 1 when anything wa
     } finally {
       await drainer.close().catch(() => {})
     }
+  }
+
+  private options(): ReconcileOptions {
+    const f = this.flags
+    return {
+      checks: (f.check ?? [...CHECKS]) as CheckName[],
+      since: parseTimeSpec(f.since, '--since'),
+      until: f.until ? parseTimeSpec(f.until, '--until') : undefined,
+      graceMs: parseDuration(f.grace, '--grace'),
+      sample: f.sample,
+      batchSize: f['batch-size'],
+      plan: f.plan as ReconcileOptions['plan'],
+    }
+  }
+
+  /** The scan, its report shown, then (with --fix) the confirmation naming every change and the fixes. */
+  private async scanAndFix(ctx: ChangeContext, options: ReconcileOptions, drain: DrainPort, fixing: {applied: boolean}): Promise<ReconcileResult> {
+    const f = this.flags
+    const applying = f.fix && !f['dry-run']
+    const has = {drain: true, fixDead: f['fix-dead']}
+    const sql = await this.services.mysql()
+    const cache = options.checks.includes('cache_drift') ? new RedisCache(await this.services.redis(), this.settings.cache.format, this.settings.cache.field) : undefined
+    const ports = {sql, cache, drain}
+    // The number of rows is not known in advance (counting first would cost a scan): the bar shows rows read and the rate.
+    const report = await reconcile(ports, this.settings, {...options, signal: ctx.signal, onProgress: ({done}) => ctx.progress({done, total: done})})
+    ctx.show(() => renderReconcile(report))
+    const {fixable, actionable} = selectFixes(report, this.settings, has)
+    if (!f.fix || fixable.length === 0) return report
+    if (applying && actionable.length > 0 && !(await ctx.confirm(fixQuestion(report, actionable, this.settings, has, ctx.target)))) return report
+    fixing.applied = applying && actionable.length > 0
+    const fixes = await fixFindings(ports, this.settings, {...options, signal: ctx.signal, fix: fixable, fixDead: f['fix-dead'], dryRun: !applying}, report)
+    return {...report, fixes}
   }
 
   /**

@@ -1,6 +1,7 @@
 import type {DemoReport} from '../core/demo/run.js'
 import {paint} from './color.js'
 import {renderTable} from './table.js'
+import type {Service} from './target.js'
 
 const WHAT: Record<keyof DemoReport['injected'], string> = {
   message_stuck: 'crashed between commit and publish: outbox row left pending',
@@ -20,7 +21,15 @@ export function renderDemo(report: DemoReport): string {
   return [
     ...(reset ? [paint('dim', `reset: ${reset}`)] : []),
     `${paint('bold', `${report.orders.toLocaleString('en-US')} orders`)} in ${report.seconds}s (seed ${report.seed}, fault rate ${report.faultRate}): ${report.published} messages published by the relay, ${report.consumed} consumed`,
-    renderTable(['injected (reconcile check)', 'count', 'what happened'], rows),
+    renderTable(['injected (reconcile check)', 'count', 'what happened'], rows, {shrink: [2]}),
     paint('dim', 'Now look: msgops outbox status · msgops dlq inspect order_queue.dlq · msgops reconcile (exits 1: it finds the above)'),
   ].join('\n')
+}
+
+/** The demo's confirmation names every service it writes into. */
+export function demoQuestion(f: {orders: number; reset: boolean; 'consume-only': boolean}, target: (service: Service) => string): string {
+  const services = `${target('mysql')}, ${target('amqp')} and ${target('redis')}`
+  if (f['consume-only']) return `Consume order_queue into the inbox, orders and cache of ${services}?`
+  const reset = f.reset ? ', after removing the earlier demo run (only its "demo-" rows, keys and messages)' : ''
+  return `Write ${f.orders.toLocaleString('en-US')} demo orders (with injected faults) into ${services}${reset}?`
 }

@@ -5,7 +5,7 @@ import type {RequeueResult} from '../core/outbox/requeue.js'
 import type {StatusReport} from '../core/outbox/status.js'
 import {paint} from './color.js'
 import type {Metric} from './metrics.js'
-import {renderTable, terminalWidth} from './table.js'
+import {renderTable} from './table.js'
 import type {Service} from './target.js'
 
 const n = (value: number) => value.toLocaleString('en-US')
@@ -65,11 +65,10 @@ export function statusMetrics(report: StatusReport): Metric[] {
 
 export function renderList(result: ListResult): string {
   if (result.rows.length === 0) return 'no rows match'
-  const width = terminalWidth()
   const table = renderTable(
     ['id', 'status', 'attempts', 'age', 'event type', 'routing key', 'last error'],
     result.rows.map((r) => [r.id, r.status, r.attempts ?? '', age(r.ageMs), r.eventType ?? '', r.routingKey ?? '', r.lastError ?? '']),
-    {maxWidths: [38, 12, 8, 8, 24, 24, Math.max(20, width - 140)]},
+    {maxWidths: [38, 12, 8, 8, 30, 30, 200], shrink: [6, 5, 4]},
   )
   return result.next ? `${table}\nmore rows: --after ${result.next}` : table
 }
@@ -100,7 +99,7 @@ export function renderDrain(result: DrainResult): string {
     lines.push(`dry run: ${n(result.eligible)} pending row${result.eligible === 1 ? '' : 's'} would be published; nothing was sent`)
     if (result.idle) lines.push(`nothing to publish: ${result.idle.reason}`)
     if (result.sample.length > 0)
-      lines.push(renderTable(['id', 'event type', 'exchange', 'routing key', 'attempts', 'age'], result.sample.map((s) => [s.id, s.eventType ?? '', s.exchange, s.routingKey, s.attempts ?? '', age(s.ageMs)]), {maxWidths: [38, 24, 30, 30, 8, 8]}))
+      lines.push(renderTable(['id', 'event type', 'exchange', 'routing key', 'attempts', 'age'], result.sample.map((s) => [s.id, s.eventType ?? '', s.exchange, s.routingKey, s.attempts ?? '', age(s.ageMs)]), {maxWidths: [38, 30, 30, 30, 8, 8], shrink: [3, 2, 1]}))
     return lines.join('\n')
   }
   if (result.cancelled) return 'cancelled: nothing was published'
@@ -110,7 +109,7 @@ export function renderDrain(result: DrainResult): string {
     [[n(result.published), n(result.returned), n(result.nacked), n(result.invalid), n(result.deadLettered), n(result.remaining), n(result.batches), `${n(result.rate)}/s`]],
   ))
   if (result.failures.length > 0)
-    lines.push(renderTable(['id', 'outcome', 'reason', 'dead letter'], result.failures.map((f) => [f.id, f.outcome, f.reason, f.deadLettered ? 'yes' : '']), {maxWidths: [38, 10, 60, 11]}))
+    lines.push(renderTable(['id', 'outcome', 'reason', 'dead letter'], result.failures.map((f) => [f.id, f.outcome, f.reason, f.deadLettered ? 'yes' : '']), {maxWidths: [38, 10, 200, 11], shrink: [2]}))
   if (result.interrupted) lines.push(paint('yellow', 'stopped early: the batch in hand was finished'))
   return lines.join('\n')
 }
@@ -119,7 +118,7 @@ export function renderRequeue(result: RequeueResult): string {
   if (result.dryRun) {
     const lines = [`dry run: ${n(result.matching)} dead-letter row${result.matching === 1 ? '' : 's'} would go back to pending`]
     if (result.sample.length > 0)
-      lines.push(renderTable(['id', 'event type', 'attempts', 'age', 'last error'], result.sample.map((s) => [s.id, s.eventType ?? '', s.attempts ?? '', age(s.ageMs), s.lastError ?? '']), {maxWidths: [38, 24, 8, 8, 60]}))
+      lines.push(renderTable(['id', 'event type', 'attempts', 'age', 'last error'], result.sample.map((s) => [s.id, s.eventType ?? '', s.attempts ?? '', age(s.ageMs), s.lastError ?? '']), {maxWidths: [38, 30, 8, 8, 200], shrink: [4, 1]}))
     return lines.join('\n')
   }
   if (result.cancelled) return 'cancelled: nothing was changed'
