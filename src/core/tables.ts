@@ -1,6 +1,6 @@
 import type {Config} from '../config/schema.js'
 import {ConfigError} from './errors.js'
-import type {SqlPort} from './ports.js'
+import type {SqlExecutor} from './ports.js'
 
 export type TableRole = 'outbox' | 'inbox' | 'orders'
 
@@ -22,7 +22,7 @@ export interface TableCheck {
 }
 
 /** Reads information_schema once and tells, for each mapped table, which mapped columns really exist. */
-export async function inspectTables(sql: SqlPort, config: Config): Promise<Record<TableRole, TableCheck>> {
+export async function inspectTables(sql: SqlExecutor, config: Config): Promise<Record<TableRole, TableCheck>> {
   const mapped: Record<TableRole, {table: string; columns: Record<string, string | null>}> = {
     outbox: config.outbox,
     inbox: config.inbox,
