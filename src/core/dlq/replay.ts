@@ -1,4 +1,5 @@
-import {oneLine} from '../errors.js'
+import {publishLimitError} from '../amqp-limits.js'
+import {OperationError, oneLine} from '../errors.js'
 import type {OutgoingMessage, ProgressCallback, PublisherPort} from '../ports.js'
 import {type DeadLetterFilters, decideReplay, matcher, replayMessage, returnKey, type Target, type TargetOverride} from './decide.js'
 import type {DeadLetter, DeadLetterQueues, DeadLetterReader} from './ports.js'
@@ -99,6 +100,10 @@ export async function replayDeadLetters(
   if (state.messages === 0) return report
   const publisher = ports.publisher
   if (!options.dryRun && !publisher) throw new Error('replayDeadLetters needs a publisher unless it is a dry run')
+  // Every message would fail on an exchange the operator named that does not exist: a usage mistake, said before reading.
+  const named = options.override && 'exchange' in options.override ? options.override.exchange : undefined
+  if (named !== undefined && publisher?.missingExchanges && (await publisher.missingExchanges([named])).has(named))
+    throw new OperationError(`RabbitMQ: exchange "${named}" does not exist`, 'declare it (msgops topology apply) or name another --to-exchange; nothing was moved')
   const matches = matcher(options.filters, now)
   const targets = new Map<string, TargetCount>()
   const countTarget = (target: Target) => {
@@ -126,6 +131,19 @@ export async function replayDeadLetters(
     if (report.failures.length < DETAIL_LIMIT) report.failures.push({...item.info, target: item.target, error: reason})
   }
 
+  // A message the broker would refuse (a missing exchange closes the channel; an over-long field throws in the client)
+  // fails alone and stays in the queue: published with the others, it would fail them all after some were copied.
+  const setAside = async (items: Item[]): Promise<Item[]> => {
+    const missing = publisher!.missingExchanges ? await publisher!.missingExchanges([...new Set(items.map((i) => i.message.exchange))]) : new Set<string>()
+    const sendable: Item[] = []
+    for (const item of items) {
+      const reason = publishLimitError(item.message) ?? (missing.has(item.message.exchange) ? `exchange "${item.message.exchange}" does not exist` : null)
+      if (reason) fail(item, `set aside: ${reason}`)
+      else sendable.push(item)
+    }
+    return sendable
+  }
+
   const flush = async () => {
     const items = batch
     batch = []
@@ -136,14 +154,16 @@ export async function replayDeadLetters(
       for (const item of items) fail(item, `not published: ${oneLine(stopped.message)}`)
       return
     }
-    for (const item of items) keysInFlight.set(item.key, (keysInFlight.get(item.key) ?? 0) + 1)
-    messagesInFlight += items.length
+    const sendable = await setAside(items)
+    if (sendable.length === 0) return
+    for (const item of sendable) keysInFlight.set(item.key, (keysInFlight.get(item.key) ?? 0) + 1)
+    messagesInFlight += sendable.length
     const work: Promise<void> = publisher!
-      .publishBatch(items.map((i) => i.message), {timeoutMs: options.publishTimeoutMs})
+      .publishBatch(sendable.map((i) => i.message), {timeoutMs: options.publishTimeoutMs})
       .then(
         async (outcomes) => {
           // A channel closed by the broker (e.g. a missing exchange) rejects the whole batch: handled below.
-          for (const [index, item] of items.entries()) {
+          for (const [index, item] of sendable.entries()) {
             const outcome = outcomes[index]
             if (outcome.status !== 'confirmed') fail(item, outcome.reason)
             else if (reader.ack(item.letter)) {
@@ -155,13 +175,13 @@ export async function replayDeadLetters(
         (error: Error) => {
           // The channel died or confirms timed out: these may or may not have arrived, so their dead letters stay.
           stopped ??= error
-          for (const item of items) fail(item, `unconfirmed: ${oneLine(error.message)}`)
+          for (const item of sendable) fail(item, `unconfirmed: ${oneLine(error.message)}`)
         },
       )
       .finally(() => {
         inFlight.delete(work)
-        messagesInFlight -= items.length
-        for (const item of items) {
+        messagesInFlight -= sendable.length
+        for (const item of sendable) {
           const n = (keysInFlight.get(item.key) ?? 1) - 1
           if (n === 0) keysInFlight.delete(item.key)
           else keysInFlight.set(item.key, n)

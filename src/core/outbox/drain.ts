@@ -1,11 +1,12 @@
 import type {Config} from '../../config/schema.js'
+import {publishLimitError} from '../amqp-limits.js'
 import {formatDuration} from '../duration.js'
 import {ConfigError, OperationError} from '../errors.js'
 import type {OutgoingMessage, ProgressCallback, PublishOutcome, PublisherPort, SqlExecutor, SqlPort} from '../ports.js'
 import {supportsSkipLocked} from '../sql.js'
 import {type Clock, systemClock} from '../time.js'
 import {type OutboxRow, OutboxRepository, type RowFilter} from './repository.js'
-import {headersOf, type OutboxTable, payloadText, resolveOutbox} from './table.js'
+import {type OutboxTable, payloadText, resolveOutbox, rowHeaders} from './table.js'
 
 export interface DrainPorts {
   sql: SqlPort
@@ -137,15 +138,19 @@ export function decideRow(outcome: PublishOutcome['status'] | 'invalid', attempt
 export function toMessage(row: OutboxRow, table: OutboxTable, drainedAt: string): OutgoingMessage | {invalid: string} {
   const exchange = row.exchange ?? table.exchange
   if (exchange === null) return {invalid: 'no exchange: the row has none and outbox.exchange is not configured'}
-  const routingKey = row.routingKey ?? table.routingKey ?? ''
+  const headers = rowHeaders(row.headers)
+  if ('invalid' in headers) return headers
   const properties: OutgoingMessage['properties'] = {
     messageId: row.id,
     contentType: 'application/json',
-    headers: {...headersOf(row.headers), 'x-msgops-drained-at': drainedAt},
+    headers: {...headers.headers, 'x-msgops-drained-at': drainedAt},
     timestamp: Math.floor(Date.now() / 1000),
   }
   if (row.eventType) properties.type = row.eventType
-  return {exchange, routingKey, body: Buffer.from(payloadText(row.payload), 'utf8'), properties}
+  const message = {exchange, routingKey: row.routingKey ?? table.routingKey ?? '', body: Buffer.from(payloadText(row.payload), 'utf8'), properties}
+  // A row the protocol cannot carry would throw inside the batch (or close its channel): it is set aside alone.
+  const limit = publishLimitError(message)
+  return limit ? {invalid: limit} : message
 }
 
 /** Rows younger than this are left to the application's own relay, unless --older-than says otherwise. */

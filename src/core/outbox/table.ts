@@ -55,6 +55,32 @@ export function parseJsonValue(value: unknown): unknown {
 
 /** Headers column as a plain object; anything that is not a JSON object gives no headers. */
 export function headersOf(value: unknown): Record<string, unknown> {
-  const parsed = parseJsonValue(value)
-  return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {}
+  const read = rowHeaders(value)
+  return 'headers' in read ? read.headers : {}
+}
+
+/**
+ * The headers a row asks to be published with.
+ *
+ * | headers column                 | result                                          |
+ * | ------------------------------ | ----------------------------------------------- |
+ * | NULL, empty text               | no headers                                      |
+ * | a JSON object                  | that object                                     |
+ * | JSON that is not an object     | invalid: "the headers column holds a JSON …"    |
+ * | text that is not JSON          | invalid: "the headers column is not JSON: …"    |
+ */
+export function rowHeaders(value: unknown): {headers: Record<string, unknown>} | {invalid: string} {
+  if (value === null || value === undefined) return {headers: {}}
+  if (typeof value === 'object' && !Buffer.isBuffer(value)) return Array.isArray(value) ? {invalid: 'the headers column holds a JSON array, not an object'} : {headers: value as Record<string, unknown>}
+  const text = payloadText(value)
+  if (text.trim() === '') return {headers: {}}
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (error) {
+    return {invalid: `the headers column is not JSON: ${(error as Error).message}`}
+  }
+  if (parsed === null) return {headers: {}}
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) return {invalid: `the headers column holds a JSON ${Array.isArray(parsed) ? 'array' : typeof parsed}, not an object`}
+  return {headers: parsed as Record<string, unknown>}
 }

@@ -1,0 +1,61 @@
+import amqp, {type Channel, type ChannelModel} from 'amqplib'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {cliEnv, createTestRedis, createTestVhost, makeAll, runCli, type TestRedis, type TestVhost} from '../helpers/env.js'
+
+/**
+ * Dead letters that cannot go back — their x-death names an exchange that no longer exists, or a routing key over AMQP's
+ * 255 bytes — are set aside (left in the queue, counted as failed with the reason), and the others move: exactly once,
+ * however often replay runs.
+ */
+let vhost: TestVhost
+let redis: TestRedis
+let conn: ChannelModel
+let ch: Channel
+let env: Record<string, string>
+const DLQ = 'poison.dlq'
+
+const death = (exchange: string, routingKey: string) => ({
+  'x-death': [{count: 1, reason: 'rejected', queue: 'orders.q', time: {'!': 'timestamp', value: Math.floor(Date.now() / 1000) - 60}, exchange, 'routing-keys': [routingKey]}],
+  'x-first-death-reason': 'rejected', 'x-first-death-queue': 'orders.q', 'x-first-death-exchange': exchange,
+})
+
+beforeAll(async () => {
+  ;[vhost, redis] = await makeAll([createTestVhost(), createTestRedis()] as const)
+  env = cliEnv({vhost, redis})
+  conn = await amqp.connect(vhost.amqpUrl)
+  ch = await conn.createChannel()
+  await ch.assertExchange('orders.x', 'topic', {durable: true})
+  await ch.assertQueue('orders.q', {durable: true})
+  await ch.bindQueue('orders.q', 'orders.x', 'order.#')
+  await ch.assertQueue(DLQ, {durable: true})
+  for (let i = 0; i < 10; i++) ch.sendToQueue(DLQ, Buffer.from(`{"n":${i}}`), {messageId: `good-${i}`, persistent: true, headers: death('orders.x', 'order.created')})
+  ch.sendToQueue(DLQ, Buffer.from('{}'), {messageId: 'gone-1', persistent: true, headers: death('gone.x', 'order.created')})
+  ch.sendToQueue(DLQ, Buffer.from('{}'), {messageId: 'long-1', persistent: true, headers: death('orders.x', `order.${'k'.repeat(300)}`)})
+  while ((await ch.checkQueue(DLQ)).messageCount < 12) await new Promise((r) => setTimeout(r, 50))
+})
+
+afterAll(async () => {
+  await conn?.close().catch(() => {})
+  await Promise.all([vhost?.drop(), redis?.cleanup()])
+})
+
+describe('dlq replay with dead letters that cannot go back', () => {
+  it('sets them aside with their reason, moves the others once, and a second run copies nothing again', async () => {
+    const first = await runCli(['dlq', 'replay', DLQ, '--yes', '--json'], {env})
+    expect(first.code, first.stderr).toBe(1)
+    const report = JSON.parse(first.stdout)
+    expect(report).toMatchObject({moved: 10, failed: 2, skipped: 0})
+    const reasons = Object.fromEntries(report.failures.map((f: {messageId: string; error: string}) => [f.messageId, f.error]))
+    expect(reasons['gone-1']).toBe('set aside: exchange "gone.x" does not exist')
+    expect(reasons['long-1']).toMatch(/^set aside: the routing key is 306 bytes, above AMQP's 255-byte limit/)
+    expect((await ch.checkQueue('orders.q')).messageCount).toBe(10)
+    expect((await ch.checkQueue(DLQ)).messageCount).toBe(2)
+
+    const second = await runCli(['dlq', 'replay', DLQ, '--yes', '--json'], {env})
+    expect(second.code).toBe(1)
+    expect(JSON.parse(second.stdout)).toMatchObject({moved: 0, failed: 2})
+    expect((await ch.checkQueue('orders.q')).messageCount).toBe(10)
+    expect((await ch.checkQueue(DLQ)).messageCount).toBe(2)
+  })
+})
