@@ -288,6 +288,10 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   public override async catch(error: Error & {oclif?: {exit?: number}; code?: string}): Promise<void> {
     // A parse error was handled here; oclif must not also warn that the command never parsed.
     ;(this as unknown as {parsed: boolean}).parsed = true
+    // A lock lost while the process was paused explains the timeouts that followed: its line, not theirs.
+    for (const held of this.locks) held.checkExpired()
+    const lost = this.locks.find((l) => l.lost.aborted)?.lost.reason
+    if (lost instanceof MsgopsError && error !== lost) error = lost
     const interrupted = this.interrupt.signal.aborted
     let code = interrupted ? STOP_SIGNALS[this.stoppedBy ?? 'SIGINT'] : exitCodeFor(error)
     let message = interrupted && !(error instanceof MsgopsError && error.kind !== 'interrupted') ? (this.interrupt.signal.reason as Error).message : error.message

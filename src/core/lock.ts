@@ -25,8 +25,10 @@ export interface LockOptions {
 export interface HeldLock {
   readonly key: string
   readonly owner: LockOwner
-  /** Aborted when a renewal finds the lock gone or taken: the work must stop. */
+  /** Aborted when a renewal finds the lock gone or taken, or its lifetime passed unrenewed: the work must stop. */
   readonly lost: AbortSignal
+  /** Aborts `lost` at once when the lock's lifetime has passed since its last renewal (the process was paused). */
+  checkExpired(): void
   release(): Promise<void>
 }
 
@@ -59,10 +61,24 @@ export async function acquireLock(store: LockStore, key: string, options: LockOp
   }
 
   const lost = new AbortController()
+  let renewedAt = Date.now()
+  /** Past its lifetime since the last renewal: this process was stopped (SIGSTOP, a long pause) and the key expired. */
+  const expired = () => {
+    const silent = Date.now() - renewedAt
+    if (silent <= ttlMs || lost.signal.aborted) return
+    lost.abort(new LockHeldError(
+      `lock ${key} was lost while this process was paused for ${Math.round(silent / 1000)}s, longer than the lock's ${Math.round(ttlMs / 1000)}s lifetime`,
+      'another run may hold it now; what was in flight was stopped, run again to finish',
+    ))
+  }
   const timer = setInterval(() => {
+    expired()
+    if (lost.signal.aborted) return
+    const asked = Date.now()
     store.renewIfEquals(key, value, ttlMs).then(
       (still) => {
-        if (!still) lost.abort(new LockHeldError(`lock ${key} was lost while the work ran`, 'another run may have taken it; check before running again'))
+        if (still) renewedAt = asked
+        else lost.abort(new LockHeldError(`lock ${key} was lost while the work ran`, 'another run may have taken it; check before running again'))
       },
       (error) => lost.abort(error),
     )
@@ -74,6 +90,7 @@ export async function acquireLock(store: LockStore, key: string, options: LockOp
     key,
     owner,
     lost: lost.signal,
+    checkExpired: expired,
     async release() {
       if (released) return
       released = true
