@@ -1,4 +1,4 @@
-import mysql, {type Pool, type PoolConnection, type ResultSetHeader} from 'mysql2/promise'
+import mysql, {type Pool, type PoolConnection, type ResultSetHeader, type RowDataPacket} from 'mysql2/promise'
 
 import {ConnectionError, OperationError, oneLine} from '../core/errors.js'
 import {maskSecrets, maskUrl} from '../core/mask.js'
@@ -41,6 +41,12 @@ export class MysqlAdapter implements SqlPort {
     readonly statementTimeoutMs: number,
   ) {}
 
+  /**
+   * The session's offset from UTC (+HH:MM), read at connect: DATETIME values are the session's wall-clock time (what
+   * NOW() wrote), so they are read and written as instants in that offset, whatever the client's TZ is.
+   */
+  private timezone = 'Z'
+
   /** Opens a small pool and proves it with one round trip, within timeoutMs. */
   static async connect(url: string, timeoutMs: number, poolSize = 4, statementTimeoutMs = DEFAULT_STATEMENT_TIMEOUT_MS): Promise<MysqlAdapter> {
     const parsed = new URL(url)
@@ -76,7 +82,8 @@ export class MysqlAdapter implements SqlPort {
     })
     const adapter = new MysqlAdapter(pool, url, database, statementTimeoutMs)
     try {
-      await withTimeout(pool.query('SELECT 1'), timeoutMs)
+      const [rows] = await withTimeout(pool.query<RowDataPacket[]>('SELECT TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), NOW()) AS off'), timeoutMs)
+      adapter.timezone = utcOffset(Number(rows[0]?.off ?? 0))
     } catch (error) {
       await pool.end().catch(() => {})
       throw connectionError(url, error, timeoutMs)
@@ -85,11 +92,11 @@ export class MysqlAdapter implements SqlPort {
   }
 
   async query<T extends Row = Row>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return runQuery<T>(this.pool, sql, params, this.url, this.statementTimeoutMs)
+    return runQuery<T>(this.pool, {sql, timeout: this.statementTimeoutMs, timezone: this.timezone}, params, this.url)
   }
 
   async execute(sql: string, params: unknown[] = []): Promise<{affectedRows: number}> {
-    return runExecute(this.pool, sql, params, this.url, this.statementTimeoutMs)
+    return runExecute(this.pool, {sql, timeout: this.statementTimeoutMs, timezone: this.timezone}, params, this.url)
   }
 
   async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
@@ -100,20 +107,21 @@ export class MysqlAdapter implements SqlPort {
       throw connectionError(this.url, error, this.statementTimeoutMs)
     }
     const ms = this.statementTimeoutMs
+    const options = (sql: string, timeout = ms) => ({sql, timeout, timezone: this.timezone})
     const tx: SqlExecutor = {
-      query: <R extends Row = Row>(sql: string, params: unknown[] = []) => runQuery<R>(conn, sql, params, this.url, ms),
-      execute: (sql, params = []) => runExecute(conn, sql, params, this.url, ms),
+      query: <R extends Row = Row>(sql: string, params: unknown[] = []) => runQuery<R>(conn, options(sql), params, this.url),
+      execute: (sql, params = []) => runExecute(conn, options(sql), params, this.url),
     }
     let broken = false
     try {
-      await runExecute(conn, 'START TRANSACTION', [], this.url, ms)
+      await runExecute(conn, options('START TRANSACTION'), [], this.url)
       const result = await work(tx)
-      await runExecute(conn, 'COMMIT', [], this.url, ms)
+      await runExecute(conn, options('COMMIT'), [], this.url)
       return result
     } catch (error) {
       broken = error instanceof ConnectionError
       // A connection that stopped answering cannot roll back: destroying it makes the server roll back.
-      if (!broken) await runExecute(conn, 'ROLLBACK', [], this.url, Math.min(ms, 10_000)).catch(() => (broken = true))
+      if (!broken) await runExecute(conn, options('ROLLBACK', Math.min(ms, 10_000)), [], this.url).catch(() => (broken = true))
       throw error
     } finally {
       if (broken) conn.destroy()
@@ -132,23 +140,32 @@ export class MysqlAdapter implements SqlPort {
 }
 
 type Queryable = Pick<Pool, 'query'>
+type QueryOptions = {sql: string; timeout: number; timezone: string}
 
-async function runQuery<T>(on: Queryable, sql: string, params: unknown[], url: string, timeout: number): Promise<T[]> {
+async function runQuery<T>(on: Queryable, options: QueryOptions, params: unknown[], url: string): Promise<T[]> {
   try {
-    const [rows] = await on.query({sql, timeout}, params)
+    const [rows] = await on.query(options, params)
     return rows as T[]
   } catch (error) {
-    throw sqlError(url, error, timeout)
+    throw sqlError(url, error, options.timeout)
   }
 }
 
-async function runExecute(on: Queryable, sql: string, params: unknown[], url: string, timeout: number): Promise<{affectedRows: number}> {
+async function runExecute(on: Queryable, options: QueryOptions, params: unknown[], url: string): Promise<{affectedRows: number}> {
   try {
-    const [result] = await on.query<ResultSetHeader>({sql, timeout}, params)
+    const [result] = await on.query<ResultSetHeader>(options, params)
     return {affectedRows: result.affectedRows}
   } catch (error) {
-    throw sqlError(url, error, timeout)
+    throw sqlError(url, error, options.timeout)
   }
+}
+
+/** An offset in seconds as mysql2 takes it: "+08:00", "-05:30", "Z" for none (rounded to the minute). */
+export function utcOffset(seconds: number): string {
+  const minutes = Math.round(seconds / 60)
+  if (minutes === 0) return 'Z'
+  const abs = Math.abs(minutes)
+  return `${minutes < 0 ? '-' : '+'}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`
 }
 
 function sqlError(url: string, error: unknown, timeoutMs?: number): Error {

@@ -7,6 +7,7 @@ import {paint} from './color.js'
 import type {Metric} from './metrics.js'
 import {renderTable} from './table.js'
 import type {Service} from './target.js'
+import {humanTime} from './time.js'
 
 const n = (value: number) => value.toLocaleString('en-US')
 /** An age, or nothing for a table without a time column. */
@@ -76,7 +77,11 @@ export function renderList(result: ListResult): string {
 export function renderShow(row: ShownRow): string {
   const entries = Object.entries(row.columns).filter(([, value]) => value !== row.payload)
   const width = Math.max(...entries.map(([k]) => k.length))
-  const lines = entries.map(([k, value]) => `${k.padEnd(width)}  ${value === null ? paint('dim', 'NULL') : typeof value === 'object' ? JSON.stringify(value) : String(value)}`)
+  // Times come as ISO 8601 instants (the JSON form): shown in the one human format.
+  const instant = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/
+  const shown = (value: unknown) =>
+    value === null ? paint('dim', 'NULL') : typeof value === 'string' && instant.test(value) ? humanTime(value) : typeof value === 'object' ? JSON.stringify(value) : String(value)
+  const lines = entries.map(([k, value]) => `${k.padEnd(width)}  ${shown(value)}`)
   if (row.ageMs !== null) lines.push(`${'age'.padEnd(width)}  ${formatDuration(row.ageMs)}`)
   lines.push('', paint('bold', 'payload:'), typeof row.payload === 'string' ? row.payload : JSON.stringify(row.payload, null, 2))
   return lines.join('\n')

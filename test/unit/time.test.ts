@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
+import {utcOffset} from '../../src/adapters/mysql.js'
 import {sleep, withTimeout} from '../../src/core/time.js'
 
 describe('time', () => {
@@ -18,4 +19,16 @@ describe('time', () => {
     await expect(withTimeout(new Promise(() => {}), 10, () => new Error('no answer'))).rejects.toThrow('no answer')
     await expect(withTimeout(Promise.reject(new Error('own')), 1000)).rejects.toThrow('own')
   })
+})
+
+describe('utcOffset', () => {
+  it.each([
+    [0, 'Z'],
+    [20, 'Z'],
+    [28_800, '+08:00'],
+    [-25_200, '-07:00'],
+    [19_800, '+05:30'],
+    [-12_600, '-03:30'],
+    [28_790, '+08:00'],
+  ])('%d s is %s', (seconds, text) => expect(utcOffset(seconds)).toBe(text))
 })

@@ -375,7 +375,10 @@ export async function whyIdle(repo: OutboxRepository, on: SqlExecutor, base: Row
   const pendingOnly: RowFilter = {status: base.status, ids: base.ids}
   const pending = await repo.count(on, pendingOnly)
   const old = olderThanMs === undefined ? pending : await repo.count(on, {...pendingOnly, olderThanMs})
-  return idleReason({pending, younger: pending - old, notAvailable: repo.table.c.availableAt ? old : 0}, olderThanMs, defaultAge, base.ids !== undefined)
+  const idle = idleReason({pending, younger: pending - old, notAvailable: repo.table.c.availableAt ? old : 0}, olderThanMs, defaultAge, base.ids !== undefined)
+  // Young rows "created" well after now were written in another time zone than the session's: they wait for hours.
+  const future = pending - old > 0 ? await repo.count(on, {...pendingOnly, createdAfterNowMs: 60_000}) : 0
+  return future > 0 ? {...idle, reason: `${idle.reason}; ${future.toLocaleString('en-US')} of them ha${future === 1 ? 's' : 've'} created_at in the future: written in another time zone than the database session's?`} : idle
 }
 
 /** The sentence of whyIdle's decision table; eligible was 0, so every old enough pending row is one not available yet. */

@@ -29,6 +29,8 @@ export interface RowFilter {
   olderThanMs?: number
   /** created_at at most this old. */
   newerThanMs?: number
+  /** created_at later than this long after now (written in another time zone). */
+  createdAfterNowMs?: number
   aggregateId?: string
   eventType?: string
   /** Rows published to this exchange: their own exchange column, or outbox.exchange when they have none. */
@@ -85,6 +87,10 @@ export class OutboxRepository {
     if (filter.olderThanMs !== undefined) {
       conditions.push(`${this.timeColumn('--older-than')} <= NOW(3) - INTERVAL ? MICROSECOND`)
       params.push(Math.round(filter.olderThanMs * 1000))
+    }
+    if (filter.createdAfterNowMs !== undefined && c.createdAt) {
+      conditions.push(`${c.createdAt} > NOW(3) + INTERVAL ? MICROSECOND`)
+      params.push(Math.round(filter.createdAfterNowMs * 1000))
     }
     if (filter.newerThanMs !== undefined) {
       conditions.push(`${this.timeColumn('--newer-than')} >= NOW(3) - INTERVAL ? MICROSECOND`)

@@ -1,5 +1,6 @@
 import type {Config} from '../../config/schema.js'
-import type {SqlPort} from '../ports.js'
+import {formatDuration} from '../duration.js'
+import type {SqlExecutor, SqlPort} from '../ports.js'
 import {OutboxRepository} from './repository.js'
 import {resolveOutbox, statusName} from './table.js'
 
@@ -110,11 +111,13 @@ export async function outboxStatus(sql: SqlPort, options: StatusOptions): Promis
   let oldestPendingAgeMs: number | null = null
   let stuck: number | null = null
   if (c.createdAt) {
-    const [oldest] = await sql.query<{age: unknown}>(
-      `SELECT TIMESTAMPDIFF(MICROSECOND, MIN(${c.createdAt}), NOW(3)) DIV 1000 AS age FROM ${t} WHERE ${c.status} = ?`,
+    const [oldest] = await sql.query<{age: unknown; ahead: unknown}>(
+      `SELECT TIMESTAMPDIFF(MICROSECOND, MIN(${c.createdAt}), NOW(3)) DIV 1000 AS age, TIMESTAMPDIFF(MICROSECOND, NOW(3), MAX(${c.createdAt})) DIV 1000 AS ahead FROM ${t} WHERE ${c.status} = ?`,
       [statuses.pending],
     )
     oldestPendingAgeMs = oldest?.age === null || oldest?.age === undefined ? null : Number(oldest.age)
+    const ahead = Number(oldest?.ahead ?? 0)
+    if (ahead > FUTURE_TOLERANCE_MS) notes.push(futureNote(await countFuture(sql, t, c.createdAt, c.status, statuses.pending), ahead))
     const [stuckRow] = await sql.query<{n: unknown}>(
       `SELECT COUNT(*) AS n FROM ${t} WHERE ${c.status} = ? AND ${c.createdAt} <= NOW(3) - INTERVAL ? MICROSECOND`,
       [statuses.pending, stuckAfterMs * 1000],
@@ -185,4 +188,17 @@ export async function outboxStatus(sql: SqlPort, options: StatusOptions): Promis
   }
   report.alerts = statusAlerts(report, options)
   return report
+}
+
+/** Clocks of application hosts and the database drift by seconds; a row more than this ahead was written in another zone. */
+const FUTURE_TOLERANCE_MS = 60_000
+
+async function countFuture(sql: SqlExecutor, t: string, createdAt: string, status: string, pending: unknown): Promise<number> {
+  const [row] = await sql.query<{n: unknown}>(`SELECT COUNT(*) AS n FROM ${t} WHERE ${status} = ? AND ${createdAt} > NOW(3) + INTERVAL 1 MINUTE`, [pending])
+  return Number(row?.n ?? 0)
+}
+
+/** Rows created "in the future": a DATETIME written in another time zone than the session's, which drain and reconcile skip until then. */
+export function futureNote(rows: number, aheadMs: number): string {
+  return `${rows.toLocaleString('en-US')} pending row${rows === 1 ? ' has' : 's have'} created_at in the future (the newest ${formatDuration(aheadMs)} ahead of the database's clock): written in another time zone than the database session's? drain and reconcile take them only once that time has come`
 }
