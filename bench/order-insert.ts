@@ -24,17 +24,11 @@ import type {SqlExecutor} from '../src/core/ports.js'
 import {keyPage} from '../src/core/reconcile/merge.js'
 import {referenceDdl} from '../src/core/schema.js'
 import {createTestDatabase, type TestDatabase} from '../test/helpers/env.js'
+import {option} from './drain.js'
+import {waitForFlush} from './reconcile.js'
 
 const LOAD_CHUNK = 50_000
 const PAGE = 10_000
-
-function option(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`)
-  if (i < 0) return fallback
-  const value = Number(args[i + 1])
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} needs a positive integer`)
-  return value
-}
 
 function clientCounts(args: string[]): number[] {
   const i = args.indexOf('--clients')
@@ -149,23 +143,6 @@ async function readIds(side: Side, index: string | undefined): Promise<{ms: numb
   return {ms, keys, pagesFromDisk: (await diskReads(side.pool)) - before}
 }
 
-/** Until InnoDB has (nearly) no dirty pages, or has flushed none for 10 s, or `maxMs` passed: the load's flush skews the first rounds. */
-async function settle(pool: mysql.Pool, maxMs: number): Promise<number> {
-  const started = Date.now()
-  let fewest = Number.POSITIVE_INFINITY
-  let since = started
-  for (;;) {
-    const [rows] = (await pool.query("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'")) as unknown as [{Value: string}[]]
-    const dirty = Number(rows[0]?.Value ?? 0)
-    if (dirty < fewest) {
-      fewest = dirty
-      since = Date.now()
-    }
-    if (dirty < 100 || Date.now() - since > 10_000 || Date.now() - started > maxMs) return Date.now() - started
-    await new Promise((resolve) => setTimeout(resolve, 500))
-  }
-}
-
 export async function main(args: string[]): Promise<void> {
   const orders = option(args, 'orders', 5000)
   const runs = option(args, 'runs', 9)
@@ -195,7 +172,7 @@ export async function main(args: string[]): Promise<void> {
     const loadStart = Date.now()
     for (const side of sides) await fill(side, rows)
     process.stdout.write(`loaded ${fmt(rows)} orders + outbox rows into each in ${((Date.now() - loadStart) / 1000).toFixed(1)} s; `)
-    process.stdout.write(`flushed in ${(await settle(a.pool, 120_000) / 1000).toFixed(1)} s\n`)
+    process.stdout.write(`flushed in ${((await waitForFlush(a.pool, 120_000)).ms / 1000).toFixed(1)} s\n`)
     for (const side of sides) {
       const [sizes] = (await side.pool.query(
         "SELECT INDEX_NAME AS name, STAT_VALUE AS pages FROM mysql.innodb_index_stats WHERE database_name = DATABASE() AND table_name = 'outbox' AND stat_name = 'size' ORDER BY INDEX_NAME",
