@@ -22,7 +22,7 @@ import {initSchema} from '../src/core/schema.js'
 import {createTestDatabase, createTestVhost} from '../test/helpers/env.js'
 import {report, traceSql, tracePublisher} from './trace.js'
 
-function option(args: string[], name: string, fallback: number): number {
+export function option(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(`--${name}`)
   if (i < 0) return fallback
   const value = Number(args[i + 1])

@@ -250,7 +250,7 @@ export async function main(args: string[]): Promise<void> {
  * Waits until InnoDB has (nearly) no dirty pages left, or has flushed none for 10 s (MariaDB may keep a few thousand
  * dirty pages for minutes once it is idle), or the time is up.
  */
-async function waitForFlush(pool: mysql.Pool, maxMs: number): Promise<{ms: number; dirty: number}> {
+export async function waitForFlush(pool: mysql.Pool, maxMs: number): Promise<{ms: number; dirty: number}> {
   const started = Date.now()
   let fewest = Number.POSITIVE_INFINITY
   let since = started

@@ -71,8 +71,7 @@ export function referenceDdl(config: Config): string[] {
       index('KEY', 'idx_outbox_aggregate_id', [o.aggregateId]),
       index('KEY', 'idx_outbox_created_at', [o.createdAt]),
       index('KEY', 'idx_outbox_sent_at', [o.sentAt]),
-      // The ids alone, in order: reconcile reads them from here, not from the rows with their payloads (see narrowIndex).
-      index('KEY', 'idx_outbox_id', [o.id]),
+      // No idx_outbox_id (the ids alone, for reconcile's merge): it cost every order transaction 5–10% (bench/RESULTS.md#order-insert); doctor prints it.
     ]),
     table(config.inbox.table, [
       '  `id` BIGINT NOT NULL AUTO_INCREMENT',

@@ -133,6 +133,26 @@ describe('reconcile merge plan', () => {
     for (const mergePage of [1, 2, 1000]) expect(found(await run('merge', '7d', {mergePage}))).toEqual(reference)
   })
 
+  it('reads the outbox ids from an index of their own only when there is one, with the same findings', async () => {
+    const reference = found(await run('lookup', '7d'))
+    const merged = () =>
+      withConcatLimit(sql, 2_097_152, async (one, texts) => ({
+        report: await reconcile({sql: one}, DEFAULTS, {checks: CHECKS, since: parseTimeSpec('7d', '--since'), graceMs: 300_000, sample: 100, batchSize: 3, mergePage: 4, plan: 'merge'}),
+        texts,
+      }))
+    const primary = await merged()
+    expect(found(primary.report)).toEqual(reference)
+    expect(primary.texts.some((t) => t.includes('FORCE INDEX'))).toBe(false)
+    await sql.execute('CREATE INDEX idx_outbox_id ON outbox (id)')
+    try {
+      const narrow = await merged()
+      expect(found(narrow.report)).toEqual(reference)
+      expect(narrow.texts.some((t) => t.includes('FORCE INDEX (`idx_outbox_id`)'))).toBe(true)
+    } finally {
+      await sql.execute('DROP INDEX idx_outbox_id ON outbox')
+    }
+  })
+
   it('reads a page again row by row when group_concat_max_len cuts it inside its last key (the count still right)', async () => {
     // Three 8-character ids: 26 bytes packed, cut at 24 inside the third, which would come back as "cut-cc".
     for (const id of ['cut-aaaa', 'cut-bbbb', 'cut-cccc']) await outbox(id, 'sent')
