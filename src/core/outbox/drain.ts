@@ -156,7 +156,7 @@ export function toMessage(row: OutboxRow, table: OutboxTable, drainedAt: string)
 /** Rows younger than this are left to the application's own relay, unless --older-than says otherwise. */
 export const DEFAULT_OLDER_THAN_MS = 30_000
 
-/** Measured by `npm run bench -- drain`: 2 → 0.81, 3 → 0.85–0.87, 4 → 0.90 of the raw rate (docs/outbox.md). */
+/** Measured by `npm run bench -- drain`: 2 → 0.81, 3 → 0.85–0.87, 4 → 0.90 of the raw rate (bench/RESULTS.md). */
 export const DEFAULT_PIPELINE = 3
 
 function positive(value: number | undefined, fallback: number, what: string): number {

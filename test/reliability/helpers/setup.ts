@@ -52,7 +52,7 @@ export async function createWorld(prefix: string): Promise<World> {
 /** Seeded pseudo-random numbers (the demo's generator), so that a failing run can be replayed with the seed it printed. */
 export const random = seededRandom
 
-/** One line per figure, collected into docs/RELIABILITY.md. */
+/** One line per figure, collected into bench/RESULTS.md. */
 export function figure(name: string, values: Record<string, unknown>): void {
   process.stdout.write(`[reliability] ${name} ${JSON.stringify(values)}\n`)
 }
