@@ -3,6 +3,7 @@ import {Command, Flags, type Interfaces} from '@oclif/core'
 import {Services} from './adapters/services.js'
 import {loadConfig, type LoadedConfig} from './config/load.js'
 import type {Config} from './config/schema.js'
+import {withSecrets} from './config/secrets.js'
 import {writeAudit} from './core/audit.js'
 import {parseDuration} from './core/duration.js'
 import {EXIT, exitCodeFor, InterruptedError, MsgopsError, oneLine} from './core/errors.js'
@@ -140,7 +141,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
         connectTimeout: this.flags['connect-timeout'],
       },
     })
-    this.services = new Services(this.loaded.config)
+    // Passwords from MSGOPS_*_PASSWORD or a passwordFile go into the URLs the connections use, never into output.
+    this.services = new Services(withSecrets(this.loaded.config, process.env))
   }
 
   /** Asks before a change; refuses without a terminal, or with --json, unless --yes. */

@@ -45,6 +45,10 @@ const ENV_KEYS: Record<string, string[]> = {
   MSGOPS_MANAGEMENT_URL: ['management', 'url'],
   MSGOPS_CONNECT_TIMEOUT: ['connectTimeout'],
   MSGOPS_REDIS_KEY_PREFIX: ['redis', 'keyPrefix'],
+  MSGOPS_MYSQL_PASSWORD_FILE: ['mysql', 'passwordFile'],
+  MSGOPS_AMQP_PASSWORD_FILE: ['amqp', 'passwordFile'],
+  MSGOPS_REDIS_PASSWORD_FILE: ['redis', 'passwordFile'],
+  MSGOPS_MANAGEMENT_PASSWORD_FILE: ['management', 'passwordFile'],
 }
 
 const FLAG_KEYS: Record<keyof ConfigOverrides, string[]> = {

@@ -66,14 +66,18 @@ export const orderColumns = z.strictObject({
   updatedAt: column,
 })
 
+/** A file holding the service's password (read when connecting; refused when others may read it). */
+const passwordFile = z.string().min(1).max(4096).nullable().optional()
+
 const settings = {
-  mysql: z.strictObject({url: urlOf('MySQL', ['mysql:'])}),
-  amqp: z.strictObject({url: urlOf('AMQP', ['amqp:', 'amqps:'])}),
+  mysql: z.strictObject({url: urlOf('MySQL', ['mysql:']), passwordFile}),
+  amqp: z.strictObject({url: urlOf('AMQP', ['amqp:', 'amqps:']), passwordFile}),
   redis: z.strictObject({
     url: urlOf('Redis', ['redis:', 'rediss:']),
     keyPrefix: z.string().min(1).max(100).regex(/^[\w:.-]+$/, {message: 'may hold letters, digits, _ : . and - only'}),
+    passwordFile,
   }),
-  management: z.strictObject({url: urlOf('HTTP', ['http:', 'https:'])}),
+  management: z.strictObject({url: urlOf('HTTP', ['http:', 'https:']), passwordFile}),
   connectTimeout: duration,
   outbox: z.strictObject({
     table: identifier,
