@@ -8,6 +8,7 @@ import {writeAudit} from './core/audit.js'
 import {parseDuration} from './core/duration.js'
 import {EXIT, exitCodeFor, InterruptedError, MsgopsError, oneLine} from './core/errors.js'
 import {acquireLock, type HeldLock} from './core/lock.js'
+import {requirePrivileges} from './core/privileges.js'
 import {maskSecrets} from './core/mask.js'
 import {type Outcome, OUTCOME_EXIT} from './core/outcome.js'
 import type {ProgressCallback} from './core/ports.js'
@@ -51,6 +52,8 @@ export interface ChangePlan<R> {
   lock?: {name: string; wait?: string; when?: 'first' | 'after-confirm'}
   /** Refuse at once when nobody could confirm, instead of after a long read (reconcile --fix). */
   refuseEarly?: boolean
+  /** The MySQL grants it needs (a key of COMMAND_NEEDS): refused before anything changes when the user lacks one. */
+  needs?: string
   /** The label of the progress bar (none when not given). */
   progress?: string
   work(ctx: ChangeContext): Promise<R>
@@ -162,6 +165,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
    */
   protected async change<R>(plan: ChangePlan<R>): Promise<R> {
     if (plan.refuseEarly && !plan.dryRun) requireConfirmable({yes: plan.yes, json: this.jsonEnabled()})
+    if (plan.needs && !plan.dryRun) await requirePrivileges(await this.services.mysql(), this.settings, plan.needs)
     const stop = new AbortController()
     const follow = (signal: AbortSignal) => {
       if (signal.aborted) stop.abort(signal.reason)

@@ -62,7 +62,7 @@ Exit 0 when clean or when --fix repaired everything it found, 1 when anything wa
     const fixing = {applied: false}
     try {
       const result = await this.change({
-        yes: f.yes, dryRun: !applying, refuseEarly: applying,
+        yes: f.yes, dryRun: !applying, refuseEarly: applying, needs: 'reconcile --fix',
         // Even a reading run takes it: two reconciles at once would double the load for the same answer.
         lock: {name: 'reconcile', wait: f['wait-lock'], when: 'first'},
         progress: 'reconcile',

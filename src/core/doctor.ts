@@ -1,5 +1,6 @@
 import type {Config} from '../config/schema.js'
 import type {SqlPort} from './ports.js'
+import {COMMAND_NEEDS, missingFor, readGrants} from './privileges.js'
 import {supportsSkipLocked} from './sql.js'
 import {indexColumn, leadsPrimaryKey, narrowIndex} from './reconcile/merge.js'
 import {inspectTables, type TableCheck} from './tables.js'
@@ -118,6 +119,7 @@ async function sqlChecks(sql: SqlPort & {url: string}, config: Config): Promise<
   const tables = await inspectTables(sql, config)
   checks.push(...tableChecks(tables.outbox), ...tableChecks(tables.inbox), ...tableChecks(tables.orders))
   checks.push(await outboxIndexCheck(sql, config, tables.outbox))
+  checks.push(await grantsCheck(sql, config))
   const skip = supportsSkipLocked(version)
   checks.push({
     name: 'mysql.skip-locked',
@@ -125,4 +127,20 @@ async function sqlChecks(sql: SqlPort & {url: string}, config: Config): Promise<
     detail: skip ? 'FOR UPDATE SKIP LOCKED is supported' : `${version} lacks FOR UPDATE SKIP LOCKED (needs MySQL 8.0.1+ or MariaDB 10.6+); drain runs under the Redis lock alone`,
   })
   return checks
+}
+
+/** Which commands the configured MySQL user may run (a read-only user is fine for status, trace, top and reconcile). */
+async function grantsCheck(sql: SqlPort, config: Config): Promise<DoctorCheck> {
+  const name = 'mysql.grants'
+  const {user, db, grants} = await readGrants(sql)
+  if (grants === null) return {name, ok: true, detail: `${user}: grants not read (roles or column grants); each command checks what it needs as it runs`}
+  const can: string[] = []
+  const cannot: string[] = []
+  for (const command of Object.keys(COMMAND_NEEDS)) {
+    const missing = missingFor(command, config, db, grants)
+    if (missing.length === 0) can.push(command === 'read' ? 'the reading commands' : command)
+    else cannot.push(`${command === 'read' ? 'the reading commands' : command} (lacks ${missing.join(', ')})`)
+  }
+  const readable = missingFor('read', config, db, grants).length === 0
+  return {name, ok: readable, detail: `${user} may run ${can.length > 0 ? can.join(', ') : 'nothing'}${cannot.length > 0 ? `; not ${cannot.join('; ')}` : ''}`}
 }

@@ -42,6 +42,7 @@ Exit 0 on success (or when the confirmation was declined), 2 on errors.`
     let archive: JsonlArchive | undefined
     try {
       return await this.change({
+        needs: 'dlq replay, purge, restore',
         yes: f.yes, dryRun: options.dryRun,
         // The same lock as replay: a purge and a replay of one queue must not read it side by side.
         lock: {name: `dlq-replay:${queue}`, wait: f['wait-lock']},

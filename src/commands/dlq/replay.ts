@@ -55,6 +55,7 @@ Exit 0 when everything that matched moved (or the confirmation was declined), 1 
     const publisher = options.dryRun ? undefined : new ConfirmPublisher(amqp)
     try {
       return await this.change({
+        needs: 'dlq replay, purge, restore',
         yes: f.yes, dryRun: options.dryRun,
         lock: {name: `dlq-replay:${queue}`, wait: f['wait-lock']},
         progress: options.dryRun ? 'reading' : 'replaying',

@@ -59,6 +59,7 @@ Exit 0 all published (or nothing to do: it says why), 1 some rows were returned,
     const publisher = new ConfirmPublisher(await this.services.amqp())
     try {
       return await this.change({
+        needs: 'outbox drain',
         yes: f.yes, dryRun: f['dry-run'],
         // Taken once the person has said yes: an unanswered prompt must not hold every other drain back.
         lock: f.lock && !f['dry-run'] ? {name: 'outbox-drain', wait: f['wait-lock']} : undefined,

@@ -39,6 +39,7 @@ Exit 0 done (or nothing matched), 2 a usage, configuration or connection error, 
       olderThanMs: f['older-than'] === undefined ? undefined : parseDuration(f['older-than'], '--older-than'),
     }
     return this.change({
+      needs: 'outbox requeue',
       yes: f.yes, dryRun: f['dry-run'],
       progress: 'requeue',
       work: (ctx) => requeueOutbox(sql, {...options, signal: ctx.signal, confirm: ({matching}) => ctx.confirm(requeueQuestion(matching, ctx.target))}, ctx.progress),

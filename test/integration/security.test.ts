@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import mysql from 'mysql2/promise'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {createTestDatabase, createTestRedis, MYSQL_ROOT, runCli, type TestDatabase, type TestRedis, uniqueName} from '../helpers/env.js'
+import {createTestDatabase, createTestRedis, createTestVhost, MYSQL_ROOT, runCli, type TestDatabase, type TestRedis, uniqueName} from '../helpers/env.js'
 
 /**
  * No secret on the command line: passwords come from MSGOPS_<SERVICE>_PASSWORD or a <service>.passwordFile that only
@@ -85,5 +85,39 @@ describe('passwords without the command line', () => {
     expect(byKey['redis.passwordFile']).toMatchObject({value: file, source: 'env'})
     expect(byKey['amqp.password']).toMatchObject({value: '****', source: 'default'})
     expect(byKey['mysql.password'].source).toBe('env')
+  })
+})
+
+describe('least privilege', () => {
+  it('doctor says what a read-only user may run; a drain by it is refused before anything is published', async () => {
+    const root = await mysql.createConnection(MYSQL_ROOT)
+    const ro = uniqueName('ro').slice(0, 30)
+    await root.query('CREATE USER ?@? IDENTIFIED BY ?', [ro, '%', SECRET])
+    await root.query(`GRANT SELECT ON \`${db.name}\`.* TO ?@?`, [ro, '%'])
+    try {
+      const vhost = await createTestVhost()
+      try {
+        const admin = {MSGOPS_MYSQL_URL: db.url, MSGOPS_REDIS_KEY_PREFIX: redis.prefix, MSGOPS_AMQP_URL: vhost.amqpUrl}
+        expect((await runCli(['schema', 'init'], {env: admin})).code).toBe(0)
+        await root.query(`INSERT INTO \`${db.name}\`.outbox (id, exchange, routing_key, payload, status, created_at) VALUES ('ro-1', 'amq.topic', 'x', '{}', 'pending', NOW(3) - INTERVAL 1 HOUR)`)
+        const env = {...admin, MSGOPS_MYSQL_URL: `mysql://${ro}@127.0.0.1:3306/${db.name}`, MSGOPS_MYSQL_PASSWORD: SECRET}
+        const doctor = await runCli(['doctor', '--json'], {env})
+        const grants = (JSON.parse(doctor.stdout) as {name: string; ok: boolean; detail: string}[]).find((c) => c.name === 'mysql.grants')!
+        expect(grants.ok).toBe(true)
+        expect(grants.detail).toMatch(new RegExp(`^${ro}@% may run the reading commands; not outbox drain \\(lacks UPDATE on outbox, INSERT on msgops_audit\\);`))
+        const drain = await runCli(['outbox', 'drain', '--yes'], {env})
+        expect(drain.code).toBe(2)
+        expect(drain.stderr).toBe(`Error: the MySQL user ${ro}@% lacks UPDATE on outbox, INSERT on msgops_audit, which msgops outbox drain needs; nothing was changed; grant it (docs/security.md lists the grants of each command), or run as a user that has it\n`)
+        const [rows] = await root.query<any[]>(`SELECT status FROM \`${db.name}\`.outbox WHERE id = 'ro-1'`)
+        expect(rows[0].status).toBe('pending')
+        // Reading works: status as the read-only user.
+        expect((await runCli(['outbox', 'status'], {env})).code).toBe(0)
+      } finally {
+        await vhost.drop()
+      }
+    } finally {
+      await root.query('DROP USER IF EXISTS ?@?', [ro, '%'])
+      await root.end()
+    }
   })
 })
