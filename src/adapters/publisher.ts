@@ -24,6 +24,8 @@ export class ConfirmPublisher implements PublisherPort {
   private failure?: Error
   private seq = 0
   private readonly pending = new Map<number, Pending>()
+  /** The batch being written to the channel: batches in flight are written one after another, never interleaved. */
+  private writing: Promise<void> = Promise.resolve()
   /** What this publisher knows of each exchange it was asked about (or saw refused): exists or not. */
   private readonly exchanges = new Map<string, Promise<boolean>>()
 
@@ -96,7 +98,13 @@ export class ConfirmPublisher implements PublisherPort {
       fail(new OperationError(`RabbitMQ did not confirm ${messages.length - settled} of ${messages.length} messages within ${timeoutMs} ms${blocked}`, 'nothing unconfirmed was marked done; check the broker (memory or disk alarm) and run again'))
     }, timeoutMs)
     const seqs: number[] = []
+    // Written in call order, each batch whole: a batch that waits for the socket to drain must not let the next one's
+    // messages in between, or one aggregate's events would reach the queue out of id order.
+    const previous = this.writing
+    let written!: () => void
+    this.writing = new Promise<void>((resolve) => (written = resolve))
     try {
+      await Promise.race([previous, all])
       for (const [index, message] of messages.entries()) {
         if (this.failure) throw this.failure
         const seq = ++this.seq
@@ -127,8 +135,10 @@ export class ConfirmPublisher implements PublisherPort {
         // Respect the socket's back-pressure instead of buffering a whole batch in memory.
         if (!ok) await Promise.race([new Promise<void>((resolve) => channel.once('drain', resolve)), all])
       }
+      written()
       await all
     } finally {
+      written()
       clearTimeout(timer)
       channel.removeListener('close', onClose)
       for (const seq of seqs) this.pending.delete(seq)

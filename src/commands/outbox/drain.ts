@@ -5,6 +5,7 @@ import {ConfirmPublisher} from '../../adapters/publisher.js'
 import {parseDuration} from '../../core/duration.js'
 import {UsageError} from '../../core/errors.js'
 import {changeOutcome} from '../../core/outcome.js'
+import {parsePart, partName} from '../../core/part.js'
 import {DEFAULT_PIPELINE, drainOutbox, type DrainPlan, type DrainResult} from '../../core/outbox/drain.js'
 import {withTimeout} from '../../core/time.js'
 import {drainQuestion, renderDrain} from '../../render/outbox.js'
@@ -23,6 +24,7 @@ Exit 0 all published (or nothing to do: it says why), 1 some rows were returned,
     '<%= config.bin %> <%= command.id %> --older-than 1m --yes',
     '<%= config.bin %> <%= command.id %> --limit 10000 --batch-size 200 --rate 500 --yes --json',
     '<%= config.bin %> <%= command.id %> --wait-lock 2m --yes',
+    '<%= config.bin %> <%= command.id %> --part 1/2 --ordered --yes',
   ]
 
   static graceful = 'the batch in hand'
@@ -39,6 +41,9 @@ Exit 0 all published (or nothing to do: it says why), 1 some rows were returned,
     yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation'}),
     lock: Flags.boolean({description: 'take the Redis lock outbox-drain (--no-lock to skip)', default: true, allowNo: true}),
     'wait-lock': Flags.string({description: 'wait this long for the lock instead of giving up at once, e.g. 2m'}),
+    part: Flags.string({description: 'drain only part I of N (e.g. 2/4), by a hash of the aggregate id: N drains side by side, each aggregate in one part, under the lock outbox-drain:I/N'}),
+    parts: Flags.integer({description: 'drain part $JOB_COMPLETION_INDEX+1 of N (a Kubernetes Indexed Job)', min: 1, max: 1024}),
+    ordered: Flags.boolean({description: 'a row waits while an earlier row of its aggregate is pending or a dead letter: each aggregate\'s events leave one at a time, in id order'}),
   }
 
   async run(): Promise<DrainResult> {
@@ -46,8 +51,9 @@ Exit 0 all published (or nothing to do: it says why), 1 some rows were returned,
     const confirmTimeoutMs = parseDuration(f.timeout, '--timeout')
     if (confirmTimeoutMs < 100 || confirmTimeoutMs > MAX_CONFIRM_TIMEOUT_MS) throw new UsageError(`--timeout ${f.timeout} is out of range`, 'use between 100ms and 10m')
     if (f['wait-lock'] !== undefined && !f.lock) throw new UsageError('--wait-lock cannot be combined with --no-lock')
+    const part = parsePart(f.part, f.parts)
     const options = {
-      config: this.settings, limit: f.limit, batchSize: f['batch-size'], pipeline: f['in-flight'], maxAttempts: f['max-attempts'],
+      config: this.settings, limit: f.limit, part, ordered: f.ordered, batchSize: f['batch-size'], pipeline: f['in-flight'], maxAttempts: f['max-attempts'],
       ratePerSecond: f.rate, confirmTimeoutMs, dryRun: f['dry-run'],
       olderThanMs: f['older-than'] === undefined ? undefined : parseDuration(f['older-than'], '--older-than'),
     }
@@ -62,7 +68,7 @@ Exit 0 all published (or nothing to do: it says why), 1 some rows were returned,
         needs: 'outbox drain',
         yes: f.yes, dryRun: f['dry-run'],
         // Taken once the person has said yes: an unanswered prompt must not hold every other drain back.
-        lock: f.lock && !f['dry-run'] ? {name: 'outbox-drain', wait: f['wait-lock']} : undefined,
+        lock: f.lock && !f['dry-run'] ? {name: part ? `outbox-drain:${partName(part)}` : 'outbox-drain', wait: f['wait-lock']} : undefined,
         progress: 'drain',
         work: async (ctx) => {
           const confirm = async (plan: DrainPlan) => {

@@ -3,6 +3,7 @@ import {publishLimitError} from '../amqp-limits.js'
 import {formatDuration} from '../duration.js'
 import {ConfigError, OperationError} from '../errors.js'
 import type {OutgoingMessage, ProgressCallback, PublishOutcome, PublisherPort, SqlExecutor, SqlPort} from '../ports.js'
+import type {Part} from '../part.js'
 import {supportsSkipLocked} from '../sql.js'
 import {type Clock, systemClock} from '../time.js'
 import {type OutboxRow, OutboxRepository, type RowFilter} from './repository.js'
@@ -44,6 +45,10 @@ export interface DrainOptions {
    * persistent messages only after its fsync, so it needs many unconfirmed messages to reach its rate; 1 = one at a time.
    */
   pipeline?: number
+  /** Only this part of the rows (by a hash of the aggregate id): N drains side by side, each aggregate in one of them. */
+  part?: Part
+  /** A row waits while an earlier row of its aggregate is unsent (pending or dead letter): a consumer never sees event 2 before event 1. */
+  ordered?: boolean
   /**
    * Asked once the eligible rows are counted, before any lock (the caller may take its lock after a yes); false cancels
    * without publishing. After a yes the eligible rows are counted again, and that count is the run's.
@@ -156,6 +161,9 @@ export function toMessage(row: OutboxRow, table: OutboxTable, drainedAt: string)
 /** Rows younger than this are left to the application's own relay, unless --older-than says otherwise. */
 export const DEFAULT_OLDER_THAN_MS = 30_000
 
+/** --ordered's passes stop once this many rows failed in the run (their ids are left out of the next pass in memory). */
+const MAX_EXCLUDED = 10_000
+
 /** Measured by `npm run bench -- drain`: 2 → 0.81, 3 → 0.85–0.87, 4 → 0.90 of the raw rate (bench/RESULTS.md). */
 export const DEFAULT_PIPELINE = 3
 
@@ -195,7 +203,8 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
   if (!repo.hasAttempts) notes.push(`the outbox table has no attempts column: failed rows stay pending and never become dead letters`)
   if (!timed) notes.push(`the outbox table "${table.name}" has no time column: every pending row is eligible, whatever its age (the default --older-than ${formatDuration(DEFAULT_OLDER_THAN_MS)} does not apply)`)
 
-  const base: RowFilter = {status: table.statuses.pending, olderThanMs, availableOnly: true, ids: options.ids}
+  const base: RowFilter = {status: table.statuses.pending, olderThanMs, availableOnly: true, ids: options.ids, part: options.part, ordered: options.ordered}
+  if (options.ordered) repo.orderedBy()
   const result: DrainResult = {
     dryRun: options.dryRun === true, cancelled: false, interrupted: false, eligible: 0, published: 0, returned: 0, nacked: 0, invalid: 0,
     deadLettered: 0, remaining: 0, batches: 0, skipLocked, elapsedMs: 0, rate: 0, failures: [], sample: [], notes, idle: null,
@@ -250,6 +259,10 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
   let failedRows: string | undefined
   let afterId: string | undefined
   let claimedRows = 0
+  /** Rows claimed before the current pass (--ordered makes several), the pass's filter, and the rows it must not retry. */
+  let passStart = 0
+  let pass = base
+  const triedAndFailed = new Set<string>()
   let handled = 0
   onProgress?.({done: 0, total: result.eligible, label: 'drain'})
   while (claimedRows < limit && failure === undefined) {
@@ -263,7 +276,7 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
     const cursor = afterId
     const work = ports.sql
       .transaction(async (tx) => {
-        const {rows, lastCandidate} = await repo.lockBatch(tx, {...base, afterId: cursor}, take, skipLocked)
+        const {rows, lastCandidate} = await repo.lockBatch(tx, {...pass, afterId: cursor}, take, skipLocked)
         claimed({rows: rows.length, lastId: lastCandidate})
         if (rows.length === 0) return undefined
         try {
@@ -292,8 +305,18 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
     void work.finally(() => inflight.delete(work))
     const next = await claim
     if (next.failed) break
-    // No candidates at all: the end. Candidates all held by another drain: move past them.
-    if (next.lastId === undefined) break
+    // No candidates at all: the end of a pass. Candidates all held by another drain: move past them.
+    if (next.lastId === undefined) {
+      // Ordered: the rows sent in this pass unblock the next events of their aggregates, behind the cursor; once
+      // they are committed, another pass from the start takes them. A pass that claims nothing ends the run.
+      if (!options.ordered || claimedRows === passStart || triedAndFailed.size > MAX_EXCLUDED) break
+      await Promise.all(inflight)
+      if (failure !== undefined) break
+      passStart = claimedRows
+      afterId = undefined
+      pass = {...base, notIds: [...triedAndFailed]}
+      continue
+    }
     afterId = next.lastId
     claimedRows += next.rows
     if (inflight.size >= depth) await Promise.race(inflight)
@@ -326,6 +349,8 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
     // A dying channel rejects the whole batch (the publisher's contract), so every answer here is the broker's own.
     const answers = await publishWithDeadline(ports.publisher, messages, timeoutMs)
     for (const [i, answer] of answers.entries()) outcomes.set(publishedRows[i], {status: answer.status, reason: 'reason' in answer ? answer.reason : undefined})
+    // Ordered: a row that failed in this run is not tried again by a later pass (one attempt per run, as unordered).
+    if (options.ordered) for (const [row, outcome] of outcomes) if (outcome.status !== 'confirmed') triedAndFailed.add(row.id)
     return {...(await applyOutcomes(tx, repo, outcomes, maxAttempts)), rows: rows.length}
   }
 }

@@ -41,6 +41,12 @@ export interface RowFilter {
   afterId?: string
   /** Leave out rows whose available_at is still in the future (when the column exists). */
   availableOnly?: boolean
+  /** Only the rows of this part: a hash of the aggregate id (the row id where there is none), modulo the count. */
+  part?: {index: number; count: number}
+  /** Not these rows. */
+  notIds?: string[]
+  /** Only a row with no earlier unsent row of its aggregate: events of one aggregate leave in id order, one at a time. */
+  ordered?: boolean
 }
 
 const OPTIONAL = ['aggregateType', 'aggregateId', 'eventType', 'exchange', 'routingKey', 'headers', 'attempts', 'lastError', 'availableAt', 'sentAt'] as const
@@ -125,7 +131,35 @@ export class OutboxRepository {
       params.push(filter.afterId)
     }
     if (filter.availableOnly && c.availableAt) conditions.push(`(${c.availableAt} IS NULL OR ${c.availableAt} <= NOW(3))`)
+    if (filter.notIds !== undefined && filter.notIds.length > 0) {
+      conditions.push(`${c.id} NOT IN (?)`)
+      params.push(filter.notIds)
+    }
+    if (filter.part) {
+      conditions.push(`MOD(CRC32(${this.partKey()}), ?) = ?`)
+      params.push(filter.part.count, filter.part.index - 1)
+    }
+    if (filter.ordered) {
+      const agg = this.orderedBy()
+      const {t} = this.table
+      // A scalar subquery, not NOT EXISTS: MariaDB turns NOT EXISTS on a nullable column into a slow NOT IN (see reconcile).
+      conditions.push(`(SELECT 1 FROM ${t} AS msgops_e WHERE msgops_e.${agg} = ${t}.${agg} AND msgops_e.${c.id} < ${t}.${c.id} AND msgops_e.${c.status} IN (?, ?) LIMIT 1) IS NULL`)
+      params.push(this.table.statuses.pending, this.table.statuses.deadLetter)
+    }
     return {sql: conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '', params}
+  }
+
+  /** What parts are cut by: the aggregate, so that one aggregate's rows are all in one part; the row id without one. */
+  partKey(): string {
+    const c = this.table.c
+    return c.aggregateId ? `COALESCE(${c.aggregateId}, ${c.id})` : c.id
+  }
+
+  /** The aggregate column --ordered keeps in order, or a usage error when the table has none. */
+  orderedBy(): string {
+    const column = this.table.c.aggregateId
+    if (!column) throw new UsageError(`--ordered keeps each aggregate's events in order, and the outbox table "${this.table.name}" has no aggregate id column`, 'map outbox.columns.aggregateId, or leave out --ordered')
+    return column
   }
 
   async count(on: SqlExecutor, filter: RowFilter): Promise<number> {
