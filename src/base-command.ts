@@ -6,13 +6,17 @@ import type {Config} from './config/schema.js'
 import {withSecrets} from './config/secrets.js'
 import {writeAudit} from './core/audit.js'
 import {parseDuration} from './core/duration.js'
-import {EXIT, exitCodeFor, InterruptedError, MsgopsError, oneLine} from './core/errors.js'
+import {EXIT, exitCodeFor, InterruptedError, MsgopsError, oneLine, UsageError} from './core/errors.js'
 import {acquireLock, type HeldLock} from './core/lock.js'
 import {requirePrivileges} from './core/privileges.js'
 import {maskSecrets} from './core/mask.js'
 import {type Outcome, OUTCOME_EXIT} from './core/outcome.js'
 import type {ProgressCallback} from './core/ports.js'
+import {colorEnabled} from './render/color.js'
 import {parseErrorLine} from './render/parse-error.js'
+import {profilesJson, renderProfiles} from './render/profiles.js'
+import {terminalWidth} from './render/table.js'
+import {runProfiles, worstExit} from './profiles.js'
 import {notice, progressBar} from './render/progress.js'
 import {confirmChange, requireConfirmable} from './render/prompt.js'
 import {describeTarget, type Service} from './render/target.js'
@@ -78,7 +82,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   static baseFlags = {
     config: Flags.string({char: 'c', description: 'configuration file (default ./msgops.yaml, then $XDG_CONFIG_HOME/msgops/config.yaml)', helpGroup: GLOBAL}),
-    profile: Flags.string({description: 'profile of the configuration file to use', helpGroup: GLOBAL}),
+    profile: Flags.string({description: 'profile of the configuration file to use; repeatable where a command runs over several targets', helpGroup: GLOBAL, multiple: true}),
+    'all-profiles': Flags.boolean({description: 'run over every profile of the configuration file (doctor, outbox status, reconcile, trace, topology plan)', helpGroup: GLOBAL}),
+    concurrency: Flags.integer({description: 'with several profiles: how many targets run at once', helpGroup: GLOBAL, default: 4, min: 1, max: 64}),
     'mysql-url': Flags.string({description: 'MySQL URL, e.g. mysql://user:pass@host:3306/db', helpGroup: GLOBAL}),
     'amqp-url': Flags.string({description: 'RabbitMQ AMQP URL, e.g. amqp://user:pass@host:5672/vhost', helpGroup: GLOBAL}),
     'redis-url': Flags.string({description: 'Redis URL, e.g. redis://host:6379/0', helpGroup: GLOBAL}),
@@ -133,9 +139,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     }
     this.flags = parsed.flags as BaseFlags<T>
     this.args = parsed.args as BaseArgs<T>
+    const profiles = this.flags.profile ?? []
+    const fanned = this.flags['all-profiles'] || profiles.length > 1
     this.loaded = loadConfig({
       configPath: this.flags.config,
-      profile: this.flags.profile,
+      profile: fanned ? undefined : profiles[0],
       flags: {
         mysqlUrl: this.flags['mysql-url'],
         amqpUrl: this.flags['amqp-url'],
@@ -146,6 +154,31 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     })
     // Passwords from MSGOPS_*_PASSWORD or a passwordFile go into the URLs the connections use, never into output.
     this.services = new Services(withSecrets(this.loaded.config, process.env))
+    if (fanned) this.fanOut(this.flags['all-profiles'] ? this.loaded.profiles : profiles)
+  }
+
+  /** Commands that may run over several targets at once (--profile repeated, --all-profiles). */
+  static multiProfile = false
+
+  /** Several profiles: this run becomes their runs side by side, each its own process, and their sections and summary. */
+  private fanOut(names: string[]): void {
+    const id = this.id?.replaceAll(':', ' ') ?? 'msgops'
+    if (!(this.ctor as unknown as typeof BaseCommand).multiProfile)
+      throw new UsageError(`msgops ${id} runs against one target; --profile was given ${names.length} times`, 'give one --profile (several work with doctor, outbox status, reconcile, trace and topology plan)')
+    const known = new Set(this.loaded.profiles)
+    const unknown = names.find((n) => !known.has(n))
+    if (unknown !== undefined) throw new UsageError(`profile "${unknown.slice(0, 64)}" is not defined${this.loaded.file ? ` in ${this.loaded.file}` : ''}`, `use some of: ${[...known].join(', ') || '(none defined)'}`)
+    if (names.length === 0) throw new UsageError('--all-profiles: the configuration file defines no profiles', 'add them under profiles:, or leave out --all-profiles')
+    const env = {...process.env, ...(colorEnabled() ? {FORCE_COLOR: '1'} : {}), COLUMNS: String(terminalWidth())}
+    // The instance's run() is replaced: the command's own runs in each child process.
+    this.run = async () => {
+      const runs = await runProfiles(process.argv[1], [...(this.id ?? '').split(':'), ...this.argv], names, this.flags.concurrency, env)
+      process.exitCode = worstExit(runs.map((r) => r.code))
+      if (this.jsonEnabled()) return profilesJson(runs)
+      for (const run of runs) for (const line of run.stderr.split('\n').filter((l) => l.trim() !== '')) process.stderr.write(`[${run.profile}] ${line}\n`)
+      this.log(renderProfiles(id, runs))
+      return profilesJson(runs)
+    }
   }
 
   /** Asks before a change; refuses without a terminal, or with --json, unless --yes. */

@@ -15,6 +15,8 @@ import {describeChecks, fixQuestion, reconcileMetrics, renderFixes, renderReconc
 export type ReconcileResult = ReconcileReport & {fixes?: FixReport}
 
 export default class Reconcile extends BaseCommand<typeof Reconcile> {
+  static multiProfile = true
+
   static summary = 'Compare orders, outbox, inbox and the Redis cache; report every discrepancy and optionally repair it.'
   static description = `Checks, each selectable with --check (default all):
 ${describeChecks()}

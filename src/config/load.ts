@@ -34,6 +34,8 @@ export interface LoadedConfig {
   sources: Record<string, Source>
   file?: string
   profile?: string
+  /** Every profile the file defines, in its order. */
+  profiles: string[]
 }
 
 type Tree = Record<string, unknown>
@@ -118,7 +120,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   }
 
   const config = validate(merged, '')
-  return {config, sources, file, profile: profileName}
+  return {config, sources, file, profile: profileName, profiles: Object.keys(profiles)}
 }
 
 function findConfigFile(explicit: string | undefined, cwd: string, env: NodeJS.ProcessEnv): string | undefined {

@@ -10,6 +10,8 @@ import {writeMetricsFile} from '../../render/metrics.js'
 import {renderStatus, statusMetrics} from '../../render/outbox.js'
 
 export default class OutboxStatus extends BaseCommand<typeof OutboxStatus> {
+  static multiProfile = true
+
   static summary = 'Show the outbox at a glance: rows per status, oldest pending row, stuck rows, attempts, send rate.'
   static description = `Counts rows per status (with the configured status names), the age of the oldest pending row, how many pending rows are older than --stuck-after, a histogram of failed attempts, the rows sent in the last 1 m / 5 m / 1 h (when a sent-at column is mapped) and the top event types among pending rows. A table without a time column (outbox.columns.createdAt) gets no ages and no stuck count, and says so.
 With --fail-if-pending-older-than or --fail-if-dead-letters it exits 1 when a threshold is breached, for cron alerts. --metrics-file writes the figures in Prometheus text format (atomically) for node_exporter's textfile collector.

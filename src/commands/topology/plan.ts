@@ -7,6 +7,8 @@ import {loadTopologyFile, vhostOfAmqpUrl} from '../../core/topology/model.js'
 import {renderTopologyReport, topologyNotes} from '../../render/topology.js'
 
 export default class TopologyPlan extends BaseCommand<typeof TopologyPlan> {
+  static multiProfile = true
+
   static summary = 'Show what `topology apply` would change, without changing anything.'
   static description = `Compares exchanges, queues and bindings of FILE (our YAML, or RabbitMQ definitions JSON) with the vhost of the AMQP URL. Each object is create, unchanged, drift (exists with another type or argument, which RabbitMQ cannot change in place) or extra (on the broker, not in the file: reported, never touched).
 Arguments and bindings are read through the management API; when it cannot be reached, only the existence of exchanges and queues is checked with passive declares, and the output says so.
