@@ -14,9 +14,11 @@ export const outboxStatusOutput = z.strictObject({
   counts: z.record(z.string(), count).describe('rows per status by name (pending, sent, dead-letter, or the raw value of an unknown status); see approximate'),
   statusValues: z.strictObject({pending: statusValue, sent: statusValue, deadLetter: statusValue}).describe('the configured value of each status'),
   total: count,
-  oldestPendingAgeMs: ageMs('age of the oldest pending row').describe(
-    "age of the oldest pending row, in milliseconds by the database's clock (negative when created in the future); null when there is no pending row or no time column",
-  ),
+  oldestPendingAgeMs: z
+    .number()
+    .int()
+    .nullable()
+    .describe("age of the oldest pending row, in milliseconds by the database's clock (negative when created in the future); null when there is no pending row or no time column"),
   stuckAfterMs: ms('pending rows older than this count as stuck (--stuck-after)'),
   stuck: count.nullable().describe('pending rows older than stuckAfterMs; null when the table has no time column'),
   attempts: z.record(z.string(), count).nullable().describe('failed attempts of pending and dead-letter rows: bucket (0, 1, 2, 3-5, 6-9, 10+) to rows; null without an attempts column'),
