@@ -35,7 +35,7 @@ Exit 0 on success (or when the confirmation was declined), 2 on errors.`
     const f = this.flags
     const queue = this.args.queue
     const options = {
-      queue, dryRun: f['dry-run'], filters: deadLetterFilters(f), idleMs: parseDuration(f.idle, '--idle'), limit: f.limit, prefetch: f.prefetch,
+      queue, dryRun: f['dry-run'] === true, filters: deadLetterFilters(f), idleMs: parseDuration(f.idle, '--idle'), limit: f.limit, prefetch: f.prefetch,
       errorHeaders: f['error-header'] ?? this.settings.dlq.errorHeaders,
     }
     const queues = new AmqpDeadLetterQueues(await this.services.amqp())

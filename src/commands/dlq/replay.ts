@@ -46,7 +46,7 @@ Exit 0 when everything that matched moved (or the confirmation was declined), 1 
     const override: TargetOverride | undefined =
       f['to-queue'] !== undefined ? {queue: f['to-queue']} : f['to-exchange'] !== undefined ? {exchange: f['to-exchange'], routingKey: f['to-routing-key']} : undefined
     const options = {
-      queue, override, dryRun: f['dry-run'], filters: deadLetterFilters(f), idleMs: parseDuration(f.idle, '--idle'),
+      queue, override, dryRun: f['dry-run'] === true, filters: deadLetterFilters(f), idleMs: parseDuration(f.idle, '--idle'),
       maxReplays: f['max-replays'], limit: f.limit, rate: f.rate, prefetch: f.prefetch,
       errorHeaders: f['error-header'] ?? this.settings.dlq.errorHeaders,
     }

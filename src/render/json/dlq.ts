@@ -14,12 +14,7 @@ const target = z.strictObject({exchange: z.string().describe('empty: the default
 const item = {messageId: z.string().optional(), group, reason}
 const depth = count.describe('messages in the queue when the run began')
 const read = count.describe('messages read: at most the depth, less when --limit stopped it or other consumers took some')
-/**
- * replay and purge pass the --dry-run flag through as it is, and oclif leaves an unset boolean flag undefined (typed
- * boolean): without --dry-run their output has no dryRun field. Described as it is printed until they pass false.
- */
-const dryRun = z.boolean().optional().describe('true with --dry-run; absent without it (and false when the confirmation was declined)')
-type DryRunOptional<T> = Omit<T, 'dryRun'> & {dryRun?: boolean}
+const dryRun = z.boolean().describe('true with --dry-run (nothing was moved or removed)')
 const cancelled = z.boolean().optional().describe('present and true when the person declined the confirmation: nothing was read')
 
 export const dlqInspectOutput = z.strictObject({
@@ -96,5 +91,5 @@ export const dlqPurgeOutput = z.strictObject({
 
 // Compile-time: each schema describes exactly what its command's run() returns.
 true satisfies Agree<z.output<typeof dlqInspectOutput>, RunResult<typeof DlqInspect>>
-true satisfies Agree<z.output<typeof dlqReplayOutput>, DryRunOptional<RunResult<typeof DlqReplay>>>
-true satisfies Agree<z.output<typeof dlqPurgeOutput>, DryRunOptional<RunResult<typeof DlqPurge>>>
+true satisfies Agree<z.output<typeof dlqReplayOutput>, RunResult<typeof DlqReplay>>
+true satisfies Agree<z.output<typeof dlqPurgeOutput>, RunResult<typeof DlqPurge>>
