@@ -3,6 +3,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {OUTPUT_SCHEMAS} from '../../src/render/json/index.js'
 import {createTestDatabase, createTestRedis, makeAll, runCli, type TestDatabase, type TestRedis} from '../helpers/env.js'
 
 /** Many databases: a command over several profiles, side by side; one unreachable target does not hide the others. */
@@ -41,6 +42,8 @@ describe('several profiles', () => {
     const body = JSON.parse(json.stdout) as {profiles: Record<string, any>; exitCodes: Record<string, number>; exitCode: number}
     expect(body.exitCodes).toEqual({eu: 0, us: 1, down: 2})
     expect(body.exitCode).toBe(2)
+    // The --json contract covers the run over profiles too.
+    expect(OUTPUT_SCHEMAS['outbox:status'].safeParse(body).success).toBe(true)
     expect(body.profiles.eu.counts).toMatchObject({pending: 0})
     expect(body.profiles.us.counts).toMatchObject({'dead-letter': 1})
     expect(body.profiles.down.error).toMatchObject({kind: 'connection', exitCode: 2})

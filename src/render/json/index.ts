@@ -16,6 +16,21 @@ import {reconcileOutput} from './reconcile.js'
 import {schemaInitOutput} from './schema.js'
 import {topologyExportOutput, topologyReportOutput} from './topology.js'
 
+/**
+ * What a command that runs over several targets prints with --profile repeated or --all-profiles: each profile's own
+ * document (or its error document), keyed by profile, with the exit codes and the worst one.
+ */
+export function overProfiles(single: z.ZodType): z.ZodType {
+  return z.union([
+    single,
+    z.strictObject({
+      profiles: z.record(z.string(), z.union([single, errorOutput])).describe("each profile's own --json output, or its error"),
+      exitCodes: z.record(z.string(), z.number().int()).describe("each profile's exit code"),
+      exitCode: z.number().int().describe('the worst exit code, the run\'s own'),
+    }),
+  ])
+}
+
 /** By oclif command id (topics joined by a colon, as in oclif.manifest.json). */
 export const OUTPUT_SCHEMAS: Record<string, z.ZodType> = {
   audit: auditOutput,
@@ -25,17 +40,17 @@ export const OUTPUT_SCHEMAS: Record<string, z.ZodType> = {
   'dlq:inspect': dlqInspectOutput,
   'dlq:purge': dlqPurgeOutput,
   'dlq:replay': dlqReplayOutput,
-  doctor: doctorOutput,
+  doctor: overProfiles(doctorOutput),
   'outbox:drain': outboxDrainOutput,
   'outbox:list': outboxListOutput,
   'outbox:requeue': outboxRequeueOutput,
   'outbox:show': outboxShowOutput,
-  'outbox:status': outboxStatusOutput,
-  reconcile: reconcileOutput,
+  'outbox:status': overProfiles(outboxStatusOutput),
+  reconcile: overProfiles(reconcileOutput),
   'schema:init': schemaInitOutput,
   'topology:apply': topologyReportOutput,
   'topology:export': topologyExportOutput,
-  'topology:plan': topologyReportOutput,
+  'topology:plan': overProfiles(topologyReportOutput),
 }
 
 /** What any command prints with --json when it fails: {error: {kind, message, suggestion?, exitCode}, result?}. */
