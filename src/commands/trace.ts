@@ -33,7 +33,8 @@ Exit 0 when every id is consistent (or in flight within --grace), 1 when any is 
   ]
 
   static strict = false
-  static args = {id: Args.string({description: 'an order id or a message id (more may follow)'})}
+  // ignoreStdin: oclif would otherwise take piped stdin as the id, and --ids-file - would find it empty.
+  static args = {id: Args.string({description: 'an order id or a message id (more may follow)', ignoreStdin: true})}
 
   static flags = {
     order: Flags.boolean({description: 'the ids are order ids', exclusive: ['message']}),

@@ -61,7 +61,7 @@ describe('decideVerdict: one test per row of its table', () => {
     const d = decideVerdict(facts({outbox: [message({state: 'pending', ageMs: 3 * HOUR + 12 * 60_000, attempts: 4, lastError: 'NO_ROUTE'})], inbox: []}))
     expect(d.state).toBe('stuck')
     expect(d.text).toBe('stuck: pending for 3h 12m, 4 attempts, last error NO_ROUTE')
-    expect(d.repair).toEqual(['msgops reconcile --check message_stuck --fix --since 5h'])
+    expect(d.repair).toEqual(['msgops reconcile --check message_stuck --fix --since 4h'])
     const unknownAge = decideVerdict(facts({outbox: [message({state: 'pending', ageMs: null, attempts: null})], inbox: []}))
     expect(unknownAge.state).toBe('stuck')
     expect(unknownAge.text).toMatch(/unknown/)
@@ -138,9 +138,9 @@ describe('decideVerdict: one test per row of its table', () => {
 })
 
 describe('since and sh', () => {
-  it('rounds an age up to a whole unit, one more for margin', () => {
+  it('rounds an age and its margin up to a whole unit', () => {
     expect(since(null)).toBe('')
-    expect(since(12 * 60_000 + 1)).toBe(' --since 14m')
+    expect(since(12 * 60_000 + 1)).toBe(' --since 15m')
     expect(since(3 * HOUR)).toBe(' --since 4h')
     expect(since(3 * 24 * HOUR)).toBe(' --since 4d')
   })

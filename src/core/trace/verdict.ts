@@ -163,16 +163,16 @@ function clip(text: string): string {
 }
 
 /**
- * The --since of a reconcile that covers a row this old: the age rounded up to the next whole unit (13m, 4h, 3d), so
- * the repair reads no more than it needs; nothing when the age is unknown (reconcile then reads its default window).
+ * The --since of a reconcile that covers a row this old: its age and a margin (a tenth, at least a minute) rounded up
+ * to a whole unit (15m, 4h, 3d), so the repair reads no more than it needs; nothing when the age is unknown
+ * (reconcile then reads its default window).
  */
 export function since(ageMs: number | null): string {
   if (ageMs === null) return ''
-  const minutes = Math.ceil(ageMs / 60_000) + 1
-  if (minutes < 60) return ` --since ${minutes}m`
-  const hours = Math.ceil(ageMs / 3_600_000) + 1
-  if (hours < 48) return ` --since ${hours}h`
-  return ` --since ${Math.ceil(ageMs / 86_400_000) + 1}d`
+  const window = ageMs * 1.1 + 60_000
+  if (window <= 60 * 60_000) return ` --since ${Math.ceil(window / 60_000)}m`
+  if (window <= 48 * 3_600_000) return ` --since ${Math.ceil(window / 3_600_000)}h`
+  return ` --since ${Math.ceil(window / 86_400_000)}d`
 }
 
 /** A word as a shell reads it: single-quoted unless it is plain. */
