@@ -24,14 +24,16 @@ const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integ
 
 /** The one resolved mapping (core/mapping.ts) of the three tables, and the types of their id columns. */
 export async function loadTraceSchema(sql: SqlExecutor, config: Config): Promise<TraceSchema> {
-  const {outbox, checks} = await resolveMappings(sql, config, ['outbox'])
+  // Side by side: the column types of the configured tables need not wait for the mapping to be checked.
+  const [{outbox, checks}, types] = await Promise.all([
+    resolveMappings(sql, config, ['outbox']),
+    sql.query<{t: string; c: string; d: string}>(
+      'SELECT TABLE_NAME AS t, COLUMN_NAME AS c, DATA_TYPE AS d FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?)',
+      [[config.outbox.table, config.orders.table, config.inbox.table]],
+    ),
+  ])
   const inbox = checks.inbox.exists ? inboxMapping(config, requireTable(checks.inbox)) : null
   const orders = checks.orders.exists ? ordersMapping(config, requireTable(checks.orders)) : null
-  const wanted = [[outbox.name, outbox.names.id], ...(orders ? [[orders.name, orders.names.id]] : []), ...(inbox ? [[inbox.name, inbox.names.messageId]] : [])]
-  const types = await sql.query<{t: string; c: string; d: string}>(
-    'SELECT TABLE_NAME AS t, COLUMN_NAME AS c, DATA_TYPE AS d FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?)',
-    [[...new Set(wanted.map(([t]) => t))]],
-  )
   const integer = (table: string | undefined, column: string | undefined) =>
     table !== undefined && types.some((r) => String(r.t).toLowerCase() === table.toLowerCase() && String(r.c).toLowerCase() === column?.toLowerCase() && INTEGER_TYPES.has(String(r.d).toLowerCase()))
   return {
@@ -182,41 +184,47 @@ function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
 export async function gatherBatch(ports: GatherPorts, schema: TraceSchema, ids: string[], hint: KindHint, cachePattern: string): Promise<Gathered[]> {
   const st = traceStatements(schema)
   const {sql} = ports
-  const [orderRows, messageRows] = await Promise.all([
+  // Round 1, on the ids themselves: as orders and as messages, and (speculatively) the messages of the ids as orders
+  // and the orders naming the ids as messages, so that the common case needs no second round.
+  const [orderRows, messageRows, aggregateRows, namingRows] = await Promise.all([
     hint === 'message' ? [] : lookup(sql, st.ordersById, ids, schema.integerIds.orders),
     hint === 'order' ? [] : lookup(sql, st.outboxById, ids, schema.integerIds.outbox),
+    hint === 'message' ? [] : lookup(sql, st.outboxByAggregate, ids, false),
+    hint === 'order' ? [] : lookup(sql, st.ordersByMessage, ids, false),
   ])
   const orders = new Map(orderRows.map((row) => [text(row.id)!, toOrder(row, st.ordersById!.unknown)]))
   const messages = new Map(messageRows.map((row) => [text(row.id)!, toOutbox(row, schema, st.outboxById.unknown)]))
   // An id that is both an order and a message is taken as the order (said in a note; --message says otherwise).
-  const asOrder = ids.filter((id) => orders.has(id))
-  const asMessage = ids.filter((id) => !orders.has(id) && messages.has(id))
-
-  // Round 2: each side's partner.
-  const orderMessageIds = asOrder.map((id) => orders.get(id)!.messageId).filter((m): m is string => m !== null && !messages.has(m))
-  const aggregateOf = (m: TraceOutbox) => m.aggregateId
-  const messageOrderIds = asMessage.map((id) => aggregateOf(messages.get(id)!)).filter((a): a is string => a !== null && !orders.has(a))
-  const [linkedByMessage, linkedByAggregate, ordersOfMessages, ordersNamingMessages] = await Promise.all([
-    lookup(sql, st.outboxById, orderMessageIds, schema.integerIds.outbox),
-    lookup(sql, st.outboxByAggregate, asOrder, false),
-    lookup(sql, st.ordersById, messageOrderIds, schema.integerIds.orders),
-    lookup(sql, st.ordersByMessage, asMessage.filter((id) => aggregateOf(messages.get(id)!) === null), false),
-  ])
-  for (const row of [...linkedByMessage, ...linkedByAggregate]) {
-    const m = toOutbox(row, schema, st.outboxById.unknown)
-    if (!messages.has(m.id)) messages.set(m.id, m)
+  const asOrder = new Set(ids.filter((id) => orders.has(id)))
+  const asMessage = new Set(ids.filter((id) => !asOrder.has(id) && messages.has(id)))
+  const add = (rows: Row[]) => {
+    for (const row of rows) {
+      const m = toOutbox(row, schema, st.outboxById.unknown)
+      if (!messages.has(m.id)) messages.set(m.id, m)
+    }
   }
-  for (const row of ordersOfMessages) orders.set(text(row.id)!, toOrder(row, st.ordersById!.unknown))
+  add(aggregateRows.filter((row) => asOrder.has(text(row.aggregateId)!)))
   const orderByMessage = new Map<string, TraceOrder>()
-  for (const row of ordersNamingMessages) {
+  for (const row of namingRows) {
     const order = toOrder(row, st.ordersById!.unknown)
-    if (order.messageId !== null) orderByMessage.set(order.messageId, order)
-    orders.set(order.id, order)
+    if (order.messageId === null || !asMessage.has(order.messageId)) continue
+    orderByMessage.set(order.messageId, order)
+    if (!orders.has(order.id)) orders.set(order.id, order)
   }
-  const byAggregate = groupBy([...messages.values()].filter((m) => m.aggregateId !== null), (m) => m.aggregateId!)
+
+  // Round 2, only for what round 1 left open: an order's message row that names no such aggregate, a message's order by its aggregate id.
+  const orderMessageIds = [...asOrder].map((id) => orders.get(id)!.messageId).filter((m): m is string => m !== null && !messages.has(m))
+  const messageOrderIds = [...asMessage].map((id) => messages.get(id)!.aggregateId).filter((a): a is string => a !== null && !orders.has(a))
+  const [linkedByMessage, ordersOfMessages] = await Promise.all([
+    lookup(sql, st.outboxById, orderMessageIds, schema.integerIds.outbox),
+    lookup(sql, st.ordersById, messageOrderIds, schema.integerIds.orders),
+  ])
+  add(linkedByMessage)
+  for (const row of ordersOfMessages) orders.set(text(row.id)!, toOrder(row, st.ordersById!.unknown))
+  const byAggregate = groupBy([...messages.values()].filter((m) => m.aggregateId !== null && asOrder.has(m.aggregateId)), (m) => m.aggregateId!)
 
   const plan = ids.map((id) => {
-    if (asOrder.includes(id)) {
+    if (asOrder.has(id)) {
       const order = orders.get(id)!
       const rows = new Map<string, TraceOutbox>()
       if (order.messageId !== null && messages.has(order.messageId)) rows.set(order.messageId, messages.get(order.messageId)!)
@@ -225,7 +233,7 @@ export async function gatherBatch(ports: GatherPorts, schema: TraceSchema, ids: 
     }
     if (messages.has(id)) {
       const m = messages.get(id)!
-      const order = m.aggregateId !== null ? (orders.get(m.aggregateId) ?? null) : (orderByMessage.get(id) ?? null)
+      const order = (m.aggregateId !== null ? orders.get(m.aggregateId) : undefined) ?? orderByMessage.get(id) ?? null
       return {id, order, outbox: [m]}
     }
     return {id, order: null as TraceOrder | null, outbox: [] as TraceOutbox[]}
@@ -247,7 +255,7 @@ export async function gatherBatch(ports: GatherPorts, schema: TraceSchema, ids: 
 
   return plan.map(({id, order, outbox}) => {
     const records = schema.inbox ? (outbox.length > 0 ? outbox : [{id}]).flatMap((m) => inbox.get(m.id) ?? []) : null
-    const kind: IdKind = asOrder.includes(id) ? 'order' : outbox.length > 0 || (records?.length ?? 0) > 0 ? 'message' : 'none'
+    const kind: IdKind = asOrder.has(id) ? 'order' : outbox.length > 0 || (records?.length ?? 0) > 0 ? 'message' : 'none'
     const notes: string[] = []
     if (kind === 'order' && messages.has(id) && hint === 'auto') notes.push(`${id} is also a message id: --message traces that message`)
     if (!schema.inbox) notes.push('no inbox table: whether a consumer got the message is unknown')
