@@ -20,7 +20,7 @@ import {outboxStatus} from '../src/core/outbox/status.js'
 import {resolveOutbox} from '../src/core/outbox/table.js'
 import {initSchema} from '../src/core/schema.js'
 import {createTestDatabase, createTestVhost} from '../test/helpers/env.js'
-import {report, traceSql, tracePublisher} from './trace.js'
+import {report, traceSql, tracePublisher} from './_spans.js'
 
 export function option(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(`--${name}`)

@@ -3,6 +3,7 @@ import {Flags} from '@oclif/core'
 import {RedisCache} from '../adapters/cache.js'
 import {ConfirmPublisher} from '../adapters/publisher.js'
 import {BaseCommand, type ChangeContext} from '../base-command.js'
+import {TouchedIds, withIds} from '../core/audit.js'
 import {parseDuration} from '../core/duration.js'
 import {drainOutbox} from '../core/outbox/drain.js'
 import {CHECKS, type CheckName} from '../core/reconcile/checks.js'
@@ -60,7 +61,8 @@ Exit 0 when clean or when --fix repaired everything it found, 1 when anything wa
     const applying = f.fix && !f['dry-run']
     // MySQL is connected while the lock is taken (Redis): two round trips at once.
     this.services.mysql().catch(() => {})
-    const drainer = this.drainPort(options.graceMs)
+    const touched = new TouchedIds()
+    const drainer = this.drainPort(options.graceMs, touched)
     const fixing = {applied: false}
     try {
       const result = await this.change({
@@ -71,8 +73,8 @@ Exit 0 when clean or when --fix repaired everything it found, 1 when anything wa
         work: (ctx) => this.scanAndFix(ctx, options, drainer.drain, fixing),
         outcome: (r) => reconcileOutcome(r, r.fixes, fixing.applied),
         render: (r) => (r.fixes ? renderFixes(r.fixes) : undefined),
-        audit: (r) => ({window: r.window, found: counts(r), fixes: r.fixes?.checks, interrupted: r.fixes?.interrupted}),
-        auditError: (error) => ({fixes: (error as {partialFix?: FixReport}).partialFix}),
+        audit: (r) => withIds({window: r.window, found: counts(r), fixes: r.fixes?.checks, interrupted: r.fixes?.interrupted}, fixedIds(touched, r.fixes)),
+        auditError: (error) => withIds({fixes: (error as {partialFix?: FixReport}).partialFix}, fixedIds(touched, (error as {partialFix?: FixReport}).partialFix)),
       })
       if (f['metrics-file']) writeMetricsFile(f['metrics-file'], reconcileMetrics(result, Date.now()))
       return result
@@ -117,13 +119,13 @@ Exit 0 when clean or when --fix repaired everything it found, 1 when anything wa
    * The drain of stuck rows: drainOutbox (the code of `msgops outbox drain`) restricted to the ids found, rows pending
    * for longer than the grace; RabbitMQ is connected only when there is something to drain.
    */
-  private drainPort(graceMs: number): {drain: DrainPort; close(): Promise<void>} {
+  private drainPort(graceMs: number, touched: TouchedIds): {drain: DrainPort; close(): Promise<void>} {
     let publisher: ConfirmPublisher | undefined
     return {
       drain: async (ids, signal) => {
         const sql = await this.services.mysql()
         publisher ??= new ConfirmPublisher(await this.services.amqp())
-        const result = await drainOutbox({sql, publisher, signal}, {config: this.settings, olderThanMs: graceMs, ids})
+        const result = await drainOutbox({sql, publisher: touched.publisher(publisher, 'reconcile:drain'), signal}, {config: this.settings, olderThanMs: graceMs, ids})
         return {sent: result.published, failed: result.returned + result.nacked + result.invalid}
       },
       close: async () => {
@@ -135,4 +137,10 @@ Exit 0 when clean or when --fix repaired everything it found, 1 when anything wa
 
 function counts(report: ReconcileReport): Record<string, number> {
   return Object.fromEntries(Object.entries(report.checks).map(([k, v]) => [k, v?.count ?? 0]))
+}
+
+/** The ids each fix recorded (reconcile keeps the first ones of each check; the rest is counted as not recorded). */
+function fixedIds(touched: TouchedIds, fixes: FixReport | undefined): TouchedIds {
+  for (const [check, fix] of Object.entries(fixes?.checks ?? {})) if (check !== 'message_stuck' && fix) touched.add(`reconcile:${check}`, fix.ids, fix.fixed)
+  return touched
 }

@@ -123,6 +123,11 @@ describe('--json output against the schemas of src/render/json', () => {
     const record = await json('audit:show', [audit.records[0].id])
     expect(record.id).toBe(audit.records[0].id)
     expect(await json('audit:show', ['999999999'], 1)).toEqual({found: false, id: '999999999'})
+    // One message traced, and many: the two shapes of trace's document.
+    const one = await json('trace', ['json-unroutable', '--message'], [0, 1])
+    expect(one.kind).toBe('message')
+    const many = await json('trace', ['json-unroutable', 'json-no-exchange', '--message'], [0, 1])
+    expect(many.total).toBe(2)
   })
 
   it('changing commands print their reports', async () => {

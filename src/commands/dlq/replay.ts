@@ -3,6 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {AmqpDeadLetterQueues} from '../../adapters/dlq.js'
 import {ConfirmPublisher} from '../../adapters/publisher.js'
+import {TouchedIds, withIds} from '../../core/audit.js'
 import type {TargetOverride} from '../../core/dlq/decide.js'
 import {replayDeadLetters, type ReplayReport} from '../../core/dlq/replay.js'
 import {parseDuration} from '../../core/duration.js'
@@ -52,7 +53,8 @@ Exit 0 when everything that matched moved (or the confirmation was declined), 1 
     }
     const amqp = await this.services.amqp()
     const queues = new AmqpDeadLetterQueues(amqp)
-    const publisher = options.dryRun ? undefined : new ConfirmPublisher(amqp)
+    const touched = new TouchedIds()
+    const publisher = options.dryRun ? undefined : touched.publisher(new ConfirmPublisher(amqp), 'replay')
     try {
       return await this.change({
         needs: 'dlq replay, purge, restore',
@@ -67,7 +69,8 @@ Exit 0 when everything that matched moved (or the confirmation was declined), 1 
         },
         outcome: (r) => changeOutcome(r, r.failed + r.skipped > 0),
         render: renderReplay,
-        audit: ({targets, failures, skips, ...counts}) => ({...counts, targets, failures: failures.slice(0, 20), skips: skips.slice(0, 20)}),
+        audit: ({targets, failures, skips, ...counts}) => withIds({...counts, targets, failures: failures.slice(0, 20), skips: skips.slice(0, 20)}, touched),
+        auditError: () => withIds({}, touched),
         failure: (r) => (r.stoppedBy ? new OperationError(`replay stopped early: ${r.stoppedBy}`, `moved ${r.moved}; the rest is still in the queue; run again`) : undefined),
       })
     } finally {

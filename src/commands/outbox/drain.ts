@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
 import {ConfirmPublisher} from '../../adapters/publisher.js'
+import {TouchedIds, withIds} from '../../core/audit.js'
 import {parseDuration} from '../../core/duration.js'
 import {UsageError} from '../../core/errors.js'
 import {changeOutcome} from '../../core/outcome.js'
@@ -63,6 +64,8 @@ Exit 0 all published (or nothing to do: it says why), 1 some rows were returned,
     this.services.mysqlStatementTimeoutMs = Math.max(confirmTimeoutMs, 10_000)
     const sql = await this.services.mysql()
     const publisher = new ConfirmPublisher(await this.services.amqp())
+    // The message ids the broker answered for, for the audit (msgops trace finds the runs that touched an id).
+    const touched = new TouchedIds()
     try {
       return await this.change({
         needs: 'outbox drain',
@@ -75,13 +78,14 @@ Exit 0 all published (or nothing to do: it says why), 1 some rows were returned,
             if (!plan.skipLocked && !f.lock) this.note('warning: no SKIP LOCKED on this server and no lock (--no-lock): concurrent drains wait for each other')
             return ctx.confirm(drainQuestion(plan, ctx.target))
           }
-          const result = await drainOutbox({sql, publisher, signal: ctx.signal}, {...options, confirm}, ctx.progress)
+          const result = await drainOutbox({sql, publisher: touched.publisher(publisher, 'drain'), signal: ctx.signal}, {...options, confirm}, ctx.progress)
           for (const note of result.notes) this.note(`note: ${note}`)
           return result
         },
         outcome: (r) => changeOutcome(r, r.returned + r.nacked + r.invalid > 0),
         render: renderDrain,
-        audit: ({sample: _sample, ...outcome}) => outcome,
+        audit: ({sample: _sample, ...outcome}) => withIds(outcome, touched.add('drain:invalid', outcome.failures.filter((f) => f.outcome === 'invalid').map((f) => f.id), outcome.invalid)),
+        auditError: () => withIds({}, touched),
       })
     } finally {
       // A silently dead connection never answers channel.close: do not let it hold the exit.

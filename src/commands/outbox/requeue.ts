@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
+import {TouchedIds, withIds} from '../../core/audit.js'
 import {parseDuration} from '../../core/duration.js'
 import {changeOutcome} from '../../core/outcome.js'
 import {requeueOutbox, type RequeueResult} from '../../core/outbox/requeue.js'
@@ -38,14 +39,16 @@ Exit 0 done (or nothing matched), 2 a usage, configuration or connection error, 
       config: this.settings, ids: f['message-id'], eventType: f['event-type'], errorContains: f['error-contains'], all: f.all, dryRun: f['dry-run'],
       olderThanMs: f['older-than'] === undefined ? undefined : parseDuration(f['older-than'], '--older-than'),
     }
+    const touched = new TouchedIds()
     return this.change({
       needs: 'outbox requeue',
       yes: f.yes, dryRun: f['dry-run'],
       progress: 'requeue',
-      work: (ctx) => requeueOutbox(sql, {...options, signal: ctx.signal, confirm: ({matching}) => ctx.confirm(requeueQuestion(matching, ctx.target))}, ctx.progress),
+      work: (ctx) => requeueOutbox(sql, {...options, signal: ctx.signal, onRequeued: (ids) => touched.add('requeue', ids), confirm: ({matching}) => ctx.confirm(requeueQuestion(matching, ctx.target))}, ctx.progress),
       outcome: (r) => changeOutcome(r, false),
       render: renderRequeue,
-      audit: (r) => ({matching: r.matching, requeued: r.requeued, interrupted: r.interrupted}),
+      audit: (r) => withIds({matching: r.matching, requeued: r.requeued, interrupted: r.interrupted}, touched),
+      auditError: () => withIds({}, touched),
     })
   }
 }

@@ -19,6 +19,8 @@ export interface RequeueOptions {
   /** Asked once the matching rows are counted; false cancels. */
   confirm?: (plan: {matching: number}) => Promise<boolean>
   signal?: AbortSignal
+  /** The ids of each batch once it is requeued (for the audit). */
+  onRequeued?: (ids: string[]) => void
 }
 
 export interface RequeueResult {
@@ -69,6 +71,7 @@ export async function requeueOutbox(sql: SqlPort, options: RequeueOptions, onPro
     const rows = await repo.rows(sql, {...filter, afterId}, batchSize)
     if (rows.length === 0) break
     result.requeued += await repo.requeue(sql, rows.map((r) => r.id))
+    options.onRequeued?.(rows.map((r) => r.id))
     afterId = rows.at(-1)!.id
     onProgress?.({done: result.requeued, total: result.matching, label: 'requeue'})
   }

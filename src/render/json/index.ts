@@ -15,6 +15,7 @@ import {outboxDrainOutput, outboxListOutput, outboxRequeueOutput, outboxShowOutp
 import {reconcileOutput} from './reconcile.js'
 import {schemaInitOutput} from './schema.js'
 import {topologyExportOutput, topologyReportOutput} from './topology.js'
+import {traceOutput} from './trace.js'
 
 /**
  * What a command that runs over several targets prints with --profile repeated or --all-profiles: each profile's own
@@ -51,6 +52,7 @@ export const OUTPUT_SCHEMAS: Record<string, z.ZodType> = {
   'topology:apply': topologyReportOutput,
   'topology:export': topologyExportOutput,
   'topology:plan': overProfiles(topologyReportOutput),
+  trace: overProfiles(traceOutput),
 }
 
 /** What any command prints with --json when it fails: {error: {kind, message, suggestion?, exitCode}, result?}. */

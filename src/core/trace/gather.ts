@@ -1,0 +1,311 @@
+import type {Config} from '../../config/schema.js'
+import {type AuditTouch, auditTouching, auditUnrecorded} from '../audit.js'
+import {type InboxMapping, inboxMapping, type OrdersMapping, ordersMapping, type OutboxMapping, resolveMappings} from '../mapping.js'
+import {statusName} from '../outbox/table.js'
+import type {Row, SqlExecutor} from '../ports.js'
+import {cacheKeys, type CacheRead} from '../reconcile/ports.js'
+import {cacheDrift} from '../reconcile/run.js'
+import {requireTable} from '../tables.js'
+import type {IdKind, InboxState, OutboxState, TraceAudit, TraceCache, TraceInbox, TraceOrder, TraceOutbox} from './model.js'
+
+/** The tables trace reads: the outbox always; the inbox and orders when they exist (else what they tell is unknown). */
+export interface TraceSchema {
+  outbox: OutboxMapping
+  inbox: InboxMapping | null
+  orders: OrdersMapping | null
+  auditTable: string
+  /** Id columns of an integer type: an id that is not an integer cannot be one of theirs (and MySQL would cast 'x' to 0). */
+  integerIds: {outbox: boolean; orders: boolean; inbox: boolean}
+  /** Orders can be linked to outbox rows. */
+  linkable: boolean
+}
+
+const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint'])
+
+/** The one resolved mapping (core/mapping.ts) of the three tables, and the types of their id columns. */
+export async function loadTraceSchema(sql: SqlExecutor, config: Config): Promise<TraceSchema> {
+  // Side by side: the column types of the configured tables need not wait for the mapping to be checked.
+  const [{outbox, checks}, types] = await Promise.all([
+    resolveMappings(sql, config, ['outbox']),
+    sql.query<{t: string; c: string; d: string}>(
+      'SELECT TABLE_NAME AS t, COLUMN_NAME AS c, DATA_TYPE AS d FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?)',
+      [[config.outbox.table, config.orders.table, config.inbox.table]],
+    ),
+  ])
+  const inbox = checks.inbox.exists ? inboxMapping(config, requireTable(checks.inbox)) : null
+  const orders = checks.orders.exists ? ordersMapping(config, requireTable(checks.orders)) : null
+  const integer = (table: string | undefined, column: string | undefined) =>
+    table !== undefined && types.some((r) => String(r.t).toLowerCase() === table.toLowerCase() && String(r.c).toLowerCase() === column?.toLowerCase() && INTEGER_TYPES.has(String(r.d).toLowerCase()))
+  return {
+    outbox, inbox, orders, auditTable: config.audit.table,
+    integerIds: {outbox: integer(outbox.name, outbox.names.id), orders: integer(orders?.name, orders?.names.id), inbox: integer(inbox?.name, inbox?.names.messageId)},
+    linkable: (orders?.c.messageId ?? null) !== null || outbox.c.aggregateId !== null,
+  }
+}
+
+export type KindHint = 'auto' | 'order' | 'message'
+
+/** Everything the database and Redis say about one id (the broker's part is added by broker.ts). */
+export interface Gathered {
+  id: string
+  kind: IdKind
+  order: TraceOrder | null
+  orderMissing: boolean
+  outbox: TraceOutbox[]
+  inbox: TraceInbox[] | null
+  audit: TraceAudit[]
+  cache: TraceCache
+  notes: string[]
+}
+
+export interface GatherPorts {
+  sql: SqlExecutor
+  /** Null when Redis could not be reached: the cache is unknown (the reason given). */
+  cache: {read(keys: string[]): Promise<CacheRead[]>} | {unavailable: string}
+}
+
+type Kind = 'text' | 'time' | 'int'
+const ORDER_COLUMNS: Record<string, Kind> = {id: 'text', status: 'text', messageId: 'text', createdAt: 'time', updatedAt: 'time'}
+const OUTBOX_COLUMNS: Record<string, Kind> = {
+  id: 'text', status: 'text', aggregateId: 'text', eventType: 'text', exchange: 'text', routingKey: 'text', attempts: 'int', lastError: 'text',
+  createdAt: 'time', availableAt: 'time', sentAt: 'time',
+}
+const INBOX_COLUMNS: Record<string, Kind> = {messageId: 'text', consumer: 'text', status: 'text', attempts: 'int', lastError: 'text', receivedAt: 'time', processedAt: 'time'}
+
+/** The select list of a table under fixed aliases (times as UNIX_TIMESTAMP, server side), and the columns it lacks. */
+function selectList(table: {c: object}, columns: Record<string, Kind>): {list: string; unknown: string[]} {
+  const c = table.c as Record<string, string | null>
+  const unknown: string[] = []
+  const parts = Object.entries(columns).map(([logical, kind]) => {
+    const col = c[logical]
+    if (col === null || col === undefined) {
+      unknown.push(logical)
+      return `NULL AS \`${logical}\``
+    }
+    return kind === 'time' ? `UNIX_TIMESTAMP(${col}) AS \`${logical}\`` : `${col} AS \`${logical}\``
+  })
+  // The server's clock, for ages that no client or session time zone can distort.
+  parts.push('UNIX_TIMESTAMP(NOW(3)) AS `_now`')
+  return {list: parts.join(', '), unknown}
+}
+
+/** The statements of one batch, each an index lookup with the ids as one `IN (?)` parameter; EXPLAINed by the tests. */
+export function traceStatements(schema: TraceSchema) {
+  const o = selectList(schema.outbox, OUTBOX_COLUMNS)
+  const r = schema.orders ? selectList(schema.orders, ORDER_COLUMNS) : null
+  const i = schema.inbox ? selectList(schema.inbox, INBOX_COLUMNS) : null
+  const out = {
+    outboxById: {sql: `SELECT ${o.list} FROM ${schema.outbox.t} WHERE ${schema.outbox.c.id} IN (?)`, unknown: o.unknown},
+    outboxByAggregate: schema.outbox.c.aggregateId ? {sql: `SELECT ${o.list} FROM ${schema.outbox.t} WHERE ${schema.outbox.c.aggregateId} IN (?)`, unknown: o.unknown} : null,
+    ordersById: r && schema.orders ? {sql: `SELECT ${r.list} FROM ${schema.orders.t} WHERE ${schema.orders.c.id} IN (?)`, unknown: r.unknown} : null,
+    ordersByMessage: r && schema.orders?.c.messageId ? {sql: `SELECT ${r.list} FROM ${schema.orders.t} WHERE ${schema.orders.c.messageId} IN (?)`, unknown: r.unknown} : null,
+    inboxByMessage: i && schema.inbox ? {sql: `SELECT ${i.list} FROM ${schema.inbox.t} WHERE ${schema.inbox.c.messageId} IN (?)`, unknown: i.unknown} : null,
+  }
+  return out
+}
+
+type Statements = ReturnType<typeof traceStatements>
+
+function text(v: unknown): string | null {
+  if (v === null || v === undefined) return null
+  return Buffer.isBuffer(v) ? v.toString('utf8') : String(v)
+}
+
+function iso(seconds: unknown): string | null {
+  if (seconds === null || seconds === undefined) return null
+  const ms = Math.round(Number(seconds) * 1000)
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : null
+}
+
+function age(now: unknown, seconds: unknown): number | null {
+  if (seconds === null || seconds === undefined) return null
+  return Math.max(0, Math.round((Number(now) - Number(seconds)) * 1000))
+}
+
+function int(v: unknown): number | null {
+  return v === null || v === undefined ? null : Number(v)
+}
+
+function toOrder(row: Row, unknown: string[]): TraceOrder {
+  return {
+    id: text(row.id)!, status: text(row.status), messageId: text(row.messageId), createdAt: iso(row.createdAt), updatedAt: iso(row.updatedAt),
+    ageMs: age(row._now, row.updatedAt ?? row.createdAt), unknown,
+  }
+}
+
+function toOutbox(row: Row, schema: TraceSchema, unknown: string[]): TraceOutbox {
+  const name = statusName(schema.outbox, row.status)
+  const state: OutboxState = name === 'pending' || name === 'sent' || name === 'dead-letter' ? name : 'other'
+  return {
+    id: text(row.id)!, state, status: text(row.status) ?? 'NULL', aggregateId: text(row.aggregateId), eventType: text(row.eventType),
+    exchange: text(row.exchange) ?? schema.outbox.exchange, routingKey: text(row.routingKey) ?? schema.outbox.routingKey,
+    attempts: int(row.attempts), lastError: text(row.lastError),
+    createdAt: iso(row.createdAt), availableAt: iso(row.availableAt), sentAt: iso(row.sentAt),
+    ageMs: age(row._now, row.createdAt), sentAgeMs: age(row._now, row.sentAt), unknown,
+  }
+}
+
+function toInbox(row: Row, inbox: InboxMapping, unknown: string[]): TraceInbox {
+  const status = text(row.status) ?? 'NULL'
+  const s = inbox.statuses
+  const state: InboxState = status === String(s.processed) ? 'processed' : status === String(s.failed) ? 'failed' : s.received !== null && status === String(s.received) ? 'received' : 'other'
+  return {
+    messageId: text(row.messageId)!, consumer: text(row.consumer), state, status, attempts: int(row.attempts), lastError: text(row.lastError),
+    receivedAt: iso(row.receivedAt), processedAt: iso(row.processedAt), ageMs: age(row._now, row.receivedAt), unknown,
+  }
+}
+
+const INTEGER = /^-?\d{1,20}$/
+
+/** Runs a lookup for these values (none: no round trip); values an integer column cannot hold are left out. */
+async function lookup(sql: SqlExecutor, statement: {sql: string} | null, values: Iterable<string>, integer: boolean): Promise<Row[]> {
+  if (!statement) return []
+  const list = [...new Set(values)].filter((v) => !integer || INTEGER.test(v))
+  if (list.length === 0) return []
+  return sql.query(statement.sql, [list])
+}
+
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>()
+  for (const item of items) {
+    const k = key(item)
+    const list = out.get(k)
+    if (list) list.push(item)
+    else out.set(k, [item])
+  }
+  return out
+}
+
+/**
+ * One batch of ids in at most three rounds of batched lookups, whatever the batch's size: the ids as orders and as
+ * messages; then the other side of each (outbox rows of the orders, orders of the messages); then their inbox
+ * records, audit records and cache keys, side by side.
+ */
+export async function gatherBatch(ports: GatherPorts, schema: TraceSchema, ids: string[], hint: KindHint, cachePattern: string): Promise<Gathered[]> {
+  const st = traceStatements(schema)
+  const {sql} = ports
+  // Round 1, on the ids themselves: as orders and as messages, and (speculatively) the messages of the ids as orders
+  // and the orders naming the ids as messages, so that the common case needs no second round.
+  const [orderRows, messageRows, aggregateRows, namingRows] = await Promise.all([
+    hint === 'message' ? [] : lookup(sql, st.ordersById, ids, schema.integerIds.orders),
+    hint === 'order' ? [] : lookup(sql, st.outboxById, ids, schema.integerIds.outbox),
+    hint === 'message' ? [] : lookup(sql, st.outboxByAggregate, ids, false),
+    hint === 'order' ? [] : lookup(sql, st.ordersByMessage, ids, false),
+  ])
+  const orders = new Map(orderRows.map((row) => [text(row.id)!, toOrder(row, st.ordersById!.unknown)]))
+  const messages = new Map(messageRows.map((row) => [text(row.id)!, toOutbox(row, schema, st.outboxById.unknown)]))
+  // An id that is both an order and a message is taken as the order (said in a note; --message says otherwise).
+  const asOrder = new Set(ids.filter((id) => orders.has(id)))
+  const asMessage = new Set(ids.filter((id) => !asOrder.has(id) && messages.has(id)))
+  const add = (rows: Row[]) => {
+    for (const row of rows) {
+      const m = toOutbox(row, schema, st.outboxById.unknown)
+      if (!messages.has(m.id)) messages.set(m.id, m)
+    }
+  }
+  add(aggregateRows.filter((row) => asOrder.has(text(row.aggregateId)!)))
+  const orderByMessage = new Map<string, TraceOrder>()
+  for (const row of namingRows) {
+    const order = toOrder(row, st.ordersById!.unknown)
+    if (order.messageId === null || !asMessage.has(order.messageId)) continue
+    orderByMessage.set(order.messageId, order)
+    if (!orders.has(order.id)) orders.set(order.id, order)
+  }
+
+  // Round 2, only for what round 1 left open: an order's message row that names no such aggregate, a message's order by its aggregate id.
+  const orderMessageIds = [...asOrder].map((id) => orders.get(id)!.messageId).filter((m): m is string => m !== null && !messages.has(m))
+  const messageOrderIds = [...asMessage].map((id) => messages.get(id)!.aggregateId).filter((a): a is string => a !== null && !orders.has(a))
+  const [linkedByMessage, ordersOfMessages] = await Promise.all([
+    lookup(sql, st.outboxById, orderMessageIds, schema.integerIds.outbox),
+    lookup(sql, st.ordersById, messageOrderIds, schema.integerIds.orders),
+  ])
+  add(linkedByMessage)
+  for (const row of ordersOfMessages) orders.set(text(row.id)!, toOrder(row, st.ordersById!.unknown))
+  const byAggregate = groupBy([...messages.values()].filter((m) => m.aggregateId !== null && asOrder.has(m.aggregateId)), (m) => m.aggregateId!)
+
+  const plan = ids.map((id) => {
+    if (asOrder.has(id)) {
+      const order = orders.get(id)!
+      const rows = new Map<string, TraceOutbox>()
+      if (order.messageId !== null && messages.has(order.messageId)) rows.set(order.messageId, messages.get(order.messageId)!)
+      for (const m of byAggregate.get(id) ?? []) rows.set(m.id, m)
+      return {id, order, outbox: [...rows.values()].sort(byCreated)}
+    }
+    if (messages.has(id)) {
+      const m = messages.get(id)!
+      const order = (m.aggregateId !== null ? orders.get(m.aggregateId) : undefined) ?? orderByMessage.get(id) ?? null
+      return {id, order, outbox: [m]}
+    }
+    return {id, order: null as TraceOrder | null, outbox: [] as TraceOutbox[]}
+  })
+
+  // Round 3: inbox records (also for ids found nowhere else: a consumed message with no outbox row), audit, cache.
+  const inboxIds = plan.flatMap((p) => (p.outbox.length > 0 ? p.outbox.map((m) => m.id) : p.order || hint === 'order' ? [] : [p.id]))
+  const auditIds = plan.flatMap((p) => [...(p.order ? [p.order.id] : []), ...p.outbox.map((m) => m.id), ...(p.order || p.outbox.length > 0 ? [] : [p.id])])
+  const cacheOrders = plan.flatMap((p) => (p.order ? [p.order] : []))
+  const earliest = plan.flatMap((p) => [p.order?.createdAt, ...p.outbox.map((m) => m.createdAt)]).filter((t): t is string => !!t).sort()[0]
+  const [inboxRows, touches, unrecorded, cache] = await Promise.all([
+    lookup(sql, st.inboxByMessage, inboxIds, schema.integerIds.inbox),
+    auditTouching(sql, schema.auditTable, [...new Set(auditIds)]),
+    auditUnrecorded(sql, schema.auditTable, earliest ? Date.parse(earliest) / 1000 : null, 5),
+    readCache(ports.cache, schema, cacheOrders, cachePattern),
+  ])
+  const inbox = groupBy(schema.inbox ? inboxRows.map((row) => toInbox(row, schema.inbox!, st.inboxByMessage!.unknown)) : [], (r) => r.messageId)
+  const touchesOf = groupBy(touches, (t) => t.itemId)
+
+  return plan.map(({id, order, outbox}) => {
+    const records = schema.inbox ? (outbox.length > 0 ? outbox : [{id}]).flatMap((m) => inbox.get(m.id) ?? []) : null
+    const kind: IdKind = asOrder.has(id) ? 'order' : outbox.length > 0 || (records?.length ?? 0) > 0 ? 'message' : 'none'
+    const notes: string[] = []
+    if (kind === 'order' && messages.has(id) && hint === 'auto') notes.push(`${id} is also a message id: --message traces that message`)
+    if (!schema.inbox) notes.push('no inbox table: whether a consumer got the message is unknown')
+    if (!schema.orders) notes.push('no orders table: the order and its cache are unknown')
+    else if (kind === 'message' && !order && !schema.linkable) notes.push('nothing links outbox rows to orders (map outbox.columns.aggregateId or orders.columns.messageId): the order is unknown')
+    const about = new Set([...(order ? [order.id] : []), ...outbox.map((m) => m.id), ...(kind === 'none' ? [] : [id])])
+    const since = [order?.createdAt, ...outbox.map((m) => m.createdAt)].filter((t): t is string => !!t).sort()[0]
+    const audit = [
+      ...[...about].flatMap((a) => (touchesOf.get(a) ?? []).map((t) => auditOf(t, true))),
+      ...unrecorded.filter((t) => !since || t.record.at >= since).map((t) => auditOf(t, false)),
+    ].sort((a, b) => Number(a.auditId) - Number(b.auditId))
+    const orderMissing = kind === 'message' && order === null && schema.orders !== null && outbox.some((m) => m.aggregateId !== null || schema.orders!.c.messageId !== null)
+    return {id, kind, order, orderMissing, outbox, inbox: records, audit, cache: order ? cache.get(order.id)! : {state: 'unknown', key: null, value: null, expected: null, reason: 'no order'}, notes}
+  })
+}
+
+function byCreated(a: TraceOutbox, b: TraceOutbox): number {
+  if (a.createdAt !== b.createdAt) return (a.createdAt ?? '\uffff') < (b.createdAt ?? '\uffff') ? -1 : 1
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+}
+
+function auditOf(t: AuditTouch, recorded: boolean): TraceAudit {
+  const r = t.record
+  return {auditId: r.id, at: r.at, command: r.command, action: t.action, about: t.itemId, exitCode: r.exitCode, osUser: r.osUser, host: r.host, recorded}
+}
+
+/** The cache key of each order against its status, read in one round trip (cacheDrift decides, as reconcile does). */
+async function readCache(port: GatherPorts['cache'], schema: TraceSchema, orders: TraceOrder[], pattern: string): Promise<Map<string, TraceCache>> {
+  const out = new Map<string, TraceCache>()
+  if (orders.length === 0) return out
+  const keyOf = cacheKeys(pattern)
+  const unknown = (reason: string) => {
+    for (const o of orders) out.set(o.id, {state: 'unknown', key: keyOf(o.id), value: null, expected: o.status, reason})
+    return out
+  }
+  if (!schema.orders?.c.status) return unknown('the orders table has no status column to compare with')
+  if ('unavailable' in port) return unknown(port.unavailable)
+  const unique = [...new Map(orders.map((o) => [o.id, o])).values()]
+  const reads = await port.read(unique.map((o) => keyOf(o.id)))
+  for (const [n, o] of unique.entries()) {
+    const read = reads[n]
+    const drift = cacheDrift(o.status, read)
+    const value = read.state === 'value' ? read.value : null
+    const base = {key: keyOf(o.id), value, expected: o.status}
+    if (drift === null) out.set(o.id, {state: 'equal', ...base})
+    else if (read.state === 'missing') out.set(o.id, {state: 'missing', ...base})
+    else if (read.state === 'invalid') out.set(o.id, {state: 'unreadable', ...base, reason: read.reason})
+    else out.set(o.id, {state: 'different', ...base})
+  }
+  return out
+}
+
+export type {Statements}
