@@ -49,19 +49,12 @@ Exit 0 all published (or nothing to do: it says why), 1 some rows were returned,
 
   async run(): Promise<DrainResult> {
     const f = this.flags
-    const confirmTimeoutMs = parseDuration(f.timeout, '--timeout')
-    if (confirmTimeoutMs < 100 || confirmTimeoutMs > MAX_CONFIRM_TIMEOUT_MS) throw new UsageError(`--timeout ${f.timeout} is out of range`, 'use between 100ms and 10m')
-    if (f['wait-lock'] !== undefined && !f.lock) throw new UsageError('--wait-lock cannot be combined with --no-lock')
-    const part = parsePart(f.part, f.parts)
-    const options = {
-      config: this.settings, limit: f.limit, part, ordered: f.ordered, batchSize: f['batch-size'], pipeline: f['in-flight'], maxAttempts: f['max-attempts'],
-      ratePerSecond: f.rate, confirmTimeoutMs, dryRun: f['dry-run'],
-      olderThanMs: f['older-than'] === undefined ? undefined : parseDuration(f['older-than'], '--older-than'),
-    }
+    const options = this.options()
+    const part = options.part
     // One connection per batch in flight, one for the counts.
     this.services.mysqlPoolSize = Math.max(this.services.mysqlPoolSize, f['in-flight'] + 1)
     // A drain is many short statements: one that hangs past the confirm timeout means MySQL stopped answering.
-    this.services.mysqlStatementTimeoutMs = Math.max(confirmTimeoutMs, 10_000)
+    this.services.mysqlStatementTimeoutMs = Math.max(options.confirmTimeoutMs, 10_000)
     const sql = await this.services.mysql()
     const publisher = new ConfirmPublisher(await this.services.amqp())
     // The message ids the broker answered for, for the audit (msgops trace finds the runs that touched an id).
@@ -90,6 +83,19 @@ Exit 0 all published (or nothing to do: it says why), 1 some rows were returned,
     } finally {
       // A silently dead connection never answers channel.close: do not let it hold the exit.
       await withTimeout(publisher.close(), 2000).catch(() => {})
+    }
+  }
+
+  /** The flags as the drain's options (all but the confirmation), checked. */
+  private options() {
+    const f = this.flags
+    const confirmTimeoutMs = parseDuration(f.timeout, '--timeout')
+    if (confirmTimeoutMs < 100 || confirmTimeoutMs > MAX_CONFIRM_TIMEOUT_MS) throw new UsageError(`--timeout ${f.timeout} is out of range`, 'use between 100ms and 10m')
+    if (f['wait-lock'] !== undefined && !f.lock) throw new UsageError('--wait-lock cannot be combined with --no-lock')
+    return {
+      config: this.settings, limit: f.limit, part: parsePart(f.part, f.parts), ordered: f.ordered, batchSize: f['batch-size'], pipeline: f['in-flight'],
+      maxAttempts: f['max-attempts'], ratePerSecond: f.rate, confirmTimeoutMs, dryRun: f['dry-run'],
+      olderThanMs: f['older-than'] === undefined ? undefined : parseDuration(f['older-than'], '--older-than'),
     }
   }
 }
