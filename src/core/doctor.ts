@@ -2,7 +2,7 @@ import type {Config} from '../config/schema.js'
 import type {SqlPort} from './ports.js'
 import {COMMAND_NEEDS, missingFor, readGrants} from './privileges.js'
 import {supportsSkipLocked} from './sql.js'
-import {indexColumn, leadsPrimaryKey, narrowIndex} from './reconcile/merge.js'
+import {indexColumn, leadsPrimaryKey, narrowIndex} from './introspect.js'
 import {inspectTables, type TableCheck} from './tables.js'
 
 export interface Probe {

@@ -1,6 +1,9 @@
 import {describe, expect, it} from 'vitest'
 
-import {type IndexColumn, KeyPage, matchKeys, middleKey, narrowIndex, splitScan} from '../../src/core/reconcile/merge.js'
+import {type IndexColumn, narrowIndex} from '../../src/core/introspect.js'
+import {middleKey, splitScan} from '../../src/core/reconcile/cut.js'
+import {KeyPage} from '../../src/core/reconcile/packed-page.js'
+import {matchKeys} from '../../src/core/reconcile/walk.js'
 import type {ScanSpec} from '../../src/core/reconcile/scan.js'
 
 const SEP = '\u001E'

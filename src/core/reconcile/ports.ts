@@ -1,4 +1,4 @@
-import type {OrderPage} from './order-page.js'
+import type {OrderPage} from './packed-page.js'
 
 /** The small ports reconciliation needs beyond SqlPort; src/adapters/cache.ts implements CachePort with ioredis. */
 

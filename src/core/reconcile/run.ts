@@ -24,9 +24,11 @@ import {
   type SqlCheck,
   windowCovers,
 } from './checks.js'
-import {INTEGER_TYPES, keyColumnInfo, type MergeColumns, keysMergeable, mergeKeys, splitScan} from './merge.js'
+import {splitScan} from './cut.js'
+import {keyColumnInfo} from '../introspect.js'
+import {INTEGER_TYPES, type MergeColumns, keysMergeable, mergeKeys} from './merge.js'
 import {type CachePort, type CacheRead, cacheKeys, type DrainPort} from './ports.js'
-import {OrderPage} from './order-page.js'
+import {OrderPage} from './packed-page.js'
 import {mapPages, packedPages, type ScanRow, type ScanSpec, scanPages, text} from './scan.js'
 import {type Bounds, resolveBounds, type TimeSpec} from './window.js'
 

@@ -1,6 +1,6 @@
 import {InterruptedError} from '../errors.js'
 import type {Row, SqlExecutor} from '../ports.js'
-import {NULL_UNIT, OrderPage, RECORD, UNIT} from './order-page.js'
+import {NULL_UNIT, OrderPage, RECORD, UNIT} from './packed-page.js'
 import {SQL_TIME_FORMAT} from './window.js'
 
 /**
