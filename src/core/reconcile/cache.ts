@@ -1,4 +1,5 @@
-import {type CachePort, type CacheRead, cacheKeys} from './ports.js'
+import {cacheKeys} from './key-pattern.js'
+import type {CachePort, CacheRead} from './ports.js'
 import {OrderPage} from './packed-page.js'
 import {type ScanRow, text} from './scan.js'
 
