@@ -2,8 +2,8 @@ import type {SqlExecutor, SqlPort} from '../ports.js'
 import {qid} from '../sql.js'
 import type {KeyColumnInfo} from '../introspect.js'
 import {keyEnds, middleKey} from './cut.js'
-import {KeyPage, SEP} from './packed-page.js'
-import {throwIfAborted, uncutText} from './scan.js'
+import {KeyPage, packedKeys, type PackedRow, unpackKeys} from './packed-page.js'
+import {throwIfAborted} from './scan.js'
 import {matchKeys} from './walk.js'
 
 /**
@@ -51,31 +51,16 @@ export async function keyPage(sql: SqlExecutor, col: KeyColumn, after: string | 
   const c = qid(col.column)
   const inner = `SELECT ${c} AS k FROM ${from(col)} WHERE ${where} ORDER BY ${c} LIMIT ?`
   const rows = await sql.query<PackedRow & {last: unknown}>(
-    `SELECT ${packedColumns('s.k')}, MAX(s.k) AS last FROM (${inner}) s`,
+    `SELECT ${packedKeys('s.k')}, MAX(s.k) AS last FROM (${inner}) s`,
     [...params, limit],
   )
   const n = Number(rows[0]?.n ?? 0)
   if (n === 0) return {keys: KeyPage.of([]), last: null}
-  const keys = unpack(rows[0])
+  const keys = unpackKeys(rows[0])
   if (keys) return {keys, last: String(rows[0].last)}
   // A key holding the separator, or a page longer than group_concat_max_len: the same page row by row.
   const plain = await sql.query<{k: unknown}>(inner, [...params, limit])
   return {keys: KeyPage.of(plain.map((r) => String(r.k))), last: String(plain.at(-1)!.k)}
-}
-
-type PackedRow = {n: unknown; ks: unknown; lim: unknown}
-
-/**
- * The columns of a packed row, as unpack reads them: how many keys, the keys, group_concat_max_len (no character
- * count to check the text against: it cost MariaDB a tenth of the page).
- */
-function packedColumns(key: string): string {
-  return `COUNT(*) AS n, GROUP_CONCAT(${key} SEPARATOR '${SEP}') AS ks, @@group_concat_max_len AS lim`
-}
-
-function unpack(row: PackedRow): KeyPage | null {
-  const text = uncutText(row.ks, row.lim)
-  return text === null ? null : KeyPage.packed(text, Number(row.n))
 }
 
 /** The table a key column is read from, with its narrow index when it has one. */
@@ -107,13 +92,13 @@ function keyRange(col: KeyColumn, after: string | null, upTo: string | null): {w
 function rangeKeys(sql: SqlExecutor, col: KeyColumn, after: string | null, upTo: string | null, limit: number): AsyncIterable<KeyPage> {
   const {where, params} = keyRange(col, after, upTo)
   const c = qid(col.column)
-  const first = sql.query<PackedRow>(`SELECT ${packedColumns(c)} FROM ${from(col)} WHERE ${where}`, params)
+  const first = sql.query<PackedRow>(`SELECT ${packedKeys(c)} FROM ${from(col)} WHERE ${where}`, params)
   // Awaited by the walk; marked handled now in case the walk never starts (an abort, a failure elsewhere).
   first.catch(() => {})
   return (async function* () {
     const rows = await first
     if (Number(rows[0]?.n ?? 0) === 0) return
-    const all = unpack(rows[0])
+    const all = unpackKeys(rows[0])
     if (all) {
       yield all
       return

@@ -1,9 +1,59 @@
-/** Separates an order's id from its status in a packed page; no real id holds it (a page where one does is read row by row). */
+/**
+ * Packed pages: a page of keys (KeyPage) or of orders with their status (OrderPage) read as one row, GROUP_CONCAT of
+ * its entries joined by control characters no real key holds (a page where one does is read row by row), and
+ * unpacked without an object or a string per entry. The separators, the SQL that packs and the code that unpacks
+ * live here together.
+ */
+
+/** Separates the entries (keys, orders) of a packed page. */
+export const RECORD = '\u001E'
+/** Separates an order's id from its status. */
 export const UNIT = '\u001F'
 /** Ends the id of an order whose status is NULL, in place of UNIT and the status. */
 export const NULL_UNIT = '\u001D'
-/** Separates the orders of a packed page. */
-export const RECORD = '\u001E'
+
+/** A packed row as packedKeys and packedOrders select it: how many entries, their text, group_concat_max_len. */
+export type PackedRow = {n: unknown; ks: unknown; lim: unknown}
+
+/**
+ * The columns of a packed row of keys (no character count to check the text against: it cost MariaDB a tenth of the
+ * page; group_concat_max_len tells instead, see possiblyCut).
+ */
+export function packedKeys(key: string): string {
+  return `COUNT(*) AS n, GROUP_CONCAT(${key} SEPARATOR '${RECORD}') AS ks, @@group_concat_max_len AS lim`
+}
+
+/** The columns of a packed row of (id, status) pairs, a NULL status marked by NULL_UNIT. */
+export function packedOrders(id: string, status: string): string {
+  return `COUNT(*) AS n, GROUP_CONCAT(${id}, IF(${status} IS NULL, '${NULL_UNIT}', '${UNIT}'), IFNULL(${status}, '') SEPARATOR '${RECORD}') AS ks, @@group_concat_max_len AS lim`
+}
+
+/** The keys of a packed row, or null when it must be read again row by row (a key holding RECORD, a text maybe cut). */
+export function unpackKeys(row: PackedRow): KeyPage | null {
+  const text = uncutText(row.ks, row.lim)
+  return text === null ? null : KeyPage.packed(text, Number(row.n))
+}
+
+/** The orders of a packed row, or null when it must be read again row by row. */
+export function unpackOrders(row: PackedRow): OrderPage | null {
+  const text = uncutText(row.ks, row.lim)
+  return text === null ? null : OrderPage.packed(text, Number(row.n))
+}
+
+/**
+ * Whether GROUP_CONCAT may have cut a text at `limit` (group_concat_max_len, in bytes): only a text of (nearly) that
+ * many bytes can be cut, and a UTF-16 code unit takes at most 3 bytes in UTF-8, so most texts need no count.
+ */
+export function possiblyCut(text: string, limit: number): boolean {
+  if (!Number.isFinite(limit)) return true
+  return text.length * 3 >= limit - 4 && Buffer.byteLength(text, 'utf8') >= limit - 4
+}
+
+/** A GROUP_CONCAT result as text, or null when group_concat_max_len (`limit`, read in the same row) may have cut it. */
+export function uncutText(value: unknown, limit: unknown): string | null {
+  const text = value === null || value === undefined ? '' : String(value)
+  return possiblyCut(text, Number(limit)) ? null : text
+}
 
 /**
  * A page of orders to compare with the cache: ids and statuses packed in one string, so that a million orders cost
@@ -111,9 +161,6 @@ export class OrderPage {
   }
 }
 
-/** Separates the keys of a packed page: a control character no real key holds; a page where it does is read row by row. */
-export const SEP = '\u001E'
-
 /** Searches of a packed page's text before it gets an index of its keys. */
 const SEARCHES_BEFORE_INDEX = 32
 
@@ -130,12 +177,12 @@ export class KeyPage {
     private readonly text: string,
     private readonly start: Int32Array,
     private readonly end: Int32Array,
-    /** The text holds SEP between keys (and no key holds SEP), so a key can be searched for in it. */
+    /** The text holds RECORD between keys (and no key holds RECORD), so a key can be searched for in it. */
     private readonly separated: boolean,
   ) {}
 
   /**
-   * The keys of a packed text, or null when it is not `count` keys: a key holding SEP, or a text cut between keys by
+   * The keys of a packed text, or null when it is not `count` keys: a key holding RECORD, or a text cut between keys by
    * group_concat_max_len. A text cut inside its last key looks whole: the caller checks its length (possiblyCut).
    */
   static packed(text: string, count: number): KeyPage | null {
@@ -144,7 +191,7 @@ export class KeyPage {
     const end = new Int32Array(count)
     let from = 0
     for (let n = 0; n < count; n++) {
-      const stop = text.indexOf(SEP, from)
+      const stop = text.indexOf(RECORD, from)
       if ((stop < 0) !== (n === count - 1)) return null
       start[n] = from
       end[n] = stop < 0 ? text.length : stop
@@ -183,7 +230,7 @@ export class KeyPage {
 
   /**
    * Keys n.. n+count-1 of this page and m.. m+count-1 of the other are the same strings, compared as one piece of
-   * text: only when both are packed with SEP, which no key holds, so that equal text means equal keys one by one.
+   * text: only when both are packed with RECORD, which no key holds, so that equal text means equal keys one by one.
    */
   sameRun(n: number, other: KeyPage, m: number, count: number): boolean {
     if (!this.separated || !other.separated) return false
@@ -205,9 +252,9 @@ export class KeyPage {
       }
       return this.index.get(key) ?? -1
     }
-    this.hay ??= SEP + this.text + SEP
-    // In hay, key n starts at start[n] + 1, just after its leading SEP: search onwards from the walk, then back.
-    const needle = SEP + key + SEP
+    this.hay ??= RECORD + this.text + RECORD
+    // In hay, key n starts at start[n] + 1, just after its leading RECORD: search onwards from the walk, then back.
+    const needle = RECORD + key + RECORD
     const from = near < this.count ? this.start[near] : this.text.length + 1
     let at = this.hay.indexOf(needle, from)
     // Back from there: a forward search of the part before (lastIndexOf does not search as fast).

@@ -1,6 +1,6 @@
 import {InterruptedError} from '../errors.js'
 import type {Row, SqlExecutor} from '../ports.js'
-import {NULL_UNIT, OrderPage, RECORD, UNIT} from './packed-page.js'
+import {OrderPage, packedOrders, type PackedRow, unpackOrders} from './packed-page.js'
 import {SQL_TIME_FORMAT} from './window.js'
 
 /**
@@ -72,34 +72,15 @@ export async function* packedPages(sql: SqlExecutor, spec: ScanSpec, batch: numb
     }
     const inner = `SELECT ${key} AS k, ${spec.value} AS v FROM ${spec.from}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${key} LIMIT ?`
     // No character counts to check the text against: they were a fifth of MariaDB's time for the page.
-    const [row] = await sql.query<{n: unknown; ks: unknown; last: unknown; lim: unknown}>(
-      `SELECT COUNT(*) AS n, GROUP_CONCAT(s.k, IF(s.v IS NULL, '${NULL_UNIT}', '${UNIT}'), IFNULL(s.v, '') SEPARATOR '${RECORD}') AS ks, MAX(s.k) AS last, @@group_concat_max_len AS lim FROM (${inner}) s`,
-      [...params, batch],
-    )
+    const [row] = await sql.query<PackedRow & {last: unknown}>(`SELECT ${packedOrders('s.k', 's.v')}, MAX(s.k) AS last FROM (${inner}) s`, [...params, batch])
     const n = Number(row?.n ?? 0)
     if (n === 0) return {page: OrderPage.of([], []), last: null, n}
-    const packed = uncutText(row.ks, row.lim)
-    const page = packed === null ? null : OrderPage.packed(packed, n)
+    const page = unpackOrders(row)
     if (page) return {page, last: row.last, n}
     const rows = await sql.query<{k: unknown; v: unknown}>(inner, [...params, batch])
     return {page: OrderPage.of(rows.map((r) => String(r.k)), rows.map((r) => text(r.v))), last: rows.at(-1)!.k, n: rows.length}
   }
   for await (const {page} of readAhead(fetch, undefined, (p) => (p.n === batch ? {after: p.last} : null), (p) => p.n === 0, signal)) yield page
-}
-
-/**
- * Whether GROUP_CONCAT may have cut a text at `limit` (group_concat_max_len, in bytes): only a text of (nearly) that
- * many bytes can be cut, and a UTF-16 code unit takes at most 3 bytes in UTF-8, so most texts need no count.
- */
-export function possiblyCut(text: string, limit: number): boolean {
-  if (!Number.isFinite(limit)) return true
-  return text.length * 3 >= limit - 4 && Buffer.byteLength(text, 'utf8') >= limit - 4
-}
-
-/** A GROUP_CONCAT result as text, or null when group_concat_max_len (`limit`, read in the same row) may have cut it. */
-export function uncutText(value: unknown, limit: unknown): string | null {
-  const text = value === null || value === undefined ? '' : String(value)
-  return possiblyCut(text, Number(limit)) ? null : text
 }
 
 /** Each page of a scan passed through `map` as it comes. */
