@@ -1,4 +1,51 @@
-import type {SqlPort} from './ports.js'
+import type {SqlExecutor} from './ports.js'
+
+/**
+ * Every information_schema query of msgops: the columns, indexes and sizes of the mapped tables, for the mapping
+ * (tables.ts), doctor, status, schema init and reconcile's merge plan. Names compare case-insensitively, as MySQL's do.
+ */
+
+/** The same identifier, whatever its case. */
+export function sameName(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase()
+}
+
+/** One column of a table, as information_schema.COLUMNS lists it. */
+export interface TableColumn {
+  table: string
+  column: string
+  dataType: string
+  collation: string | null
+}
+
+/** The columns of these tables (of the current database). */
+export async function tableColumns(sql: SqlExecutor, tables: string[]): Promise<TableColumn[]> {
+  const rows = await sql.query<{t: unknown; c: unknown; dt: unknown; coll: string | null}>(
+    'SELECT TABLE_NAME AS t, COLUMN_NAME AS c, DATA_TYPE AS dt, COLLATION_NAME AS coll FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?)',
+    [tables],
+  )
+  return rows.map((r) => ({table: String(r.t), column: String(r.c), dataType: String(r.dt ?? 'unknown'), collation: r.coll ?? null}))
+}
+
+/** The tables among these that exist, with the row count the statistics estimate (TABLE_ROWS). */
+export async function tableStats(sql: SqlExecutor, tables: string[]): Promise<{table: string; rows: number}[]> {
+  const rows = await sql.query<{t: unknown; n: unknown}>('SELECT TABLE_NAME AS t, TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?)', [tables])
+  return rows.map((r) => ({table: String(r.t), rows: Number(r.n ?? 0)}))
+}
+
+/** The columns of every index of these tables, by table, index and position in the index. */
+export async function indexColumns(sql: SqlExecutor, tables: string[]): Promise<(IndexColumn & {table: string})[]> {
+  const rows = await sql.query<{t: unknown; i: unknown; seq: unknown; c: unknown; sub: unknown}>(
+    'SELECT TABLE_NAME AS t, INDEX_NAME AS i, SEQ_IN_INDEX AS seq, COLUMN_NAME AS c, SUB_PART AS sub FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?) ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX',
+    [tables],
+  )
+  return rows.map((r) => ({table: String(r.t), ...indexColumn(r.i, r.seq, r.c, r.sub)}))
+}
+
+/** Some index of the table starts with the column. */
+export function leadsIndex(columns: IndexColumn[], column: string): boolean {
+  return columns.some((c) => c.seq === 1 && sameName(c.column, column))
+}
 
 /** What information_schema says about a key column. */
 export interface KeyColumnInfo {
@@ -24,7 +71,7 @@ export function indexColumn(index: unknown, seq: unknown, column: unknown, subPa
   return {index: String(index), seq: Number(seq), column: String(column), subPart: subPart === null || subPart === undefined ? null : Number(subPart)}
 }
 
-const leadsWhole = (column: string) => (c: IndexColumn) => c.seq === 1 && c.column.toLowerCase() === column.toLowerCase() && c.subPart === null
+const leadsWhole = (column: string) => (c: IndexColumn) => c.seq === 1 && sameName(c.column, column) && c.subPart === null
 
 /** The column (whole) is the first of the primary key: the rows themselves are stored in its order. */
 export function leadsPrimaryKey(columns: IndexColumn[], column: string): boolean {
@@ -53,26 +100,13 @@ export function narrowIndex(columns: IndexColumn[], column: string): string | nu
 }
 
 /** Reads type, collation and whether an index starts with the column, for each key column. */
-export async function keyColumnInfo(sql: SqlPort, columns: {table: string; column: string}[]): Promise<KeyColumnInfo[]> {
-  const info = await sql.query<{t: string; c: string; dt: string; coll: string | null}>(
-    'SELECT TABLE_NAME AS t, COLUMN_NAME AS c, DATA_TYPE AS dt, COLLATION_NAME AS coll FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?)',
-    [columns.map((c) => c.table)],
-  )
-  const stats = await sql.query<{t: string; i: string; seq: unknown; c: string; sub: unknown}>(
-    'SELECT TABLE_NAME AS t, INDEX_NAME AS i, SEQ_IN_INDEX AS seq, COLUMN_NAME AS c, SUB_PART AS sub FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?)',
-    [columns.map((c) => c.table)],
-  )
-  const same = (a: {t: string; c: string}, k: {table: string; column: string}) => String(a.t).toLowerCase() === k.table.toLowerCase() && String(a.c).toLowerCase() === k.column.toLowerCase()
+export async function keyColumnInfo(sql: SqlExecutor, columns: {table: string; column: string}[]): Promise<KeyColumnInfo[]> {
+  const tables = columns.map((c) => c.table)
+  const info = await tableColumns(sql, tables)
+  const stats = await indexColumns(sql, tables)
   return columns.map((k) => {
-    const row = info.find((r) => same(r, k))
-    const indexes: IndexColumn[] = stats
-      .filter((r) => String(r.t).toLowerCase() === k.table.toLowerCase())
-      .map((r) => indexColumn(r.i, r.seq, r.c, r.sub))
-    return {
-      dataType: String(row?.dt ?? 'unknown'),
-      collation: row?.coll ?? null,
-      indexed: stats.some((r) => Number(r.seq) === 1 && same(r, k)),
-      narrow: narrowIndex(indexes, k.column),
-    }
+    const row = info.find((r) => sameName(r.table, k.table) && sameName(r.column, k.column))
+    const indexes = stats.filter((r) => sameName(r.table, k.table))
+    return {dataType: row?.dataType ?? 'unknown', collation: row?.collation ?? null, indexed: leadsIndex(indexes, k.column), narrow: narrowIndex(indexes, k.column)}
   })
 }
