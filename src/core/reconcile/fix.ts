@@ -142,8 +142,8 @@ export async function fixFindings(ports: ReconcilePorts, config: Config, options
             result.fixed += outcome.sent
             result.notFixed += outcome.failed
           } else {
-            const update = check === 'sent_not_consumed' ? requeueSentSql(schema!, ids.length) : requeueDeadSql(schema!, ids.length)
-            const {affectedRows} = await ports.sql.execute(update.sql, [...update.params, ...ids])
+            const update = check === 'sent_not_consumed' ? requeueSentSql(schema!, ids) : requeueDeadSql(schema!, ids)
+            const {affectedRows} = await ports.sql.execute(update.sql, update.params)
             result.fixed += affectedRows
             result.notFixed += ids.length - affectedRows
           }

@@ -57,11 +57,17 @@ async function planMerge(
   const merged = mergePlan(runnable, schema, plan === 'merge' ? {orders: true, outbox: true, inbox: true} : {orders: covers('orders'), outbox: covers('outbox'), inbox: covers('inbox')})
   if (merged.length === 0) return {merged}
   const columns = mergeColumns(schema, merged)
-  const roles = (['outbox', 'orders', 'inbox'] as const).filter((role) => columns[role] !== undefined)
-  const info = await keyColumnInfo(sql, roles.map((role) => columns[role]!))
+  const keys = (['outbox', 'orders', 'inbox'] as const).flatMap((role) => {
+    const column = columns[role]
+    return column ? [{role, column}] : []
+  })
+  const info = await keyColumnInfo(sql, keys.map((k) => k.column))
   if (!keysMergeable(info)) return {merged: []}
   const read: MergeColumns = {...columns, numeric: info.every((c) => INTEGER_TYPES.has(c.dataType.toLowerCase()))}
-  for (const [n, role] of roles.entries()) if (info[n].narrow !== null) read[role] = {...columns[role]!, index: info[n].narrow!}
+  for (const [n, {role, column}] of keys.entries()) {
+    const narrow = info[n].narrow
+    if (narrow !== null) read[role] = {...column, index: narrow}
+  }
   return {merged, columns: read}
 }
 
