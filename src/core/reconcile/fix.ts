@@ -1,10 +1,10 @@
 import type {Config} from '../../config/schema.js'
 import type {Outcome} from '../outcome.js'
-import {type CheckName, chooseScanOrders, findingScan, loadSchema, ordersScan, requeueDeadSql, requeueSentSql} from './checks.js'
 import {compareCache, ordersOf} from './cache.js'
+import {type CheckName, chooseScanOrders, findingScan, loadSchema, ordersScan, requeueDeadSql, requeueSentSql, type Schema, type ScanOrder} from './checks.js'
 import {DEFAULT_BATCH, type ReconcileOptions, type ReconcilePorts, type ReconcileReport} from './report.js'
-import {scanPages} from './scan.js'
-import {resolveBounds} from './window.js'
+import {type Fragment, type ScanRow, type ScanSpec, scanPages} from './scan.js'
+import {type Bounds, resolveBounds} from './window.js'
 
 /** In the order fixes run: rows set back to pending first, so that the drain of stuck rows publishes them in the same run and no fix undoes another. */
 export const FIXABLE = ['sent_not_consumed', 'message_dead', 'message_stuck', 'cache_drift'] as const
@@ -81,17 +81,91 @@ export function selectFixes(report: ReconcileReport, config: Config, has: {drain
   return {fixable, actionable: fixable.filter((c) => !fixAction(c, config, has).note)}
 }
 
+/** What a fix reads its findings again from, and what it does with them, a page at a time. */
+interface FixContext {
+  ports: ReconcilePorts
+  config: Config
+  schema: Schema
+  bounds: Bounds
+  orders: Partial<Record<'orders' | 'outbox', ScanOrder>>
+  signal?: AbortSignal
+}
+
+/** What a fixer did with one page of findings: rows or keys changed, found but left, the ids it changed. */
+interface PageFix {
+  fixed: number
+  notFixed: number
+  ids: string[]
+}
+
+interface Fixer {
+  /** The findings, read again. */
+  scan(x: FixContext): ScanSpec
+  fix(x: FixContext, rows: ScanRow[]): Promise<PageFix>
+}
+
+const idsOf = (rows: ScanRow[]) => rows.map((r) => String(r._k0))
+
+/** Rows set back to pending by an UPDATE that re-checks the finding's condition. */
+function requeueFixer(check: 'sent_not_consumed' | 'message_dead', update: (schema: Schema, ids: string[]) => Fragment): Fixer {
+  return {
+    scan: (x) => findingScan(check, x.schema, x.bounds, x.orders),
+    async fix(x, rows) {
+      const ids = idsOf(rows)
+      const {sql, params} = update(x.schema, ids)
+      const {affectedRows} = await x.ports.sql.execute(sql, params)
+      return {fixed: affectedRows, notFixed: ids.length - affectedRows, ids}
+    },
+  }
+}
+
+/** One fixer per fixable check (fixAction says when each applies). */
+const FIXERS: Record<FixableCheck, Fixer> = {
+  sent_not_consumed: requeueFixer('sent_not_consumed', requeueSentSql),
+  message_dead: requeueFixer('message_dead', requeueDeadSql),
+  message_stuck: {
+    scan: (x) => findingScan('message_stuck', x.schema, x.bounds, x.orders),
+    async fix(x, rows) {
+      const {drain} = x.ports
+      if (!drain) throw new Error('message_stuck needs a drain port')
+      const ids = idsOf(rows)
+      const outcome = await drain(ids, x.signal)
+      return {fixed: outcome.sent, notFixed: outcome.failed, ids}
+    },
+  },
+  cache_drift: {
+    scan: (x) => ordersScan(x.schema, x.bounds, {withMessage: false, withCache: true, order: x.orders.orders}),
+    async fix(x, rows) {
+      const {cache} = x.ports
+      if (!cache) throw new Error('cache_drift needs a cache port')
+      const drifted = await compareCache(cache, x.config.cache.keyPattern, ordersOf(rows).page)
+      if (x.config.cache.onDrift === 'delete') {
+        const present = drifted.filter((d) => d.read.state !== 'missing')
+        if (present.length > 0) await cache.remove(present.map((d) => d.key))
+        return {fixed: present.length, notFixed: drifted.length - present.length, ids: present.map((d) => d.id)}
+      }
+      const writes = drifted.flatMap((d) => (d.status === null ? [] : [{key: d.key, value: d.status}]))
+      const removes = drifted.filter((d) => d.status === null).map((d) => d.key)
+      if (writes.length > 0) await cache.write(writes)
+      if (removes.length > 0) await cache.remove(removes)
+      return {fixed: drifted.length, notFixed: 0, ids: drifted.map((d) => d.id)}
+    },
+  },
+}
+
 /**
  * Repairs what can be repaired: every fixable check is scanned again (the world moved since the report) and each
- * page is fixed as it is read; SQL fixes re-check their condition in the UPDATE itself. Stops between pages on abort.
+ * page is fixed as it is read, by the check's fixer; SQL fixes re-check their condition in the UPDATE itself. Stops
+ * between pages on abort.
  */
 export async function fixFindings(ports: ReconcilePorts, config: Config, options: FixOptions, report: ReconcileReport): Promise<FixReport> {
   const out: FixReport = {dryRun: options.dryRun, interrupted: false, checks: {}}
   const todo = FIXABLE.filter((c) => options.fix.includes(c))
+  if (todo.length === 0) return out
   const batch = options.batchSize ?? DEFAULT_BATCH
-  const schema = todo.length > 0 ? await loadSchema(ports.sql, config, [...todo]) : null
-  const bounds = schema ? await resolveBounds(ports.sql, options.since, options.until, options.graceMs) : null
-  const orders = schema && bounds ? await chooseScanOrders(ports.sql, schema, bounds) : null
+  const schema = await loadSchema(ports.sql, config, [...todo])
+  const bounds = await resolveBounds(ports.sql, options.since, options.until, options.graceMs)
+  const x: FixContext = {ports, config, schema, bounds, orders: await chooseScanOrders(ports.sql, schema, bounds), signal: options.signal}
   const keepIds = Math.max(options.sample, 20)
   let done = 0
   for (const check of todo) {
@@ -108,47 +182,17 @@ export async function fixFindings(ports: ReconcilePorts, config: Config, options
       continue
     }
     if (out.interrupted) continue
-    const remember = (ids: string[]) => {
-      for (const id of ids) if (result.ids.length < keepIds) result.ids.push(id)
-    }
-    const spec =
-      check === 'cache_drift' ? ordersScan(schema!, bounds!, {withMessage: false, withCache: true, order: orders!.orders}) : findingScan(check, schema!, bounds!, orders!)
+    const fixer = FIXERS[check]
     try {
-      for await (const rows of scanPages(ports.sql, spec, batch)) {
+      for await (const rows of scanPages(ports.sql, fixer.scan(x), batch)) {
         if (options.signal?.aborted) {
           out.interrupted = true
           break
         }
-        if (check === 'cache_drift') {
-          const drifted = await compareCache(ports.cache!, config.cache.keyPattern, ordersOf(rows).page)
-          if (config.cache.onDrift === 'delete') {
-            const present = drifted.filter((d) => d.read.state !== 'missing')
-            if (present.length > 0) await ports.cache!.remove(present.map((d) => d.key))
-            result.fixed += present.length
-            result.notFixed += drifted.length - present.length
-            remember(present.map((d) => d.id))
-          } else {
-            const writes = drifted.filter((d) => d.status !== null).map((d) => ({key: d.key, value: d.status!}))
-            const removes = drifted.filter((d) => d.status === null).map((d) => d.key)
-            if (writes.length > 0) await ports.cache!.write(writes)
-            if (removes.length > 0) await ports.cache!.remove(removes)
-            result.fixed += drifted.length
-            remember(drifted.map((d) => d.id))
-          }
-        } else {
-          const ids = rows.map((r) => String(r._k0))
-          if (check === 'message_stuck') {
-            const outcome = await ports.drain!(ids, options.signal)
-            result.fixed += outcome.sent
-            result.notFixed += outcome.failed
-          } else {
-            const update = check === 'sent_not_consumed' ? requeueSentSql(schema!, ids) : requeueDeadSql(schema!, ids)
-            const {affectedRows} = await ports.sql.execute(update.sql, update.params)
-            result.fixed += affectedRows
-            result.notFixed += ids.length - affectedRows
-          }
-          remember(ids)
-        }
+        const page = await fixer.fix(x, rows)
+        result.fixed += page.fixed
+        result.notFixed += page.notFixed
+        for (const id of page.ids) if (result.ids.length < keepIds) result.ids.push(id)
         done += rows.length
         options.onProgress?.({done, label: `fix ${check}`})
       }
