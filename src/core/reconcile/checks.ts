@@ -377,6 +377,11 @@ function inIds(column: string, ids: string[]): Fragment {
   return fragment(`${column} IN (${ids.map(() => '?').join(', ')})`, ...ids)
 }
 
+/** `UPDATE outbox m SET … WHERE …`, the parameters of the assignments before those of the conditions. */
+function updateOutbox(m: OutboxMapping, sets: Fragment[], where: Fragment[]): Fragment {
+  return joinFragments([fragment(`UPDATE ${m.t} m SET`), joinFragments(sets, ', '), fragment('WHERE'), joinFragments(where, ' AND ')], ' ')
+}
+
 /** The fix UPDATEs re-check the finding's condition, so a row that changed since the scan is left alone. */
 export function requeueSentSql(schema: Schema, ids: string[]): Fragment {
   const m = need(schema, 'outbox')
@@ -389,7 +394,7 @@ export function requeueSentSql(schema: Schema, ids: string[]): Fragment {
     inIds(`m.${m.c.id}`, ids),
     fragment(`NOT EXISTS (SELECT 1 FROM ${i.t} i WHERE i.${i.c.messageId} = m.${m.c.id})`),
   ]
-  return joinFragments([fragment(`UPDATE ${m.t} m SET`), joinFragments(sets, ', '), fragment('WHERE'), joinFragments(where, ' AND ')], ' ')
+  return updateOutbox(m, sets, where)
 }
 
 export function requeueDeadSql(schema: Schema, ids: string[]): Fragment {
@@ -399,5 +404,5 @@ export function requeueDeadSql(schema: Schema, ids: string[]): Fragment {
   if (m.c.attempts) sets.push(fragment(`m.${m.c.attempts} = 0`))
   if (m.c.availableAt) sets.push(fragment(`m.${m.c.availableAt} = NULL`))
   const where = [fragment(`m.${m.c.status} = ?`, m.statuses.deadLetter), inIds(`m.${m.c.id}`, ids)]
-  return joinFragments([fragment(`UPDATE ${m.t} m SET`), joinFragments(sets, ', '), fragment('WHERE'), joinFragments(where, ' AND ')], ' ')
+  return updateOutbox(m, sets, where)
 }
