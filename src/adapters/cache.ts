@@ -1,7 +1,8 @@
 import type {Redis} from 'ioredis'
 
-import type {OrderPage} from '../core/reconcile/order-page.js'
-import {cacheKeys, type CachePort, type CacheRead} from '../core/reconcile/ports.js'
+import type {OrderPage} from '../core/reconcile/packed-page.js'
+import {cacheKeys} from '../core/reconcile/key-pattern.js'
+import type {CachePort, CacheRead} from '../core/reconcile/ports.js'
 import type {RedisAdapter} from './redis.js'
 import {encodeKeyCommands} from './resp.js'
 

@@ -1,6 +1,8 @@
 import {connect as netConnect, type Socket} from 'node:net'
 import {connect as tlsConnect, type ConnectionOptions} from 'node:tls'
 
+import {cacheKeys, patternParts} from '../core/reconcile/key-pattern.js'
+
 /**
  * A minimal RESP2 connection for one hot path of reconcile: a page of cache values is read (MGET, or pipelined HGET)
  * and each value compared with its expected bytes where it lies in the socket buffer. ioredis turns every value
@@ -149,7 +151,7 @@ export interface PackedIds {
 export function encodeKeyCommands(before: string[], pattern: string, ids: PackedIds, after: string[], each: boolean): Buffer {
   const {text, start, end} = ids
   const count = start.length
-  const parts = pattern.split('{id}').map((p) => Buffer.from(p, 'utf8'))
+  const parts = patternParts(pattern).map((p) => Buffer.from(p, 'utf8'))
   const fixed = parts.reduce((sum, p) => sum + p.length, 0)
   const uses = parts.length - 1
   const args = (list: string[]) => encodeCommands([list]).subarray(`*${list.length}\r\n`.length)
@@ -195,7 +197,8 @@ export function encodeKeyCommands(before: string[], pattern: string, ids: Packed
 }
 
 function plainCommands(before: string[], pattern: string, ids: PackedIds, after: string[], each: boolean): string[][] {
-  const keys = Array.from({length: ids.start.length}, (_x, n) => pattern.split('{id}').join(ids.text.slice(ids.start[n], ids.end[n])))
+  const key = cacheKeys(pattern)
+  const keys = Array.from({length: ids.start.length}, (_x, n) => key(ids.text.slice(ids.start[n], ids.end[n])))
   return each ? keys.map((key) => [...before, key, ...after]) : [[...before, ...keys]]
 }
 

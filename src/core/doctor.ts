@@ -2,7 +2,7 @@ import type {Config} from '../config/schema.js'
 import type {SqlPort} from './ports.js'
 import {COMMAND_NEEDS, missingFor, readGrants} from './privileges.js'
 import {supportsSkipLocked} from './sql.js'
-import {indexColumn, leadsPrimaryKey, narrowIndex} from './reconcile/merge.js'
+import {indexColumns, leadsPrimaryKey, narrowIndex} from './introspect.js'
 import {inspectTables, type TableCheck} from './tables.js'
 
 export interface Probe {
@@ -64,18 +64,13 @@ function tableChecks(check: TableCheck): DoctorCheck[] {
 async function outboxIndexCheck(sql: SqlPort, config: Config, outbox: TableCheck): Promise<DoctorCheck> {
   const name = 'mysql.outbox.index'
   if (!outbox.exists) return {name, ok: false, detail: `table ${outbox.table} does not exist`}
-  const rows = await sql.query<{k: string; seq: number; c: string; sub: unknown}>(
-    `SELECT INDEX_NAME AS k, SEQ_IN_INDEX AS seq, COLUMN_NAME AS c, SUB_PART AS sub FROM information_schema.STATISTICS
-     WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY INDEX_NAME, SEQ_IN_INDEX`,
-    [outbox.table],
-  )
+  const columns = await indexColumns(sql, [outbox.table])
   const byIndex = new Map<string, string[]>()
-  for (const row of rows) byIndex.set(String(row.k), [...(byIndex.get(String(row.k)) ?? []), String(row.c).toLowerCase()])
+  for (const c of columns) byIndex.set(c.index, [...(byIndex.get(c.index) ?? []), c.column.toLowerCase()])
   // Without a time column, the drain's and status's ranges are on status alone.
   const created = outbox.columns.createdAt
   const want = created ? [config.outbox.columns.status.toLowerCase(), created.toLowerCase()] : [config.outbox.columns.status.toLowerCase()]
   const id = config.outbox.columns.id
-  const columns = rows.map((r) => indexColumn(r.k, r.seq, r.c, r.sub))
   // Advice, not a failure: without it reconcile reads the ids from the rows themselves, payloads and all.
   const advice = leadsPrimaryKey(columns, id) && narrowIndex(columns, id) === null ? `; reconcile would read the ids faster from an index of their own: CREATE INDEX idx_outbox_id ON ${outbox.table} (${id})` : ''
   for (const [index, cols] of byIndex) {

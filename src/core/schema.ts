@@ -1,4 +1,5 @@
 import type {Config} from '../config/schema.js'
+import {tableStats} from './introspect.js'
 import type {SqlPort} from './ports.js'
 import {qid} from './sql.js'
 
@@ -128,9 +129,5 @@ export async function initSchema(sql: SqlPort, config: Config): Promise<SchemaIn
 }
 
 export async function existingTables(sql: SqlPort, names: string[]): Promise<string[]> {
-  const rows = await sql.query<{name: string}>(
-    'SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?)',
-    [names],
-  )
-  return rows.map((r) => String(r.name).toLowerCase())
+  return (await tableStats(sql, names)).map((r) => r.table.toLowerCase())
 }

@@ -1,5 +1,6 @@
 import type {Config} from '../config/schema.js'
 import {ConfigError} from './errors.js'
+import {tableColumns} from './introspect.js'
 import type {SqlExecutor} from './ports.js'
 
 export type TableRole = 'outbox' | 'inbox' | 'orders'
@@ -28,15 +29,11 @@ export async function inspectTables(sql: SqlExecutor, config: Config): Promise<R
     inbox: config.inbox,
     orders: config.orders,
   }
-  const rows = await sql.query<{t: string; c: string}>(
-    'SELECT TABLE_NAME AS t, COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?)',
-    [Object.values(mapped).map((m) => m.table)],
-  )
   const present = new Map<string, Set<string>>()
-  for (const row of rows) {
-    const t = String(row.t).toLowerCase()
+  for (const row of await tableColumns(sql, Object.values(mapped).map((m) => m.table))) {
+    const t = row.table.toLowerCase()
     if (!present.has(t)) present.set(t, new Set())
-    present.get(t)!.add(String(row.c).toLowerCase())
+    present.get(t)!.add(row.column.toLowerCase())
   }
   const result = {} as Record<TableRole, TableCheck>
   for (const role of Object.keys(mapped) as TableRole[]) {

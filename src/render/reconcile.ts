@@ -1,6 +1,7 @@
 import {CHECK_DESCRIPTIONS, type CheckName} from '../core/reconcile/checks.js'
 import type {Config} from '../config/schema.js'
-import {fixAction, type FixableCheck, type FixReport, type ReconcileReport} from '../core/reconcile/run.js'
+import {fixAction, type FixableCheck, type FixReport} from '../core/reconcile/fix.js'
+import type {ReconcileReport} from '../core/reconcile/report.js'
 import type {Metric} from './metrics.js'
 import {paint} from './color.js'
 import {renderTable} from './table.js'

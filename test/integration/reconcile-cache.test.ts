@@ -3,7 +3,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {RedisCache} from '../../src/adapters/cache.js'
 import {RedisAdapter} from '../../src/adapters/redis.js'
-import {OrderPage} from '../../src/core/reconcile/order-page.js'
+import {OrderPage} from '../../src/core/reconcile/packed-page.js'
 import {createTestRedis, REDIS_URL, type TestRedis, uniqueName} from '../helpers/env.js'
 
 let redis: TestRedis

@@ -1,6 +1,9 @@
 import {describe, expect, it} from 'vitest'
 
-import {type IndexColumn, KeyPage, matchKeys, middleKey, narrowIndex, splitScan} from '../../src/core/reconcile/merge.js'
+import {type IndexColumn, narrowIndex} from '../../src/core/introspect.js'
+import {middleKey, splitScan} from '../../src/core/reconcile/cut.js'
+import {KeyPage} from '../../src/core/reconcile/packed-page.js'
+import {matchKeys} from '../../src/core/reconcile/walk.js'
 import type {ScanSpec} from '../../src/core/reconcile/scan.js'
 
 const SEP = '\u001E'
@@ -99,14 +102,14 @@ describe('matchKeys', () => {
 })
 
 describe('splitScan', () => {
-  const spec: ScanSpec = {select: [], selectParams: [], from: 'orders o', where: ['o.x = ?'], params: [1], ts: null, keys: ['o.id'], byKey: true}
-  const ranges = (parts: ScanSpec[]) => parts.map((p) => p.where.slice(1).map((w, n) => `${w.replace('o.id ', '').replace(' ?', '')}${String(p.params[n + 1])}`).join(' '))
+  const spec: ScanSpec = {select: [], from: 'orders o', where: [{sql: 'o.x = ?', params: [1]}], ts: null, keys: ['o.id'], byKey: true}
+  const ranges = (parts: ScanSpec[]) => parts.map((p) => p.where.slice(1).map((w) => `${w.sql.replace('o.id ', '').replace(' ?', '')}${String(w.params[0])}`).join(' '))
 
   it('cuts a scan in ranges around middle keys, each cut added to the part it cuts, so the parts take every key once', () => {
     const parts = splitScan(spec, {lo: '0', hi: '100', numeric: true}, 4)
     expect(ranges(parts)).toEqual(['<=50 <=25', '<=50 >25', '>50 <=75', '>50 >75'])
     // The spec's own condition and parameters stay first in every part.
-    for (const part of parts) expect([part.where[0], part.params[0]]).toEqual(['o.x = ?', 1])
+    for (const part of parts) expect([part.where[0].sql, part.where[0].params[0]]).toEqual(['o.x = ?', 1])
     expect(ranges(splitScan(spec, {lo: '0', hi: '100', numeric: true}, 2))).toEqual(['<=50', '>50'])
   })
 

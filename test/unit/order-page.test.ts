@@ -1,7 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {NULL_UNIT, OrderPage, RECORD, UNIT} from '../../src/core/reconcile/order-page.js'
-import {possiblyCut} from '../../src/core/reconcile/scan.js'
+import {NULL_UNIT, OrderPage, possiblyCut, RECORD, UNIT} from '../../src/core/reconcile/packed-page.js'
 
 /** What GROUP_CONCAT(id, IF(status IS NULL, NULL_UNIT, UNIT), IFNULL(status, '') SEPARATOR RECORD) gives, and the count. */
 function concat(orders: [string, string | null][]): [string, number] {

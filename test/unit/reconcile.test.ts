@@ -2,10 +2,13 @@ import {describe, expect, it} from 'vitest'
 
 import {DEFAULTS} from '../../src/config/defaults.js'
 import {UsageError} from '../../src/core/errors.js'
-import {type CheckName, CHECKS, mergePlan, orderLink, type Schema, scanOrder, windowCovers} from '../../src/core/reconcile/checks.js'
+import {inboxMapping, ordersMapping, outboxMapping} from '../../src/core/mapping.js'
+import {type CheckName, CHECKS, type Link, mergePlan, orderLink, type Schema, scanOrder, windowCovers} from '../../src/core/reconcile/checks.js'
 import {keysMergeable} from '../../src/core/reconcile/merge.js'
-import {cacheKeys} from '../../src/core/reconcile/ports.js'
-import {cacheDrift, fixAction, type ReconcileReport, selectFixes, Tally} from '../../src/core/reconcile/run.js'
+import {cacheKeys} from '../../src/core/reconcile/key-pattern.js'
+import {cacheDrift} from '../../src/core/reconcile/cache.js'
+import {fixAction, selectFixes} from '../../src/core/reconcile/fix.js'
+import {type ReconcileReport, Tally} from '../../src/core/reconcile/report.js'
 import {keysetAfter} from '../../src/core/reconcile/scan.js'
 import {parseTimeSpec} from '../../src/core/reconcile/window.js'
 import {reconcileMetrics, renderReconcile} from '../../src/render/reconcile.js'
@@ -154,11 +157,12 @@ describe('keysMergeable (decision table)', () => {
 
 describe('mergePlan (decision table)', () => {
   const tables = {
-    orders: {table: 'orders', c: {id: 'id', messageId: 'message_id'}},
-    outbox: {table: 'outbox', c: {id: 'id', aggregateId: 'aggregate_id'}},
-    inbox: {table: 'inbox', c: {messageId: 'message_id'}},
+    orders: ordersMapping(DEFAULTS, {id: 'id', messageId: 'message_id'}),
+    outbox: outboxMapping(DEFAULTS, {id: 'id', aggregateId: 'aggregate_id'}),
+    inbox: inboxMapping(DEFAULTS, {messageId: 'message_id'}),
   }
-  const schema = (link: Schema['link'], withOrders = true): Schema => ({config: DEFAULTS, tables: withOrders ? tables : {outbox: tables.outbox, inbox: tables.inbox}, link})
+  const column = {c: '`id`', name: 'id'}
+  const schema = (link: Link['kind'] | null, withOrders = true): Schema => ({...tables, orders: withOrders ? tables.orders : undefined, link: link && {kind: link, order: column, outbox: column}})
   const three: CheckName[] = ['order_without_message', 'sent_not_consumed', 'orphan_consumed', 'cache_drift']
   const all = {orders: true, outbox: true, inbox: true}
   it('merges the three anti-join checks when the window covers every table and orders link by message id', () => {

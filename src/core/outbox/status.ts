@@ -1,5 +1,6 @@
 import type {Config} from '../../config/schema.js'
 import {formatDuration} from '../duration.js'
+import {indexColumns, leadsIndex, tableStats} from '../introspect.js'
 import type {SqlExecutor, SqlPort} from '../ports.js'
 import {OutboxRepository} from './repository.js'
 import {resolveOutbox, statusName} from './table.js'
@@ -101,8 +102,8 @@ export async function outboxStatus(sql: SqlPort, options: StatusOptions): Promis
     counts[name] = (counts[name] ?? 0) + Math.min(n, COUNT_CAP)
   }
   if (approximate.length > 0) {
-    const [stats] = await sql.query<{n: unknown}>('SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [table.name])
-    const rest = Number(stats?.n ?? 0) - exactTotal
+    const [stats] = await tableStats(sql, [table.name])
+    const rest = (stats?.rows ?? 0) - exactTotal
     for (const name of approximate) counts[name] = Math.max(COUNT_CAP, Math.round(rest / approximate.length))
   }
   const total = Object.values(counts).reduce((sum, n) => sum + n, 0)
@@ -139,13 +140,10 @@ export async function outboxStatus(sql: SqlPort, options: StatusOptions): Promis
 
   let sentRecently: StatusReport['sentRecently'] = null
   let sentBasis: StatusReport['sentBasis'] = null
-  if (c.sentAt) {
+  if (table.names.sentAt) {
     // Exact send times need an index on sent_at; without one, sent rows are counted by creation time on (status, created_at).
-    const [indexed] = await sql.query<{n: unknown}>(
-      'SELECT COUNT(*) AS n FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND SEQ_IN_INDEX = 1 AND COLUMN_NAME = ?',
-      [table.name, c.sentAt.slice(1, -1)],
-    )
-    sentBasis = Number(indexed?.n ?? 0) > 0 ? 'sent_at' : c.createdAt ? 'created_at' : null
+    const indexed = leadsIndex(await indexColumns(sql, [table.name]), table.names.sentAt)
+    sentBasis = indexed ? 'sent_at' : c.createdAt ? 'created_at' : null
   }
   if (c.sentAt && sentBasis === null) notes.push('no send rate: sent_at has no index and there is no time column to count by')
   if (c.sentAt && sentBasis !== null) {

@@ -1,10 +1,11 @@
 import type {Config} from '../../config/schema.js'
 import {ConfigError} from '../errors.js'
+import {type InboxMapping, type Mappings, type OrdersMapping, ordersMapping, type OutboxMapping, resolveMappings} from '../mapping.js'
 import type {SqlExecutor, SqlPort} from '../ports.js'
-import {qid} from '../sql.js'
-import {inspectTables, requireTable, type TableRole} from '../tables.js'
-import {keyEnds, type KeyEnds, type MergeColumns} from './merge.js'
-import type {ScanSpec} from './scan.js'
+import {requireTable, type TableCheck, type TableRole} from '../tables.js'
+import {keyEnds, type KeyEnds} from './cut.js'
+import type {KeyColumn, MergeColumns} from './merge.js'
+import {type Fragment, fragment, joinFragments, type ScanSpec} from './scan.js'
 import {type Bounds, SQL_TIME_FORMAT} from './window.js'
 
 export const CHECKS = [
@@ -39,74 +40,103 @@ const NEEDS: Record<CheckName, TableRole[]> = {
   cache_drift: ['orders'],
 }
 
-type Columns = Record<string, string | null>
-
-/** The mapped tables with the columns that really exist, and how orders link to outbox rows. */
-export interface Schema {
-  config: Config
-  tables: Partial<Record<TableRole, {table: string; c: Columns}>>
-  /**
-   * How an order finds its outbox row.
-   *
-   * | orders.messageId exists | outbox.aggregateId exists | link          |
-   * | ----------------------- | ------------------------- | ------------- |
-   * | yes                     | any                       | 'messageId'   |
-   * | no                      | yes                       | 'aggregateId' |
-   * | no                      | no                        | null          |
-   */
-  link: 'messageId' | 'aggregateId' | null
+/** A column as SQL uses it (quoted) and as information_schema names it (raw). */
+export interface Column {
+  c: string
+  name: string
 }
 
-export function orderLink(ordersMessageId: string | null | undefined, outboxAggregateId: string | null | undefined): Schema['link'] {
+/**
+ * How an order finds its outbox row: the two columns that hold the same value.
+ * 'messageId': orders.messageId = outbox.id; 'aggregateId': orders.id = outbox.aggregateId.
+ */
+export interface Link {
+  kind: 'messageId' | 'aggregateId'
+  order: Column
+  outbox: Column
+}
+
+/** The mapped tables (core/mapping.ts) a run reads, and how orders link to outbox rows. */
+export interface Schema {
+  orders?: OrdersMapping
+  outbox?: OutboxMapping
+  inbox?: InboxMapping
+  /** See orderLink; null also when the outbox is not read. */
+  link: Link | null
+}
+
+/**
+ * How an order finds its outbox row.
+ *
+ * | orders.messageId exists | outbox.aggregateId exists | link          |
+ * | ----------------------- | ------------------------- | ------------- |
+ * | yes                     | any                       | 'messageId'   |
+ * | no                      | yes                       | 'aggregateId' |
+ * | no                      | no                        | null          |
+ */
+export function orderLink(ordersMessageId: string | null | undefined, outboxAggregateId: string | null | undefined): Link['kind'] | null {
   if (ordersMessageId) return 'messageId'
   if (outboxAggregateId) return 'aggregateId'
   return null
 }
 
+/** The link's two columns, from the mappings (see orderLink). */
+export function linkOf(orders: OrdersMapping | undefined, outbox: OutboxMapping | undefined): Link | null {
+  if (!orders || !outbox) return null
+  const column = (c: string | null, name: string | null): Column | null => (c === null || name === null ? null : {c, name})
+  const message = column(orders.c.messageId, orders.names.messageId)
+  if (message) return {kind: 'messageId', order: message, outbox: {c: outbox.c.id, name: outbox.names.id}}
+  const aggregate = column(outbox.c.aggregateId, outbox.names.aggregateId)
+  if (aggregate) return {kind: 'aggregateId', order: {c: orders.c.id, name: orders.names.id}, outbox: aggregate}
+  return null
+}
+
 /** Reads information_schema once; a table a selected check needs must exist with its required columns. */
 export async function loadSchema(sql: SqlPort, config: Config, checks: CheckName[]): Promise<Schema> {
-  const inspected = await inspectTables(sql, config)
   const needed = new Set(checks.flatMap((c) => NEEDS[c]))
-  const tables: Schema['tables'] = {}
-  for (const role of ['orders', 'outbox', 'inbox'] as TableRole[]) {
-    if (needed.has(role)) tables[role] = {table: inspected[role].table, c: requireTable(inspected[role])}
-    // orphan_consumed uses orders when the table is there; it still runs its outbox half without it.
-    else if (role === 'orders' && checks.includes('orphan_consumed') && inspected.orders.exists)
-      tables.orders = {table: inspected.orders.table, c: requireTable(inspected.orders)}
-  }
-  const outboxAggregate = tables.outbox?.c.aggregateId ?? (inspected.outbox.exists ? inspected.outbox.columns.aggregateId : null)
-  return {config, tables, link: orderLink(tables.orders?.c.messageId, outboxAggregate)}
+  const roles = (['orders', 'outbox', 'inbox'] as const).filter((role) => needed.has(role))
+  const mapped: Partial<Mappings> & {checks: Record<TableRole, TableCheck>} = await resolveMappings(sql, config, roles)
+  // orphan_consumed uses orders when the table is there; it still runs its outbox half without it.
+  if (!mapped.orders && checks.includes('orphan_consumed') && mapped.checks.orders.exists) mapped.orders = ordersMapping(config, requireTable(mapped.checks.orders))
+  return {orders: mapped.orders, outbox: mapped.outbox, inbox: mapped.inbox, link: linkOf(mapped.orders, mapped.outbox)}
 }
 
 /** Why a selected check cannot run on this schema, or null when it can. */
 export function skipReason(check: CheckName, schema: Schema): string | null {
   if (check === 'order_without_message' && schema.link === null)
     return 'cannot link orders to outbox rows: map orders.columns.messageId or outbox.columns.aggregateId'
-  if (check === 'cache_drift' && !schema.tables.orders?.c.status) return 'the orders table has no status column to compare with: map orders.columns.status'
+  if (check === 'cache_drift' && !schema.orders?.c.status) return 'the orders table has no status column to compare with: map orders.columns.status'
   // message_dead needs no time: without one it reads every dead letter, whatever the window.
-  if ((check === 'message_stuck' || check === 'sent_not_consumed') && schema.tables.outbox && !schema.tables.outbox.c.createdAt)
+  if ((check === 'message_stuck' || check === 'sent_not_consumed') && schema.outbox && !schema.outbox.c.createdAt)
     return 'the outbox table has no time column, so no row can be told past the grace period: map outbox.columns.createdAt'
   return null
 }
 
-const T = (alias: string, column: string) => `${alias}.${qid(column)}`
-
-function tableOf(schema: Schema, role: TableRole): {name: string; c: Columns} {
-  const t = schema.tables[role]
+/** A table a check reads, or a clear error when it is not mapped. */
+function need<R extends TableRole>(schema: Schema, role: R): Mappings[R] {
+  const t = schema[role] as Mappings[R] | undefined
   if (!t) throw new ConfigError(`the ${role} table is needed but not mapped`, `map ${role}.table`)
-  return {name: qid(t.table), c: t.c}
+  return t
+}
+
+/** The link (order_without_message runs only with one, see skipReason). */
+function needLink(schema: Schema): Link {
+  if (!schema.link) throw new ConfigError('cannot link orders to outbox rows', 'map orders.columns.messageId or outbox.columns.aggregateId')
+  return schema.link
+}
+
+/** The orders' status column, which the cache is compared with (cache_drift runs only with one, see skipReason). */
+function orderStatus(o: OrdersMapping): string {
+  if (o.c.status === null) throw new ConfigError('the orders table has no status column to compare with', 'map orders.columns.status')
+  return o.c.status
 }
 
 /** since <= ts, ts < until, ts <= cutoff: the window, with the grace period as a second upper bound. */
-function windowOn(ts: string | null, bounds: Bounds): {where: string[]; params: unknown[]} {
-  if (!ts) return {where: [], params: []}
-  const where = [`${ts} >= ?`, `${ts} <= ?`]
-  const params: unknown[] = [bounds.since, bounds.cutoff]
-  if (bounds.until) {
-    where.push(`${ts} < ?`)
-    params.push(bounds.until)
-  }
-  return {where, params}
+function windowOn(ts: string | null, bounds: Bounds): Fragment[] {
+  if (!ts) return []
+  const where = [fragment(`${ts} >= ?`, bounds.since), fragment(`${ts} <= ?`, bounds.cutoff)]
+  if (bounds.until) where.push(fragment(`${ts} < ?`, bounds.until))
+  return where
 }
 
 /**
@@ -120,10 +150,8 @@ export function noneIn(from: string, condition: string): string {
 
 /** True when an order `o` has no outbox row. */
 function orderLacksMessage(schema: Schema): string {
-  const m = tableOf(schema, 'outbox')
-  const o = tableOf(schema, 'orders')
-  if (schema.link === 'messageId') return noneIn(`${m.name} m`, `${T('m', m.c.id!)} = ${T('o', o.c.messageId!)}`)
-  return noneIn(`${m.name} m`, `${T('m', m.c.aggregateId!)} = ${T('o', o.c.id!)}`)
+  const link = needLink(schema)
+  return noneIn(`${need(schema, 'outbox').t} m`, `m.${link.outbox.c} = o.${link.order.c}`)
 }
 
 /**
@@ -145,14 +173,17 @@ export type ScanOrder = 'key' | 'time'
 /** The oldest row time of each mapped table (one index lookup each); undefined for a table not mapped or without a timestamp. */
 export async function oldestRows(sql: SqlPort, schema: Schema): Promise<Partial<Record<TableRole, string | null>>> {
   const out: Partial<Record<TableRole, string | null>> = {}
+  const timeOf: Record<TableRole, {t: string; ts: string | null} | undefined> = {
+    orders: schema.orders && {t: schema.orders.t, ts: schema.orders.c.createdAt},
+    outbox: schema.outbox && {t: schema.outbox.t, ts: schema.outbox.c.createdAt},
+    inbox: schema.inbox && {t: schema.inbox.t, ts: schema.inbox.c.receivedAt},
+  }
   // One index lookup each, side by side: they are waited for before any scan starts.
   await Promise.all(
     (['orders', 'outbox', 'inbox'] as const).map(async (role) => {
-      if (!schema.tables[role]) return
-      const t = tableOf(schema, role)
-      const ts = role === 'inbox' ? t.c.receivedAt : t.c.createdAt
-      if (!ts) return
-      const rows = await sql.query<{oldest: string | null}>(`SELECT DATE_FORMAT(MIN(${qid(ts)}), ${SQL_TIME_FORMAT}) AS oldest FROM ${t.name}`)
+      const table = timeOf[role]
+      if (!table?.ts) return
+      const rows = await sql.query<{oldest: string | null}>(`SELECT DATE_FORMAT(MIN(${table.ts}), ${SQL_TIME_FORMAT}) AS oldest FROM ${table.t}`)
       out[role] = rows[0]?.oldest ?? null
     }),
   )
@@ -163,7 +194,7 @@ export async function oldestRows(sql: SqlPort, schema: Schema): Promise<Partial<
 export function scanOrders(schema: Schema, bounds: Bounds, oldest: Partial<Record<TableRole, string | null>>): Partial<Record<'orders' | 'outbox', ScanOrder>> {
   const out: Partial<Record<'orders' | 'outbox', ScanOrder>> = {}
   for (const role of ['orders', 'outbox'] as const) {
-    if (!schema.tables[role]) continue
+    if (!schema[role]) continue
     out[role] = oldest[role] === undefined ? 'key' : scanOrder(bounds.since, oldest[role], true)
   }
   return out
@@ -192,25 +223,29 @@ export type MergedCheck = 'order_without_message' | 'sent_not_consumed' | 'orpha
  * | any                   | -                               | the key columns are mergeable (keysMergeable), else none is |
  */
 export function mergePlan(checks: CheckName[], schema: Schema, covers: Partial<Record<TableRole, boolean>>): MergedCheck[] {
-  const ordersCompared = schema.tables.orders !== undefined && schema.link !== null
+  const byMessageId = schema.link?.kind === 'messageId'
+  const ordersCompared = schema.orders !== undefined && schema.link !== null
   const out: MergedCheck[] = []
-  if (checks.includes('order_without_message') && schema.link === 'messageId' && covers.orders && covers.outbox) out.push('order_without_message')
+  if (checks.includes('order_without_message') && byMessageId && covers.orders && covers.outbox) out.push('order_without_message')
   if (checks.includes('sent_not_consumed') && covers.outbox && covers.inbox) out.push('sent_not_consumed')
-  if (checks.includes('orphan_consumed') && covers.inbox && covers.outbox && (!ordersCompared || (schema.link === 'messageId' && covers.orders)))
-    out.push('orphan_consumed')
+  if (checks.includes('orphan_consumed') && covers.inbox && covers.outbox && (!ordersCompared || (byMessageId && covers.orders))) out.push('orphan_consumed')
   return out
+}
+
+/** A key column of a table, for the merge (which reads information_schema too): the raw names. */
+function keyColumn(t: {name: string}, column: Column): KeyColumn {
+  return {table: t.name, column: column.name}
 }
 
 /** The key columns the merge of these checks reads: outbox ids always, orders' and inbox's message ids when needed. */
 export function mergeColumns(schema: Schema, merged: MergedCheck[]): MergeColumns {
-  const m = schema.tables.outbox!
-  const cols: MergeColumns = {outbox: {table: m.table, column: m.c.id!}}
-  const orders = schema.tables.orders
-  const ordersCompared = orders !== undefined && schema.link === 'messageId'
-  if (orders && (merged.includes('order_without_message') || (merged.includes('orphan_consumed') && ordersCompared)))
-    cols.orders = {table: orders.table, column: orders.c.messageId!}
-  const inbox = schema.tables.inbox
-  if (inbox && (merged.includes('sent_not_consumed') || merged.includes('orphan_consumed'))) cols.inbox = {table: inbox.table, column: inbox.c.messageId!}
+  const m = need(schema, 'outbox')
+  const cols: MergeColumns = {outbox: keyColumn(m, {c: m.c.id, name: m.names.id})}
+  const orders = schema.orders
+  const link = schema.link
+  if (orders && link?.kind === 'messageId' && (merged.includes('order_without_message') || merged.includes('orphan_consumed'))) cols.orders = keyColumn(orders, link.order)
+  const inbox = schema.inbox
+  if (inbox && (merged.includes('sent_not_consumed') || merged.includes('orphan_consumed'))) cols.inbox = keyColumn(inbox, {c: inbox.c.messageId, name: inbox.names.messageId})
   return cols
 }
 
@@ -222,12 +257,11 @@ export function candidateScan(check: MergedCheck, schema: Schema, bounds: Bounds
   const spec = findingScan(check, schema, bounds)
   const key =
     check === 'order_without_message'
-      ? T('o', tableOf(schema, 'orders').c.messageId!)
+      ? `o.${needLink(schema).order.c}`
       : check === 'sent_not_consumed'
-        ? T('m', tableOf(schema, 'outbox').c.id!)
-        : T('i', tableOf(schema, 'inbox').c.messageId!)
-  if (keys === null) return {...spec, where: [...spec.where, `${key} IS NULL`]}
-  return {...spec, where: [...spec.where, `${key} IN (?)`], params: [...spec.params, keys]}
+        ? `m.${need(schema, 'outbox').c.id}`
+        : `i.${need(schema, 'inbox').c.messageId}`
+  return {...spec, where: [...spec.where, keys === null ? fragment(`${key} IS NULL`) : fragment(`${key} IN (?)`, keys)]}
 }
 
 /**
@@ -236,45 +270,38 @@ export function candidateScan(check: MergedCheck, schema: Schema, bounds: Bounds
  * left out by the WHERE, and in key order the time is not read at all (orderTimes fetches it for the few findings).
  */
 export function ordersScan(schema: Schema, bounds: Bounds, opts: {withMessage: boolean; withCache: boolean; order?: ScanOrder}): ScanSpec {
-  const o = tableOf(schema, 'orders')
-  const ts = o.c.createdAt ? T('o', o.c.createdAt) : null
-  const w = windowOn(ts, bounds)
-  const select: string[] = []
-  const selectParams: unknown[] = []
-  const where = [...w.where]
-  const params = [...w.params]
-  if (opts.withMessage) select.push(`${orderLacksMessage(schema)} AS no_msg`)
-  if (opts.withCache) {
-    select.push(`${T('o', o.c.status!)} AS order_status`)
+  const o = need(schema, 'orders')
+  const ts = o.c.createdAt ? `o.${o.c.createdAt}` : null
+  const select: Fragment[] = []
+  const where = windowOn(ts, bounds)
+  if (opts.withMessage) select.push(fragment(`${orderLacksMessage(schema)} AS no_msg`))
+  const status = opts.withCache ? `o.${orderStatus(o)}` : null
+  if (status) {
+    select.push(fragment(`${status} AS order_status`))
     // An order updated within the grace period may not have reached the cache yet.
-    if (o.c.updatedAt && opts.withMessage) {
-      select.push(`(${T('o', o.c.updatedAt)} <= ?) AS settled`)
-      selectParams.push(bounds.cutoff)
-    } else if (o.c.updatedAt) {
-      where.push(`${T('o', o.c.updatedAt)} <= ?`)
-      params.push(bounds.cutoff)
-    }
+    if (o.c.updatedAt && opts.withMessage) select.push(fragment(`(o.${o.c.updatedAt} <= ?) AS settled`, bounds.cutoff))
+    else if (o.c.updatedAt) where.push(fragment(`o.${o.c.updatedAt} <= ?`, bounds.cutoff))
   }
-  if (opts.withMessage && !opts.withCache) where.push(orderLacksMessage(schema))
+  if (opts.withMessage && !opts.withCache) where.push(fragment(orderLacksMessage(schema)))
   const byKey = opts.order === 'key'
   const untimed = byKey && opts.withCache && !opts.withMessage
   // Only the id and the status: the scan can be read packed.
-  const value = untimed ? {value: T('o', o.c.status!)} : {}
-  return {select, selectParams, from: `${o.name} o`, where, params, ts, keys: [T('o', o.c.id!)], byKey, untimed, ...value}
+  const value = untimed && status ? {value: status} : {}
+  return {select, from: `${o.t} o`, where, ts, keys: [`o.${o.c.id}`], byKey, untimed, ...value}
 }
 
 /** The orders' lowest and highest ids, to cut a scan by id in ranges read side by side. */
 export function orderIdEnds(sql: SqlExecutor, schema: Schema): Promise<KeyEnds> {
-  const o = tableOf(schema, 'orders')
-  return keyEnds(sql, o.name, qid(o.c.id!), 'guess')
+  const o = need(schema, 'orders')
+  return keyEnds(sql, o.t, o.c.id, 'guess')
 }
 
 /** The time (created_at) of some orders, for the findings of a scan that did not read it. */
 export async function orderTimes(sql: SqlExecutor, schema: Schema, ids: string[]): Promise<Map<string, string | null>> {
-  const o = tableOf(schema, 'orders')
+  const o = need(schema, 'orders')
   if (ids.length === 0 || !o.c.createdAt) return new Map()
   const rows = await sql.query<{id: unknown; at: string | null}>(
-    `SELECT ${qid(o.c.id!)} AS id, DATE_FORMAT(${qid(o.c.createdAt)}, ${SQL_TIME_FORMAT}) AS at FROM ${o.name} WHERE ${qid(o.c.id!)} IN (?)`,
+    `SELECT ${o.c.id} AS id, DATE_FORMAT(${o.c.createdAt}, ${SQL_TIME_FORMAT}) AS at FROM ${o.t} WHERE ${o.c.id} IN (?)`,
     [ids],
   )
   return new Map(rows.map((r) => [String(r.id), r.at]))
@@ -284,112 +311,98 @@ export type SqlCheck = Exclude<CheckName, 'cache_drift' | 'order_without_message
 
 /** The finding rows of a check that SQL alone decides, oldest first; `detail` explains each when useful. */
 export function findingScan(check: SqlCheck | 'order_without_message', schema: Schema, bounds: Bounds, orders: Partial<Record<'orders' | 'outbox', ScanOrder>> = {}): ScanSpec {
-  const os = schema.config.outbox.statuses
-  const is = schema.config.inbox.statuses
   switch (check) {
     case 'order_without_message':
       return ordersScan(schema, bounds, {withMessage: true, withCache: false, order: orders.orders})
     case 'message_stuck':
     case 'message_dead':
     case 'sent_not_consumed': {
-      const m = tableOf(schema, 'outbox')
-      const ts = m.c.createdAt ? T('m', m.c.createdAt) : null
-      const w = windowOn(ts, bounds)
-      const status = check === 'message_stuck' ? os.pending : check === 'message_dead' ? os.deadLetter : os.sent
-      const where = [`${T('m', m.c.status!)} = ?`, ...w.where]
-      const params: unknown[] = [status, ...w.params]
-      if (check === 'message_stuck' && m.c.availableAt) {
-        // A row scheduled for later (backoff) is waiting, not stuck.
-        where.push(`(${T('m', m.c.availableAt)} IS NULL OR ${T('m', m.c.availableAt)} <= ?)`)
-        params.push(bounds.cutoff)
-      }
+      const m = need(schema, 'outbox')
+      const ts = m.c.createdAt ? `m.${m.c.createdAt}` : null
+      const status = check === 'message_stuck' ? m.statuses.pending : check === 'message_dead' ? m.statuses.deadLetter : m.statuses.sent
+      const where = [fragment(`m.${m.c.status} = ?`, status), ...windowOn(ts, bounds)]
+      // A row scheduled for later (backoff) is waiting, not stuck.
+      if (check === 'message_stuck' && m.c.availableAt) where.push(fragment(`(m.${m.c.availableAt} IS NULL OR m.${m.c.availableAt} <= ?)`, bounds.cutoff))
       if (check === 'sent_not_consumed') {
-        const i = tableOf(schema, 'inbox')
-        if (m.c.sentAt) {
-          where.push(`(${T('m', m.c.sentAt)} IS NULL OR ${T('m', m.c.sentAt)} <= ?)`)
-          params.push(bounds.cutoff)
-        }
-        where.push(`NOT EXISTS (SELECT 1 FROM ${i.name} i WHERE ${T('i', i.c.messageId!)} = ${T('m', m.c.id!)})`)
+        const i = need(schema, 'inbox')
+        if (m.c.sentAt) where.push(fragment(`(m.${m.c.sentAt} IS NULL OR m.${m.c.sentAt} <= ?)`, bounds.cutoff))
+        where.push(fragment(`NOT EXISTS (SELECT 1 FROM ${i.t} i WHERE i.${i.c.messageId} = m.${m.c.id})`))
       }
       // stuck and dead rows are few and found through the (status, created_at) index: they keep the time order.
-      const select = check === 'message_stuck' && m.c.attempts ? [`CONCAT('attempts=', ${T('m', m.c.attempts)}) AS detail`] : []
-      return {select, selectParams: [], from: `${m.name} m`, where, params, ts, keys: [T('m', m.c.id!)], byKey: check === 'sent_not_consumed' && orders.outbox === 'key'}
+      const select = check === 'message_stuck' && m.c.attempts ? [fragment(`CONCAT('attempts=', m.${m.c.attempts}) AS detail`)] : []
+      return {select, from: `${m.t} m`, where, ts, keys: [`m.${m.c.id}`], byKey: check === 'sent_not_consumed' && orders.outbox === 'key'}
     }
     case 'consumed_failed': {
-      const i = tableOf(schema, 'inbox')
-      const ts = T('i', i.c.receivedAt!)
-      const w = windowOn(ts, bounds)
-      const st = T('i', i.c.status!)
-      const detail = i.c.consumer ? `CONCAT('status=', COALESCE(${st}, 'NULL'), ' consumer=', ${T('i', i.c.consumer)})` : `CONCAT('status=', COALESCE(${st}, 'NULL'))`
+      const i = need(schema, 'inbox')
+      const ts = `i.${i.c.receivedAt}`
+      const st = `i.${i.c.status}`
+      const detail = i.c.consumer ? `CONCAT('status=', COALESCE(${st}, 'NULL'), ' consumer=', i.${i.c.consumer})` : `CONCAT('status=', COALESCE(${st}, 'NULL'))`
       return {
-        select: [`${detail} AS detail`],
-        selectParams: [],
-        from: `${i.name} i`,
-        where: [`(${st} IS NULL OR ${st} <> ?)`, ...w.where],
-        params: [is.processed, ...w.params],
+        select: [fragment(`${detail} AS detail`)],
+        from: `${i.t} i`,
+        where: [fragment(`(${st} IS NULL OR ${st} <> ?)`, i.statuses.processed), ...windowOn(ts, bounds)],
         ts,
-        keys: inboxKeys(i.c),
+        keys: inboxKeys(i),
       }
     }
     case 'orphan_consumed': {
-      const i = tableOf(schema, 'inbox')
-      const m = tableOf(schema, 'outbox')
-      const ts = T('i', i.c.receivedAt!)
-      const w = windowOn(ts, bounds)
-      const mid = T('i', i.c.messageId!)
-      const orders = schema.tables.orders
+      const i = need(schema, 'inbox')
+      const m = need(schema, 'outbox')
+      const ts = `i.${i.c.receivedAt}`
+      const mid = `i.${i.c.messageId}`
+      const {orders, link} = schema
       let noOrder: string | null = null
-      if (orders && schema.link === 'messageId') noOrder = noneIn(`${qid(orders.table)} o`, `${T('o', orders.c.messageId!)} = ${mid}`)
-      else if (orders && schema.link === 'aggregateId') noOrder = noneIn(`${qid(orders.table)} o`, `${T('o', orders.c.id!)} = ${T('m', m.c.aggregateId!)}`)
-      const missing = `${T('m', m.c.id!)} IS NULL`
-      const consumer = i.c.consumer ? `, ' (consumer ', ${T('i', i.c.consumer)}, ')'` : ''
+      if (orders && link?.kind === 'messageId') noOrder = noneIn(`${orders.t} o`, `o.${link.order.c} = ${mid}`)
+      else if (orders && link?.kind === 'aggregateId') noOrder = noneIn(`${orders.t} o`, `o.${link.order.c} = m.${link.outbox.c}`)
+      const missing = `m.${m.c.id} IS NULL`
+      const consumer = i.c.consumer ? `, ' (consumer ', i.${i.c.consumer}, ')'` : ''
       return {
-        select: [`CONCAT(CASE WHEN ${missing} THEN 'no outbox row' ELSE 'no order' END${consumer}) AS detail`],
-        selectParams: [],
-        from: `${i.name} i LEFT JOIN ${m.name} m ON ${T('m', m.c.id!)} = ${mid}`,
-        where: [noOrder ? `(${missing} OR ${noOrder})` : missing, ...w.where],
-        params: w.params,
+        select: [fragment(`CONCAT(CASE WHEN ${missing} THEN 'no outbox row' ELSE 'no order' END${consumer}) AS detail`)],
+        from: `${i.t} i LEFT JOIN ${m.t} m ON m.${m.c.id} = ${mid}`,
+        where: [fragment(noOrder ? `(${missing} OR ${noOrder})` : missing), ...windowOn(ts, bounds)],
         ts,
-        keys: inboxKeys(i.c),
+        keys: inboxKeys(i),
       }
     }
   }
 }
 
 /** An inbox record is one (message id, consumer); without a consumer column, the message id alone. */
-function inboxKeys(c: Columns): string[] {
-  return [T('i', c.messageId!), ...(c.consumer ? [T('i', c.consumer)] : [])]
+function inboxKeys(i: InboxMapping): string[] {
+  return [`i.${i.c.messageId}`, ...(i.c.consumer ? [`i.${i.c.consumer}`] : [])]
+}
+
+/** `IN (?, ?, …)` over these ids, one placeholder each. */
+function inIds(column: string, ids: string[]): Fragment {
+  return fragment(`${column} IN (${ids.map(() => '?').join(', ')})`, ...ids)
+}
+
+/** `UPDATE outbox m SET … WHERE …`, the parameters of the assignments before those of the conditions. */
+function updateOutbox(m: OutboxMapping, sets: Fragment[], where: Fragment[]): Fragment {
+  return joinFragments([fragment(`UPDATE ${m.t} m SET`), joinFragments(sets, ', '), fragment('WHERE'), joinFragments(where, ' AND ')], ' ')
 }
 
 /** The fix UPDATEs re-check the finding's condition, so a row that changed since the scan is left alone. */
-export function requeueSentSql(schema: Schema, count: number): {sql: string; params: unknown[]} {
-  const m = tableOf(schema, 'outbox')
-  const i = tableOf(schema, 'inbox')
-  const {pending, sent} = schema.config.outbox.statuses
-  const sets = [`${T('m', m.c.status!)} = ?`]
-  const params: unknown[] = [pending]
-  if (m.c.availableAt) sets.push(`${T('m', m.c.availableAt)} = NULL`)
-  if (m.c.lastError) {
-    sets.push(`${T('m', m.c.lastError)} = ?`)
-    params.push('msgops reconcile: sent but never consumed; set back to pending')
-  }
-  params.push(sent)
-  const marks = Array.from({length: count}, () => '?').join(', ')
-  return {
-    sql: `UPDATE ${m.name} m SET ${sets.join(', ')} WHERE ${T('m', m.c.status!)} = ? AND ${T('m', m.c.id!)} IN (${marks}) AND NOT EXISTS (SELECT 1 FROM ${i.name} i WHERE ${T('i', i.c.messageId!)} = ${T('m', m.c.id!)})`,
-    params,
-  }
+export function requeueSentSql(schema: Schema, ids: string[]): Fragment {
+  const m = need(schema, 'outbox')
+  const i = need(schema, 'inbox')
+  const sets = [fragment(`m.${m.c.status} = ?`, m.statuses.pending)]
+  if (m.c.availableAt) sets.push(fragment(`m.${m.c.availableAt} = NULL`))
+  if (m.c.lastError) sets.push(fragment(`m.${m.c.lastError} = ?`, 'msgops reconcile: sent but never consumed; set back to pending'))
+  const where = [
+    fragment(`m.${m.c.status} = ?`, m.statuses.sent),
+    inIds(`m.${m.c.id}`, ids),
+    fragment(`NOT EXISTS (SELECT 1 FROM ${i.t} i WHERE i.${i.c.messageId} = m.${m.c.id})`),
+  ]
+  return updateOutbox(m, sets, where)
 }
 
-export function requeueDeadSql(schema: Schema, count: number): {sql: string; params: unknown[]} {
-  const m = tableOf(schema, 'outbox')
-  const {pending, deadLetter} = schema.config.outbox.statuses
-  const sets = [`${T('m', m.c.status!)} = ?`]
-  const params: unknown[] = [pending]
+export function requeueDeadSql(schema: Schema, ids: string[]): Fragment {
+  const m = need(schema, 'outbox')
+  const sets = [fragment(`m.${m.c.status} = ?`, m.statuses.pending)]
   // A requeued dead letter gets its attempts back, or the next drain would dead-letter it again at once.
-  if (m.c.attempts) sets.push(`${T('m', m.c.attempts)} = 0`)
-  if (m.c.availableAt) sets.push(`${T('m', m.c.availableAt)} = NULL`)
-  params.push(deadLetter)
-  const marks = Array.from({length: count}, () => '?').join(', ')
-  return {sql: `UPDATE ${m.name} m SET ${sets.join(', ')} WHERE ${T('m', m.c.status!)} = ? AND ${T('m', m.c.id!)} IN (${marks})`, params}
+  if (m.c.attempts) sets.push(fragment(`m.${m.c.attempts} = 0`))
+  if (m.c.availableAt) sets.push(fragment(`m.${m.c.availableAt} = NULL`))
+  const where = [fragment(`m.${m.c.status} = ?`, m.statuses.deadLetter), inIds(`m.${m.c.id}`, ids)]
+  return updateOutbox(m, sets, where)
 }

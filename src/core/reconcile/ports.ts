@@ -1,4 +1,4 @@
-import type {OrderPage} from './order-page.js'
+import type {OrderPage} from './packed-page.js'
 
 /** The small ports reconciliation needs beyond SqlPort; src/adapters/cache.ts implements CachePort with ioredis. */
 
@@ -8,13 +8,6 @@ export type CacheRead =
   | {state: 'value'; value: string}
   /** The key exists but cannot be read as configured: wrong Redis type, not JSON, no such field. */
   | {state: 'invalid'; reason: string}
-
-/** The cache key of an order id, for many ids: the pattern (`{id}` anywhere, any number of times) is split once. */
-export function cacheKeys(pattern: string): (id: string) => string {
-  const parts = pattern.split('{id}')
-  if (parts.length === 2) return (id) => parts[0] + id + parts[1]
-  return (id) => parts.join(id)
-}
 
 export interface CachePort {
   /** Reads every key in one pipelined round trip; results in the order of keys. */

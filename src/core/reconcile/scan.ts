@@ -1,7 +1,28 @@
 import {InterruptedError} from '../errors.js'
 import type {Row, SqlExecutor} from '../ports.js'
-import {NULL_UNIT, OrderPage, RECORD, UNIT} from './order-page.js'
+import {OrderPage, packedOrders, type PackedRow, unpackOrders} from './packed-page.js'
 import {SQL_TIME_FORMAT} from './window.js'
+
+/** A piece of SQL and the parameters of its `?`s, built together so that their order cannot drift apart. */
+export interface Fragment {
+  sql: string
+  params: unknown[]
+}
+
+export function fragment(sql: string, ...params: unknown[]): Fragment {
+  return {sql, params}
+}
+
+/** The fragments joined by `separator`, their parameters in the same order. */
+export function joinFragments(fragments: Fragment[], separator: string): Fragment {
+  return {sql: fragments.map((f) => f.sql).join(separator), params: fragments.flatMap((f) => f.params)}
+}
+
+/** ` WHERE a AND b` (empty without conditions). */
+function whereOf(conditions: Fragment[]): Fragment {
+  const all = joinFragments(conditions, ' AND ')
+  return conditions.length > 0 ? {sql: ` WHERE ${all.sql}`, params: all.params} : all
+}
 
 /**
  * One keyset-paginated read: rows come ordered by (ts, ...keys) and each page starts strictly after the last row
@@ -9,14 +30,12 @@ import {SQL_TIME_FORMAT} from './window.js'
  * fetched while the caller works on this one).
  */
 export interface ScanSpec {
-  /** Extra `expr AS name` columns. */
-  select: string[]
-  /** Parameters of the extra columns, in order. */
-  selectParams: unknown[]
+  /** Extra `expr AS name` columns, each with its parameters. */
+  select: Fragment[]
   /** FROM clause (tables with aliases, joins). */
   from: string
-  where: string[]
-  params: unknown[]
+  /** Conditions, ANDed, each with its parameters. */
+  where: Fragment[]
   /** Timestamp expression ordering the scan; null when the table has none (then no window applies). */
   ts: string | null
   /** Expressions that, after ts, make the order unique. */
@@ -36,7 +55,7 @@ export interface ScanRow extends Row {
 }
 
 /** `(a, b, c) > (?, ?, ?)` spelled out, because MariaDB uses an index range for this form and not the row form. */
-export function keysetAfter(exprs: string[], values: unknown[]): {sql: string; params: unknown[]} {
+export function keysetAfter(exprs: string[], values: unknown[]): Fragment {
   const [head, ...rest] = exprs
   if (rest.length === 0) return {sql: `${head} > ?`, params: [values[0]]}
   const inner = keysetAfter(rest, values.slice(1))
@@ -45,7 +64,7 @@ export function keysetAfter(exprs: string[], values: unknown[]): {sql: string; p
 
 /** A scan in two: its rows whose first key is at most `cut`, and those above it (any cut gives the same rows in all). */
 export function splitAt(spec: ScanSpec, cut: unknown): [ScanSpec, ScanSpec] {
-  const part = (op: string): ScanSpec => ({...spec, where: [...spec.where, `${spec.keys[0]} ${op} ?`], params: [...spec.params, cut]})
+  const part = (op: string): ScanSpec => ({...spec, where: [...spec.where, fragment(`${spec.keys[0]} ${op} ?`, cut)]})
   return [part('<='), part('>')]
 }
 
@@ -64,42 +83,19 @@ export async function* packedPages(sql: SqlExecutor, spec: ScanSpec, batch: numb
   const key = spec.keys[0]
   type Packed = {page: OrderPage; last: unknown; n: number}
   const fetch = async (after: unknown): Promise<Packed> => {
-    const where = [...spec.where]
-    const params = [...spec.params]
-    if (after !== undefined) {
-      where.push(`${key} > ?`)
-      params.push(after)
-    }
-    const inner = `SELECT ${key} AS k, ${spec.value} AS v FROM ${spec.from}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${key} LIMIT ?`
+    const where = whereOf(after === undefined ? spec.where : [...spec.where, fragment(`${key} > ?`, after)])
+    const inner = `SELECT ${key} AS k, ${spec.value} AS v FROM ${spec.from}${where.sql} ORDER BY ${key} LIMIT ?`
+    const params = [...where.params, batch]
     // No character counts to check the text against: they were a fifth of MariaDB's time for the page.
-    const [row] = await sql.query<{n: unknown; ks: unknown; last: unknown; lim: unknown}>(
-      `SELECT COUNT(*) AS n, GROUP_CONCAT(s.k, IF(s.v IS NULL, '${NULL_UNIT}', '${UNIT}'), IFNULL(s.v, '') SEPARATOR '${RECORD}') AS ks, MAX(s.k) AS last, @@group_concat_max_len AS lim FROM (${inner}) s`,
-      [...params, batch],
-    )
+    const [row] = await sql.query<PackedRow & {last: unknown}>(`SELECT ${packedOrders('s.k', 's.v')}, MAX(s.k) AS last FROM (${inner}) s`, params)
     const n = Number(row?.n ?? 0)
     if (n === 0) return {page: OrderPage.of([], []), last: null, n}
-    const packed = uncutText(row.ks, row.lim)
-    const page = packed === null ? null : OrderPage.packed(packed, n)
+    const page = unpackOrders(row)
     if (page) return {page, last: row.last, n}
-    const rows = await sql.query<{k: unknown; v: unknown}>(inner, [...params, batch])
+    const rows = await sql.query<{k: unknown; v: unknown}>(inner, params)
     return {page: OrderPage.of(rows.map((r) => String(r.k)), rows.map((r) => text(r.v))), last: rows.at(-1)!.k, n: rows.length}
   }
   for await (const {page} of readAhead(fetch, undefined, (p) => (p.n === batch ? {after: p.last} : null), (p) => p.n === 0, signal)) yield page
-}
-
-/**
- * Whether GROUP_CONCAT may have cut a text at `limit` (group_concat_max_len, in bytes): only a text of (nearly) that
- * many bytes can be cut, and a UTF-16 code unit takes at most 3 bytes in UTF-8, so most texts need no count.
- */
-export function possiblyCut(text: string, limit: number): boolean {
-  if (!Number.isFinite(limit)) return true
-  return text.length * 3 >= limit - 4 && Buffer.byteLength(text, 'utf8') >= limit - 4
-}
-
-/** A GROUP_CONCAT result as text, or null when group_concat_max_len (`limit`, read in the same row) may have cut it. */
-export function uncutText(value: unknown, limit: unknown): string | null {
-  const text = value === null || value === undefined ? '' : String(value)
-  return possiblyCut(text, Number(limit)) ? null : text
 }
 
 /** Each page of a scan passed through `map` as it comes. */
@@ -119,22 +115,18 @@ export function text(value: unknown): string | null {
 export async function* scanPages(sql: SqlExecutor, spec: ScanSpec, batch: number, signal?: AbortSignal): AsyncGenerator<ScanRow[]> {
   const timed = spec.ts !== null && spec.byKey !== true
   const order = [...(timed ? [spec.ts!] : []), ...spec.keys]
-  const columns = [
-    `${spec.ts && !(spec.untimed && !timed) ? `DATE_FORMAT(${spec.ts}, ${SQL_TIME_FORMAT})` : 'NULL'} AS _ts`,
-    ...spec.keys.map((k, n) => `${k} AS _k${n}`),
-    ...spec.select,
-  ]
+  const columns = joinFragments(
+    [
+      fragment(`${spec.ts && !(spec.untimed && !timed) ? `DATE_FORMAT(${spec.ts}, ${SQL_TIME_FORMAT})` : 'NULL'} AS _ts`),
+      ...spec.keys.map((k, n) => fragment(`${k} AS _k${n}`)),
+      ...spec.select,
+    ],
+    ', ',
+  )
   const fetch = (cursor: unknown[] | null): Promise<ScanRow[]> => {
-    const where = [...spec.where]
-    const params = [...spec.selectParams, ...spec.params]
-    if (cursor) {
-      const after = keysetAfter(order, cursor)
-      where.push(after.sql)
-      params.push(...after.params)
-    }
-    params.push(batch)
-    const text = `SELECT ${columns.join(', ')} FROM ${spec.from}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order.join(', ')} LIMIT ?`
-    return sql.query<ScanRow>(text, params)
+    const where = whereOf(cursor ? [...spec.where, keysetAfter(order, cursor)] : spec.where)
+    const text = `SELECT ${columns.sql} FROM ${spec.from}${where.sql} ORDER BY ${order.join(', ')} LIMIT ?`
+    return sql.query<ScanRow>(text, [...columns.params, ...where.params, batch])
   }
   const cursorOf = (row: ScanRow): unknown[] => [...(timed ? [row._ts] : []), ...spec.keys.map((_k, n) => row[`_k${n}`])]
   yield* readAhead(fetch, null, (rows) => (rows.length === batch ? {after: cursorOf(rows.at(-1)!)} : null), (rows) => rows.length === 0, signal)

@@ -2,7 +2,7 @@ import {z} from 'zod'
 
 import type Reconcile from '../../commands/reconcile.js'
 import {CHECKS} from '../../core/reconcile/checks.js'
-import {FIXABLE} from '../../core/reconcile/run.js'
+import {FIXABLE} from '../../core/reconcile/fix.js'
 import {type Agree, count, dbTime, durationText, keyedPartial, ms, type RunResult} from './common.js'
 
 const checkResult = z.strictObject({
