@@ -18,6 +18,9 @@ export interface TableColumn {
   collation: string | null
 }
 
+/** information_schema DATA_TYPE names of the integer types. */
+export const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint'])
+
 /** The columns of these tables (of the current database). */
 export async function tableColumns(sql: SqlExecutor, tables: string[]): Promise<TableColumn[]> {
   const rows = await sql.query<{t: unknown; c: unknown; dt: unknown; coll: string | null}>(

@@ -1,3 +1,4 @@
+import {INTEGER_TYPES} from '../introspect.js'
 import type {SqlExecutor, SqlPort} from '../ports.js'
 import {qid} from '../sql.js'
 import type {KeyColumnInfo} from '../introspect.js'
@@ -21,7 +22,6 @@ export interface KeyColumn {
   index?: string
 }
 
-export const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint'])
 const TEXT = new Set(['char', 'varchar'])
 
 /**

@@ -1,10 +1,12 @@
 import type {Config} from '../../config/schema.js'
 import {type AuditTouch, auditTouching, auditUnrecorded} from '../audit.js'
+import {INTEGER_TYPES, tableColumns} from '../introspect.js'
 import {type InboxMapping, inboxMapping, type OrdersMapping, ordersMapping, type OutboxMapping, resolveMappings} from '../mapping.js'
 import {statusName} from '../outbox/table.js'
 import type {Row, SqlExecutor} from '../ports.js'
-import {cacheKeys, type CacheRead} from '../reconcile/ports.js'
-import {cacheDrift} from '../reconcile/run.js'
+import {cacheDrift} from '../reconcile/cache.js'
+import {cacheKeys} from '../reconcile/key-pattern.js'
+import type {CacheRead} from '../reconcile/ports.js'
 import {requireTable} from '../tables.js'
 import type {IdKind, InboxState, OutboxState, TraceAudit, TraceCache, TraceInbox, TraceOrder, TraceOutbox} from './model.js'
 
@@ -20,22 +22,17 @@ export interface TraceSchema {
   linkable: boolean
 }
 
-const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint'])
-
 /** The one resolved mapping (core/mapping.ts) of the three tables, and the types of their id columns. */
 export async function loadTraceSchema(sql: SqlExecutor, config: Config): Promise<TraceSchema> {
   // Side by side: the column types of the configured tables need not wait for the mapping to be checked.
   const [{outbox, checks}, types] = await Promise.all([
     resolveMappings(sql, config, ['outbox']),
-    sql.query<{t: string; c: string; d: string}>(
-      'SELECT TABLE_NAME AS t, COLUMN_NAME AS c, DATA_TYPE AS d FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?)',
-      [[config.outbox.table, config.orders.table, config.inbox.table]],
-    ),
+    tableColumns(sql, [config.outbox.table, config.orders.table, config.inbox.table]),
   ])
   const inbox = checks.inbox.exists ? inboxMapping(config, requireTable(checks.inbox)) : null
   const orders = checks.orders.exists ? ordersMapping(config, requireTable(checks.orders)) : null
   const integer = (table: string | undefined, column: string | undefined) =>
-    table !== undefined && types.some((r) => String(r.t).toLowerCase() === table.toLowerCase() && String(r.c).toLowerCase() === column?.toLowerCase() && INTEGER_TYPES.has(String(r.d).toLowerCase()))
+    table !== undefined && types.some((r) => r.table.toLowerCase() === table.toLowerCase() && r.column.toLowerCase() === column?.toLowerCase() && INTEGER_TYPES.has(r.dataType.toLowerCase()))
   return {
     outbox, inbox, orders, auditTable: config.audit.table,
     integerIds: {outbox: integer(outbox.name, outbox.names.id), orders: integer(orders?.name, orders?.names.id), inbox: integer(inbox?.name, inbox?.names.messageId)},
