@@ -69,7 +69,7 @@ Exit 0 when clean or when --fix repaired everything it found, 1 when anything wa
         work: (ctx) => this.scanAndFix(ctx, options, drainer.drain, fixing),
         outcome: (r) => reconcileOutcome(r, r.fixes, fixing.applied),
         render: (r) => (r.fixes ? renderFixes(r.fixes) : undefined),
-        audit: (r) => ({window: r.window, found: counts(r), fixes: r.fixes?.checks, interrupted: r.fixes?.interrupted}),
+        audit: (r) => ({window: r.window, found: counts(r), durationMs: r.durationMs, fixes: r.fixes?.checks, interrupted: r.fixes?.interrupted}),
         auditError: (error) => ({fixes: (error as {partialFix?: FixReport}).partialFix}),
       })
       if (f['metrics-file']) writeMetricsFile(f['metrics-file'], reconcileMetrics(result, Date.now()))
