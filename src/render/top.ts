@@ -143,13 +143,14 @@ function queueLine(q: QueueFigures, level: Level, selected: boolean, nameWidth: 
   ]
 }
 
-function brokerTitle(v: TopView, now: number, sparkWidth: number): Line {
+function brokerTitle(v: TopView, now: number, sparkWidth: number, hidden: number): Line {
   const part = v.snapshot.broker
   const b = part.data
   if (!b) return title('QUEUES', part, now)
   const alarms = b.alarms === null ? 'alarms -' : b.alarms.some((a) => a.memory || a.disk) ? `ALARM ${b.alarms.flatMap((a) => [...(a.memory ? [`memory@${a.node}`] : []), ...(a.disk ? [`disk@${a.node}`] : [])]).join(' ')}` : 'no alarms'
   const blocked = b.blockedConnections === null ? '' : `  blocked ${n(b.blockedConnections)}`
-  const line: Line = [...title('QUEUES', part, now, [` vhost ${b.vhost} (${b.via === 'management' ? 'management API' : 'passive declares'})  `]), [alarms + blocked, LEVEL_COLOR[v.judgement.levels.alarms ?? 'ok']]]
+  const more: Line = hidden > 0 ? [[` (+${hidden} not shown)`, 'dim']] : []
+  const line: Line = [...title('QUEUES', part, now, [...more, ` vhost ${b.vhost} (${b.via === 'management' ? 'management API' : 'passive declares'})  `]), [alarms + blocked, LEVEL_COLOR[v.judgement.levels.alarms ?? 'ok']]]
   if (v.live && sparkWidth > 0 && b.queues.some((q) => q.deadLetter)) line.push(['  DLQ ', 'dim'], sparkline(v.history.dlq, sparkWidth))
   return line
 }
@@ -279,12 +280,11 @@ export function renderTop(v: TopView): string[] {
       const first = sel?.panel === 'failures' ? Math.max(0, Math.min(sel.row - groupRows + 1, groups.length - groupRows)) : 0
       for (let i = first; i < first + groupRows; i++) body.push(groupLine(groups[i], sel?.panel === 'failures' && sel.row === i, width))
     }
-    body.push(brokerTitle(v, now, sparkWidth))
+    body.push(brokerTitle(v, now, sparkWidth, queues.length - queueRows))
     if (s.broker.data && queues.length === 0) body[body.length - 1].push(['  no queues in the vhost', 'dim'])
     if (queues.length > 0) {
-      const more = queues.length - queueRows
       const nameWidth = Math.max(12, Math.min(40, width - 58))
-      body.push([[queueHead(nameWidth) + (more > 0 ? `  (+${more})` : ''), 'dim']])
+      body.push([[queueHead(nameWidth), 'dim']])
       const first = sel?.panel === 'queues' ? Math.max(0, Math.min(sel.row - queueRows + 1, queues.length - queueRows)) : 0
       for (let i = first; i < first + queueRows; i++) body.push(queueLine(queues[i], v.judgement.levels[`queue:${queues[i].name}`] ?? 'ok', sel?.panel === 'queues' && sel.row === i, nameWidth))
     }
