@@ -43,4 +43,5 @@ export const snapshotFlags = {
   topology: Flags.string({description: 'a topology file (as for topology apply): its queues are shown, its dead-letter exchanges tell the dead-letter queues'}),
   timeout: Flags.string({description: 'how long each source (outbox, broker, inbox, reconcile, locks) may take before it shows as stale or unreachable', default: '2s'}),
   'stuck-after': Flags.string({description: 'pending rows older than this count as stuck', default: '5m'}),
+  'reconcile-metrics-file': Flags.string({description: 'the file of reconcile --metrics-file: the last reconcile is the newer of it and the audit table (a reconcile without --fix is not audited)'}),
 }

@@ -1,3 +1,5 @@
+import {readFile} from 'node:fs/promises'
+
 import type {Channel} from 'amqplib'
 
 import type {Config} from '../config/schema.js'
@@ -189,6 +191,15 @@ export class SnapshotSources implements SnapshotPorts {
     this.sql = {get: (): Promise<SqlExecutor> => this.mysql.get()}
     this.broker = new BrokerSource(config, connectTimeoutMs, this.amqp)
     this.locks = new LockSource(this.redis)
+  }
+
+  async readFile(path: string): Promise<string | null> {
+    try {
+      return await readFile(path, 'utf8')
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
+      throw new OperationError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
+    }
   }
 
   async close(): Promise<void> {

@@ -44,7 +44,7 @@ Exit 0 all good, 1 a threshold breached (with --once), 2 a usage or configuratio
       dlqMessages: f['fail-if-dlq-messages'],
       inboxLagP99Ms: f['fail-if-lag'] === undefined ? undefined : parseDuration(f['fail-if-lag'], '--fail-if-lag'),
     })
-    const options = await snapshotOptions(this.settings, {queues: f.queue, topologyFile: f.topology, timeout: f.timeout, stuckAfter: f['stuck-after']})
+    const options = await snapshotOptions(this.settings, {queues: f.queue, topologyFile: f.topology, timeout: f.timeout, stuckAfter: f['stuck-after'], reconcileMetricsFile: f['reconcile-metrics-file']})
     const sources = new SnapshotSources(this.settings, Math.min(this.services.timeoutMs, options.timeoutMs), Math.max(10_000, 5 * options.timeoutMs))
     const snapshotter = new Snapshotter(sources, options)
     try {

@@ -32,7 +32,7 @@ Exit 2 when --listen is bad or in use.`
     const listen = parseListen(f.listen)
     const minIntervalMs = boundedDuration(f['min-interval'], '--min-interval', 0, 3_600_000, '0s to 1h')
     const scrapeTimeoutMs = boundedDuration(f['scrape-timeout'], '--scrape-timeout', 100, 300_000, '100ms to 5m')
-    const options = await snapshotOptions(this.settings, {queues: f.queue, topologyFile: f.topology, timeout: f.timeout, stuckAfter: f['stuck-after']})
+    const options = await snapshotOptions(this.settings, {queues: f.queue, topologyFile: f.topology, timeout: f.timeout, stuckAfter: f['stuck-after'], reconcileMetricsFile: f['reconcile-metrics-file']})
     const sources = new SnapshotSources(this.settings, Math.min(this.services.timeoutMs, options.timeoutMs), Math.max(10_000, 5 * options.timeoutMs))
     const snapshotter = new Snapshotter(sources, options)
     const cache = new ScrapeCache(() => snapshotter.take(), minIntervalMs, scrapeTimeoutMs)

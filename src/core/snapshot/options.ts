@@ -13,10 +13,10 @@ export function boundedDuration(input: string, flag: string, minMs: number, maxM
 }
 
 /** The snapshot's options from the flags: the queues of the topology file, top.queues and --queue, in that order. */
-export async function snapshotOptions(config: Config, input: {queues?: string[]; topologyFile?: string; timeout: string; stuckAfter: string}): Promise<SnapshotOptions> {
+export async function snapshotOptions(config: Config, input: {queues?: string[]; topologyFile?: string; timeout: string; stuckAfter: string; reconcileMetricsFile?: string}): Promise<SnapshotOptions> {
   const timeoutMs = boundedDuration(input.timeout, '--timeout', 100, 300_000, '100ms to 5m')
   const stuckAfterMs = parseDuration(input.stuckAfter, '--stuck-after')
   const topology = input.topologyFile ? await loadTopologyFile(input.topologyFile, vhostOfAmqpUrl(config.amqp.url)) : undefined
   const queues = [...new Set([...(topology?.queues.map((q) => q.name) ?? []), ...config.top.queues, ...(input.queues ?? [])])]
-  return {config, queues, topology, timeoutMs, stuckAfterMs}
+  return {config, queues, topology, timeoutMs, stuckAfterMs, reconcileMetricsFile: input.reconcileMetricsFile}
 }

@@ -53,4 +53,6 @@ export interface SnapshotPorts {
   sql: SnapshotSql
   broker: SnapshotBroker
   locks: SnapshotLocks
+  /** The text of a file (reconcile --metrics-file); null when it is not there. */
+  readFile(path: string): Promise<string | null>
 }

@@ -19,6 +19,8 @@ export interface SnapshotOptions {
   topology?: Topology
   /** How long each part may take before it shows stale or unreachable. */
   timeoutMs: number
+  /** The file `reconcile --metrics-file` writes: a reading reconcile (no --fix) is not audited, it writes only that. */
+  reconcileMetricsFile?: string
   /** Pending rows older than this count as stuck (default 5 min, as outbox status). */
   stuckAfterMs?: number
   now?: () => number
@@ -64,7 +66,10 @@ export class Snapshotter {
         return table instanceof Absent ? table : readInbox(await ports.sql.get(), table)
       }, this.now),
       broker: new PartReader(() => broker.read(), this.now),
-      reconcile: new PartReader(async () => readLastReconcile(await ports.sql.get(), config.audit.table), this.now),
+      reconcile: new PartReader(async () => {
+        const file = options.reconcileMetricsFile
+        return readLastReconcile(await ports.sql.get(), config.audit.table, file ? () => ports.readFile(file) : undefined)
+      }, this.now),
       locks: new PartReader(() => readLocks(ports.locks, config.redis.keyPrefix), this.now),
     }
   }
