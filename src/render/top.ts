@@ -80,6 +80,24 @@ function lineText(line: Line, width: number, color: boolean): string {
   return out
 }
 
+/** A line wrapped at the width (a command must be read whole), the colour of each run kept. */
+function wrapLine(line: Line, width: number): Line[] {
+  const out: Line[] = [[]]
+  let left = width
+  for (const seg of line) {
+    let [text, c] = typeof seg === 'string' ? [seg, undefined] : seg
+    while (text.length > left) {
+      out[out.length - 1].push([text.slice(0, left), c])
+      text = `    ${text.slice(left)}`
+      out.push([])
+      left = width
+    }
+    out[out.length - 1].push([text, c])
+    left -= text.length
+  }
+  return out
+}
+
 function pad(text: string, width: number, right = false): string {
   const t = cut(text, width)
   return right ? t.padStart(width) : t.padEnd(width)
@@ -205,8 +223,9 @@ export function detailLines(v: TopView): Line[] {
       [`  group:  ${g.key}`],
       [`  sample: ${g.sample}`],
       [''],
-      [['  to look at them:   ', 'dim'], `msgops outbox list --status dead-letter`],
-      ...(fragment ? [[['  to retry them:     ', 'dim'], `msgops outbox requeue --error-contains ${shellQuote(fragment)} --dry-run`] as Line] : []),
+      [['  to look at them:', 'dim']],
+      ['    msgops outbox list --status dead-letter'],
+      ...(fragment ? ([[['  to retry them (look at the dry run first):', 'dim']], [`    msgops outbox requeue --error-contains ${shellQuote(fragment)} --dry-run`]] as Line[]) : []),
     ]
   }
   const q = v.snapshot.broker.data?.queues[sel.row]
@@ -217,8 +236,8 @@ export function detailLines(v: TopView): Line[] {
     [''],
   ]
   if (q.deadLetter)
-    lines.push([['  to look at them:   ', 'dim'], `msgops dlq inspect ${shellQuote(q.name)}`], [['  to replay them:    ', 'dim'], `msgops dlq replay ${shellQuote(q.name)} --dry-run`])
-  else lines.push([['  its dead letters:  ', 'dim'], `msgops dlq inspect QUEUE (the queue its x-dead-letter-exchange routes to)`], [['  its topology:      ', 'dim'], `msgops topology plan FILE`])
+    lines.push([['  to look at them:', 'dim']], [`    msgops dlq inspect ${shellQuote(q.name)}`], [['  to replay them (look at the dry run first):', 'dim']], [`    msgops dlq replay ${shellQuote(q.name)} --dry-run`])
+  else lines.push([['  its dead letters: the queue its x-dead-letter-exchange routes to', 'dim']], ['    msgops dlq inspect QUEUE'], [['  its topology:', 'dim']], ['    msgops topology plan FILE'])
   return lines
 }
 
@@ -253,7 +272,7 @@ export function renderTop(v: TopView): string[] {
 
   let body: Line[]
   if (v.live && v.help) body = HELP
-  else if (v.live && v.detail && v.selected) body = detailLines(v)
+  else if (v.live && v.detail && v.selected) body = detailLines(v).flatMap((line) => wrapLine(line, width))
   else {
     const outbox = outboxLines(v, now, sparkWidth)
     const groups = s.outbox.data?.failureGroups ?? []
