@@ -319,3 +319,15 @@ describe('flags of top and metrics serve', () => {
     expect(() => boundedDuration('soon', '--interval', 500, 3_600_000, '500ms to 1h')).toThrow(UsageError)
   })
 })
+
+describe('examples/grafana and examples/prometheus', () => {
+  it('use only metric names msgops writes', async () => {
+    const {readFileSync} = await import('node:fs')
+    const names = new Set(Object.values(METRICS).map((m) => m.name))
+    for (const file of ['examples/grafana/msgops.json', 'examples/prometheus/alerts.yaml']) {
+      const used = new Set(readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8').match(/msgops_[a-z0-9_]+/g))
+      expect(used.size).toBeGreaterThan(5)
+      for (const name of used) expect(names, `${file}: ${name}`).toContain(name)
+    }
+  })
+})
