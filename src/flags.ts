@@ -36,3 +36,12 @@ export function deadLetterFilters(flags: {group?: string[]; 'routing-key'?: stri
     olderThanMs: flags['older-than'] === undefined ? undefined : parseDuration(flags['older-than'], '--older-than'),
   })
 }
+
+/** The flags of the commands that read a snapshot of every source (top, metrics serve). */
+export const snapshotFlags = {
+  queue: Flags.string({description: 'a queue to show (repeatable; adds to top.queues and the queues of --topology); none: every queue of the vhost', multiple: true}),
+  topology: Flags.string({description: 'a topology file (as for topology apply): its queues are shown, its dead-letter exchanges tell the dead-letter queues'}),
+  timeout: Flags.string({description: 'how long each source (outbox, broker, inbox, reconcile, locks) may take before it shows as stale or unreachable', default: '2s'}),
+  'stuck-after': Flags.string({description: 'pending rows older than this count as stuck', default: '5m'}),
+  'reconcile-metrics-file': Flags.string({description: 'the file of reconcile --metrics-file: the last reconcile is the newer of it and the audit table (a reconcile without --fix is not audited)'}),
+}

@@ -75,7 +75,7 @@ Exit 0 when clean or when --fix repaired everything it found, 1 when anything wa
         work: (ctx) => this.scanAndFix(ctx, options, drainer.drain, fixing),
         outcome: (r) => reconcileOutcome(r, r.fixes, fixing.applied),
         render: (r) => (r.fixes ? renderFixes(r.fixes) : undefined),
-        audit: (r) => withIds({window: r.window, found: counts(r), fixes: r.fixes?.checks, interrupted: r.fixes?.interrupted}, fixedIds(touched, r.fixes)),
+        audit: (r) => withIds({window: r.window, found: counts(r), durationMs: r.durationMs, fixes: r.fixes?.checks, interrupted: r.fixes?.interrupted}, fixedIds(touched, r.fixes)),
         auditError: (error) => withIds({fixes: (error as {partialFix?: FixReport}).partialFix}, fixedIds(touched, (error as {partialFix?: FixReport}).partialFix)),
       })
       if (f['metrics-file']) writeMetricsFile(f['metrics-file'], reconcileMetrics(result, Date.now()))

@@ -52,4 +52,5 @@ export const DEFAULTS: Config = {
   cache: {keyPattern: 'order:{id}', format: 'string', field: 'status', onDrift: 'rewrite'},
   audit: {table: 'msgops_audit'},
   dlq: {errorHeaders: DEFAULT_ERROR_HEADERS},
+  top: {queues: [], thresholds: {pendingAge: '5m', deadLetterRows: 100, dlqMessages: 100, inboxLagP99: '1m', reconcileFindings: 1}},
 }

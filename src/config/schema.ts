@@ -101,6 +101,17 @@ const settings = {
   audit: z.strictObject({table: identifier}),
   // AMQP field-table keys are short strings (at most 255 bytes); an empty list groups dead letters without error text.
   dlq: z.strictObject({errorHeaders: z.array(z.string().min(1).max(255))}),
+  // msgops top and metrics serve: the queues to show (besides those of --topology) and when a figure turns red.
+  top: z.strictObject({
+    queues: z.array(z.string().min(1).max(255)),
+    thresholds: z.strictObject({
+      pendingAge: duration,
+      deadLetterRows: z.number().int().min(1),
+      dlqMessages: z.number().int().min(1),
+      inboxLagP99: duration,
+      reconcileFindings: z.number().int().min(1),
+    }),
+  }),
 }
 
 export const configSchema = z.strictObject(settings)

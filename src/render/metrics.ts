@@ -43,3 +43,6 @@ export function writeMetricsFile(path: string, metrics: Metric[]): void {
     throw new UsageError(`cannot write the metrics file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, 'check that its directory exists and is writable')
   }
 }
+
+
+export {METRICS} from '../core/snapshot/metric-names.js'

@@ -4,7 +4,7 @@ import type {ListResult, ShownRow} from '../core/outbox/list.js'
 import type {RequeueResult} from '../core/outbox/requeue.js'
 import type {StatusReport} from '../core/outbox/status.js'
 import {paint} from './color.js'
-import type {Metric} from './metrics.js'
+import {type Metric, METRICS} from './metrics.js'
 import {renderTable} from './table.js'
 import type {Service} from './target.js'
 import {humanTime} from './time.js'
@@ -48,19 +48,19 @@ export function renderStatus(report: StatusReport): string {
 /** The figures of `outbox status` for node_exporter's textfile collector. */
 export function statusMetrics(report: StatusReport): Metric[] {
   const metrics: Metric[] = [
-    {name: 'msgops_outbox_rows', help: 'Outbox rows per status.', type: 'gauge', samples: Object.entries(report.counts).map(([status, value]) => ({labels: {table: report.table, status}, value}))},
+    {...METRICS.outboxRows, samples: Object.entries(report.counts).map(([status, value]) => ({labels: {table: report.table, status}, value}))},
   ]
   // Without a time column there are no ages: a 0 would read as "nothing waiting".
   if (report.stuck !== null)
     metrics.push(
-      {name: 'msgops_outbox_oldest_pending_age_seconds', help: 'Age of the oldest pending outbox row (0 when none).', type: 'gauge', samples: [{labels: {table: report.table}, value: (report.oldestPendingAgeMs ?? 0) / 1000}]},
-      {name: 'msgops_outbox_stuck_rows', help: 'Pending outbox rows older than the stuck threshold.', type: 'gauge', samples: [{labels: {table: report.table}, value: report.stuck}]},
+      {...METRICS.outboxOldestPendingAge, samples: [{labels: {table: report.table}, value: (report.oldestPendingAgeMs ?? 0) / 1000}]},
+      {...METRICS.outboxStuck, samples: [{labels: {table: report.table}, value: report.stuck}]},
     )
-  metrics.push({name: 'msgops_outbox_alerts', help: 'Thresholds breached by the last outbox status run.', type: 'gauge', samples: [{labels: {table: report.table}, value: report.alerts.length}]})
+  metrics.push({...METRICS.outboxAlerts, samples: [{labels: {table: report.table}, value: report.alerts.length}]})
   if (report.attempts)
-    metrics.push({name: 'msgops_outbox_attempts_rows', help: 'Pending and dead-letter rows per attempts bucket.', type: 'gauge', samples: Object.entries(report.attempts).map(([attempts, value]) => ({labels: {table: report.table, attempts}, value}))})
+    metrics.push({...METRICS.outboxAttempts, samples: Object.entries(report.attempts).map(([attempts, value]) => ({labels: {table: report.table, attempts}, value}))})
   if (report.sentRecently)
-    metrics.push({name: 'msgops_outbox_sent_recent_rows', help: 'Rows sent within the window.', type: 'gauge', samples: Object.entries(report.sentRecently).map(([window, value]) => ({labels: {table: report.table, window}, value}))})
+    metrics.push({...METRICS.outboxSentRecent, samples: Object.entries(report.sentRecently).map(([window, value]) => ({labels: {table: report.table, window}, value}))})
   return metrics
 }
 

@@ -2,7 +2,7 @@ import {CHECK_DESCRIPTIONS, type CheckName} from '../core/reconcile/checks.js'
 import type {Config} from '../config/schema.js'
 import {fixAction, type FixableCheck, type FixReport} from '../core/reconcile/fix.js'
 import type {ReconcileReport} from '../core/reconcile/report.js'
-import type {Metric} from './metrics.js'
+import {type Metric, METRICS} from './metrics.js'
 import {paint} from './color.js'
 import {renderTable} from './table.js'
 import type {Service} from './target.js'
@@ -49,18 +49,14 @@ export function describeChecks(): string {
 export function reconcileMetrics(report: ReconcileReport, finishedAtMs: number): Metric[] {
   return [
     {
-      name: 'msgops_reconcile_findings',
-      help: 'Discrepancies found by the last msgops reconcile, per check.',
-      type: 'gauge',
+      ...METRICS.reconcileFindings,
       samples: Object.entries(report.checks)
         .filter(([, r]) => !r?.skipped)
         .map(([check, r]) => ({labels: {check}, value: r!.count})),
     },
-    {name: 'msgops_reconcile_duration_seconds', help: 'Duration of the last msgops reconcile.', type: 'gauge', samples: [{value: report.durationMs / 1000}]},
+    {...METRICS.reconcileDuration, samples: [{value: report.durationMs / 1000}]},
     {
-      name: 'msgops_reconcile_last_success_timestamp_seconds',
-      help: 'Unix time at which msgops reconcile last completed.',
-      type: 'gauge',
+      ...METRICS.reconcileLastSuccess,
       samples: [{value: Math.floor(finishedAtMs / 1000)}],
     },
   ]

@@ -3,7 +3,7 @@ import {formatDuration} from '../duration.js'
 import {indexColumns, leadsIndex, tableStats} from '../introspect.js'
 import type {SqlExecutor, SqlPort} from '../ports.js'
 import {OutboxRepository} from './repository.js'
-import {resolveOutbox, statusName} from './table.js'
+import {type OutboxTable, resolveOutbox, statusName} from './table.js'
 
 export interface StatusOptions {
   config: Config
@@ -14,6 +14,10 @@ export interface StatusOptions {
   /** Thresholds that make the report fail (exit 1). */
   failIfPendingOlderThanMs?: number
   failIfDeadLetters?: number
+  /** The mapping, when the caller resolved it already (a live view reads information_schema once, not every refresh). */
+  table?: OutboxTable
+  /** Figures left out, each one more query (a live view shows neither). */
+  skip?: ('attempts' | 'topEventTypes')[]
 }
 
 export interface StatusReport {
@@ -81,7 +85,7 @@ export function statusAlerts(report: Pick<StatusReport, 'oldestPendingAgeMs' | '
  * (status, created_at) (or sent_at), and only pending and dead-letter rows are read whole.
  */
 export async function outboxStatus(sql: SqlPort, options: StatusOptions): Promise<StatusReport> {
-  const table = await resolveOutbox(sql, options.config)
+  const table = options.table ?? (await resolveOutbox(sql, options.config))
   const {t, c, statuses} = table
   const stuckAfterMs = options.stuckAfterMs ?? 300_000
   // An age threshold that can never be breached would pass silently.
@@ -129,7 +133,7 @@ export async function outboxStatus(sql: SqlPort, options: StatusOptions): Promis
   }
 
   let attempts: Record<string, number> | null = null
-  if (c.attempts) {
+  if (c.attempts && !options.skip?.includes('attempts')) {
     attempts = Object.fromEntries(BUCKETS.map((b) => [b, 0]))
     const rows = await sql.query<{a: unknown; n: unknown}>(
       `SELECT ${c.attempts} AS a, COUNT(*) AS n FROM ${t} WHERE ${c.status} IN (?) GROUP BY ${c.attempts}`,
@@ -160,7 +164,7 @@ export async function outboxStatus(sql: SqlPort, options: StatusOptions): Promis
   }
 
   let topEventTypes: StatusReport['topEventTypes'] = null
-  if (c.eventType) {
+  if (c.eventType && !options.skip?.includes('topEventTypes')) {
     const rows = await sql.query<{e: unknown; n: unknown}>(
       `SELECT ${c.eventType} AS e, COUNT(*) AS n FROM ${t} WHERE ${c.status} = ? GROUP BY ${c.eventType} ORDER BY n DESC, e LIMIT ?`,
       [statuses.pending, options.topEventTypes ?? 5],

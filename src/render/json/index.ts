@@ -15,6 +15,7 @@ import {outboxDrainOutput, outboxListOutput, outboxRequeueOutput, outboxShowOutp
 import {reconcileOutput} from './reconcile.js'
 import {schemaInitOutput} from './schema.js'
 import {topologyExportOutput, topologyReportOutput} from './topology.js'
+import {metricsServeOutput, topOutput} from './top.js'
 import {traceOutput} from './trace.js'
 
 /**
@@ -52,6 +53,8 @@ export const OUTPUT_SCHEMAS: Record<string, z.ZodType> = {
   'topology:apply': topologyReportOutput,
   'topology:export': topologyExportOutput,
   'topology:plan': overProfiles(topologyReportOutput),
+  top: topOutput,
+  'metrics:serve': metricsServeOutput,
   trace: overProfiles(traceOutput),
 }
 
