@@ -78,7 +78,19 @@ export class ConfirmPublisher implements PublisherPort {
   }
 
   async publishBatch(messages: OutgoingMessage[], options: {timeoutMs?: number} = {}): Promise<PublishOutcome[]> {
-    const channel = await this.open()
+    // Written in call order, each batch whole: a batch that waits for the socket to drain must not let the next one's
+    // messages in between, or one aggregate's events would reach the queue out of id order. The turn is taken at the
+    // call, before anything is awaited.
+    const previous = this.writing
+    let written!: () => void
+    this.writing = new Promise<void>((resolve) => (written = resolve))
+    let channel: ConfirmChannel
+    try {
+      channel = await this.open()
+    } catch (error) {
+      written()
+      throw error
+    }
     const outcomes: (PublishOutcome | undefined)[] = Array.from({length: messages.length})
     const timeoutMs = options.timeoutMs ?? 60_000
     let settled = 0
@@ -98,11 +110,6 @@ export class ConfirmPublisher implements PublisherPort {
       fail(new OperationError(`RabbitMQ did not confirm ${messages.length - settled} of ${messages.length} messages within ${timeoutMs} ms${blocked}`, 'nothing unconfirmed was marked done; check the broker (memory or disk alarm) and run again'))
     }, timeoutMs)
     const seqs: number[] = []
-    // Written in call order, each batch whole: a batch that waits for the socket to drain must not let the next one's
-    // messages in between, or one aggregate's events would reach the queue out of id order.
-    const previous = this.writing
-    let written!: () => void
-    this.writing = new Promise<void>((resolve) => (written = resolve))
     try {
       await Promise.race([previous, all])
       for (const [index, message] of messages.entries()) {

@@ -263,6 +263,8 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
   let passStart = 0
   let pass = base
   const triedAndFailed = new Set<string>()
+  /** Settled once the batch before has been handed to the publisher. */
+  let publishTurn: Promise<void> = Promise.resolve()
   let handled = 0
   onProgress?.({done: 0, total: result.eligible, label: 'drain'})
   while (claimedRows < limit && failure === undefined) {
@@ -338,16 +340,28 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
     const publishedRows: OutboxRow[] = []
     const outcomes = new Map<OutboxRow, {status: PublishOutcome['status'] | 'invalid'; reason?: string}>()
     const candidates = rows.map((row) => ({row, message: toMessage(row, table, drainedAt)}))
-    // One publish to a missing exchange closes the channel and fails the whole batch: such rows are set aside first.
-    const missing = await missingOf(ports.publisher, candidates.flatMap(({message}) => ('invalid' in message ? [] : [message.exchange])))
-    const sorted = sortBatch(candidates, missing)
-    for (const {row, reason} of sorted.setAside) outcomes.set(row, {status: 'invalid', reason})
-    for (const {row, message} of sorted.publish) {
-      messages.push(message)
-      publishedRows.push(row)
+    // Batches are handed to the publisher in id order (it writes them in that order): each waits for the one before to
+    // have been handed over, whatever its own checks below take.
+    const previous = publishTurn
+    let publishing: Promise<PublishOutcome[]> = Promise.resolve([])
+    let handedOver!: () => void
+    publishTurn = new Promise<void>((resolve) => (handedOver = resolve))
+    try {
+      await previous
+      // One publish to a missing exchange closes the channel and fails the whole batch: such rows are set aside first.
+      const missing = await missingOf(ports.publisher, candidates.flatMap(({message}) => ('invalid' in message ? [] : [message.exchange])))
+      const sorted = sortBatch(candidates, missing)
+      for (const {row, reason} of sorted.setAside) outcomes.set(row, {status: 'invalid', reason})
+      for (const {row, message} of sorted.publish) {
+        messages.push(message)
+        publishedRows.push(row)
+      }
+      // A dying channel rejects the whole batch (the publisher's contract), so every answer here is the broker's own.
+      publishing = publishWithDeadline(ports.publisher, messages, timeoutMs)
+    } finally {
+      handedOver()
     }
-    // A dying channel rejects the whole batch (the publisher's contract), so every answer here is the broker's own.
-    const answers = await publishWithDeadline(ports.publisher, messages, timeoutMs)
+    const answers = await publishing
     for (const [i, answer] of answers.entries()) outcomes.set(publishedRows[i], {status: answer.status, reason: 'reason' in answer ? answer.reason : undefined})
     // Ordered: a row that failed in this run is not tried again by a later pass (one attempt per run, as unordered).
     if (options.ordered) for (const [row, outcome] of outcomes) if (outcome.status !== 'confirmed') triedAndFailed.add(row.id)
