@@ -20,9 +20,9 @@ export function renderInspect(report: InspectReport): string {
   if (report.depth === 0) return `${lines[0]}\n${paint('green', 'empty')}`
   lines.push(paint('dim', `read ${report.read} of ${report.depth}${report.complete ? '' : ' (stopped at --limit, or messages went to another consumer)'}; all returned to the queue`))
   lines.push(renderTable(
-    ['group', 'count', 'reason', 'first queue', 'original exchange → routing key', 'error', 'oldest', 'newest'],
-    report.groups.map((g) => [g.key, g.count, g.reason, g.queue, g.exchange === undefined ? '-' : target(g.exchange, g.routingKey ?? ''), g.error ?? '', humanTime(g.oldest), humanTime(g.newest)]),
-    {maxWidths: [8, 8, 14, 40, 60, 80], shrink: [5, 4, 3]},
+    ['group', 'fingerprint', 'count', 'reason', 'first queue', 'original exchange → routing key', 'error', 'oldest', 'newest'],
+    report.groups.map((g) => [g.key, g.fingerprint, g.count, g.reason, g.queue, g.exchange === undefined ? '-' : target(g.exchange, g.routingKey ?? ''), g.error ?? '', humanTime(g.oldest), humanTime(g.newest)]),
+    {maxWidths: [8, 11, 8, 14, 40, 60, 80], shrink: [6, 5, 4]},
   ))
   if (report.groups.length > 0) lines.push(paint('dim', `replay one group: msgops dlq replay ${report.queue} --group ${report.groups[0].key} --dry-run`))
   for (const s of report.samples) {
