@@ -1,4 +1,5 @@
 import type {DiscardResult} from '../core/outbox/discard.js'
+import type {EditResult} from '../core/outbox/edit.js'
 import type {FailureGroup, FailuresReport, GroupPlan} from '../core/outbox/failures.js'
 import type {GroupRequeueResult} from '../core/outbox/requeue.js'
 import {paint} from './color.js'
@@ -76,4 +77,48 @@ export function renderDiscard(result: DiscardResult): string {
   if (result.cancelled) return 'cancelled: nothing was changed'
   const line = `${rows(result.discarded)} of ${describeGroup(result)} deleted${kept}`
   return result.interrupted ? `${line}\n${paint('yellow', 'stopped early: run the same command again for the rest')}` : line
+}
+
+/** Beyond this many lines a side, the diff says how much changed instead of aligning line by line (LCS is quadratic). */
+const DIFF_LINES = 2000
+
+/** A line diff of two texts: '-' removed, '+' added, two lines of context around each change. */
+export function renderDiff(before: string, after: string): string {
+  const a = before.replace(/\n$/, '').split('\n')
+  const b = after.replace(/\n$/, '').split('\n')
+  if (a.length > DIFF_LINES || b.length > DIFF_LINES) return paint('dim', `(${a.length} lines before, ${b.length} after: too long to align line by line)`)
+  const lcs: number[][] = Array.from({length: a.length + 1}, () => new Array<number>(b.length + 1).fill(0))
+  for (let i = a.length - 1; i >= 0; i--) for (let j = b.length - 1; j >= 0; j--) lcs[i][j] = a[i] === b[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1])
+  const ops: {op: ' ' | '-' | '+'; line: string}[] = []
+  let i = 0
+  let j = 0
+  while (i < a.length || j < b.length) {
+    if (i < a.length && j < b.length && a[i] === b[j]) ops.push({op: ' ', line: a[i++]}), j++
+    else if (j < b.length && (i === a.length || lcs[i][j + 1] >= lcs[i + 1][j])) ops.push({op: '+', line: b[j++]})
+    else ops.push({op: '-', line: a[i++]})
+  }
+  const near = (k: number) => ops.slice(Math.max(0, k - 2), k + 3).some((o) => o.op !== ' ')
+  const lines: string[] = []
+  let skipped = false
+  for (const [k, o] of ops.entries()) {
+    if (o.op === ' ' && !near(k)) {
+      if (!skipped) lines.push(paint('dim', '  …'))
+      skipped = true
+      continue
+    }
+    skipped = false
+    lines.push(o.op === '-' ? paint('red', `- ${o.line}`) : o.op === '+' ? paint('green', `+ ${o.line}`) : `  ${o.line}`)
+  }
+  return lines.join('\n')
+}
+
+export function editQuestion(row: {id: string; status: string; attempts: number | null; eventType: string | null}, target: (service: Service) => string): string {
+  const what = `${row.status}${row.attempts === null ? '' : `, ${row.attempts} attempt${row.attempts === 1 ? '' : 's'}`}${row.eventType ? `, ${row.eventType}` : ''}`
+  return `Write this payload to outbox row ${row.id} (${what}) in ${target('mysql')} and set it pending, so that the next drain publishes it?`
+}
+
+export function renderEdit(result: EditResult): string {
+  if (result.unchanged) return 'no change: nothing was written'
+  if (result.cancelled) return 'cancelled: nothing was changed'
+  return `outbox row ${result.id}: payload written, ${result.previousStatus} → pending (attempts kept: ${result.attempts ?? '-'}); the next drain publishes it once`
 }
