@@ -47,7 +47,7 @@ describe('archiveDecision: one test per row', () => {
 describe('edited dead-letter bodies: one test per row', () => {
   it('JSON is shown indented', () => expect(bodyForEditor(Buffer.from('{"a":1}'), undefined)).toBe('{\n  "a": 1\n}\n'))
   it('text that is not JSON as it is', () => expect(bodyForEditor(Buffer.from('plain'), 'text/plain')).toBe('plain'))
-  it('bytes that are not UTF-8: refused', () => expect(() => bodyForEditor(Buffer.from([0xff, 0xfe]), undefined)).toThrow(/--body-file/))
+  it('bytes that are not UTF-8: refused', () => expect(() => bodyForEditor(Buffer.from([0xff, 0xfe]), undefined)).toThrow(/not UTF-8 text/))
   it('JSON edited to JSON: compact', () => expect(editedBody(Buffer.from('{}'), undefined, Buffer.from('{\n "a": 2\n}'), 'x').toString()).toBe('{"a":2}'))
   it('JSON edited to something else: refused', () => expect(() => editedBody(Buffer.from('{}'), 'application/json', Buffer.from('{oops'), 'the edited body')).toThrow(/the edited body is not valid JSON/))
   it('not JSON: the bytes as they are', () => expect(editedBody(Buffer.from('a'), 'text/plain', Buffer.from('{oops'), 'x').toString()).toBe('{oops'))
