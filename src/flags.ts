@@ -15,7 +15,7 @@ export const changeFlags = {
 
 /** The dead-letter filters of replay and purge. */
 export const deadLetterFilterFlags = {
-  group: Flags.string({description: 'only messages of this group (a key printed by dlq inspect); repeatable', multiple: true}),
+  group: Flags.string({description: 'only messages of this group (a group key or a fingerprint printed by dlq inspect); repeatable', multiple: true}),
   'routing-key': Flags.string({description: 'only messages whose original routing key matches this glob (* any characters, ? one)'}),
   header: Flags.string({description: 'only messages with this header value, as name=value; repeatable, all must match', multiple: true}),
   'message-id': Flags.string({description: 'only the message with this id; repeatable', multiple: true, aliases: ['id']}),

@@ -24,6 +24,8 @@ export interface Grant {
  * | outbox prune                                                 | SELECT, DELETE  |                 |        | INSERT |
  * | inbox prune                                                  |                 | SELECT, DELETE  |        | INSERT |
  * | dlq replay, dlq purge, dlq restore                           |                 |                 |        | INSERT |
+ * | outbox edit                                                  | SELECT, UPDATE  |                 |        | INSERT |
+ * | outbox discard                                               | SELECT, DELETE  |                 |        | INSERT |
  */
 export const COMMAND_NEEDS: Record<string, Partial<Record<TableKey, Privilege[]>>> = {
   read: {outbox: ['SELECT'], inbox: ['SELECT'], orders: ['SELECT'], audit: ['SELECT']},
@@ -33,6 +35,8 @@ export const COMMAND_NEEDS: Record<string, Partial<Record<TableKey, Privilege[]>
   'outbox prune': {outbox: ['SELECT', 'DELETE'], audit: ['INSERT']},
   'inbox prune': {inbox: ['SELECT', 'DELETE'], audit: ['INSERT']},
   'dlq replay, purge, restore': {audit: ['INSERT']},
+  'outbox edit': {outbox: ['SELECT', 'UPDATE'], audit: ['INSERT']},
+  'outbox discard': {outbox: ['SELECT', 'DELETE'], audit: ['INSERT']},
 }
 
 const PRIVILEGES = new Set<string>(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'ALTER', 'ALL', 'ALL PRIVILEGES', 'USAGE'])

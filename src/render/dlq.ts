@@ -2,6 +2,7 @@ import {formatDuration} from '../core/duration.js'
 import type {InspectReport} from '../core/dlq/inspect.js'
 import type {PurgeReport} from '../core/dlq/purge.js'
 import type {TargetOverride} from '../core/dlq/decide.js'
+import type {EditReplayReport} from '../core/dlq/edit.js'
 import type {ReplayReport} from '../core/dlq/replay.js'
 import {paint} from './color.js'
 import {cut, renderTable, terminalWidth} from './table.js'
@@ -20,9 +21,9 @@ export function renderInspect(report: InspectReport): string {
   if (report.depth === 0) return `${lines[0]}\n${paint('green', 'empty')}`
   lines.push(paint('dim', `read ${report.read} of ${report.depth}${report.complete ? '' : ' (stopped at --limit, or messages went to another consumer)'}; all returned to the queue`))
   lines.push(renderTable(
-    ['group', 'count', 'reason', 'first queue', 'original exchange → routing key', 'error', 'oldest', 'newest'],
-    report.groups.map((g) => [g.key, g.count, g.reason, g.queue, g.exchange === undefined ? '-' : target(g.exchange, g.routingKey ?? ''), g.error ?? '', humanTime(g.oldest), humanTime(g.newest)]),
-    {maxWidths: [8, 8, 14, 40, 60, 80], shrink: [5, 4, 3]},
+    ['group', 'fingerprint', 'count', 'reason', 'first queue', 'original exchange → routing key', 'error', 'oldest', 'newest'],
+    report.groups.map((g) => [g.key, g.fingerprint, g.count, g.reason, g.queue, g.exchange === undefined ? '-' : target(g.exchange, g.routingKey ?? ''), g.error ?? '', humanTime(g.oldest), humanTime(g.newest)]),
+    {maxWidths: [8, 11, 8, 14, 40, 60, 80], shrink: [6, 5, 4]},
   ))
   if (report.groups.length > 0) lines.push(paint('dim', `replay one group: msgops dlq replay ${report.queue} --group ${report.groups[0].key} --dry-run`))
   for (const s of report.samples) {
@@ -75,4 +76,29 @@ export function renderPurge(report: PurgeReport): string {
   if (report.dryRun) lines.push(paint('dim', 'dry run: nothing was removed'))
   if (report.interrupted) lines.push(paint('yellow', 'interrupted: the rest is still in the queue'))
   return lines.join('\n')
+}
+
+/** The confirmation of an edited replay names the message, the broker and where the edited copy goes. */
+export function editReplayQuestion(queue: string, plan: {messageId: string; target: {exchange: string; routingKey: string}; newMessageId?: string}, override: TargetOverride | undefined, service: (service: 'amqp') => string): string {
+  const where = `${override ? 'instead of its original destination, ' : ''}${target(plan.target.exchange, plan.target.routingKey)}`
+  const id = plan.newMessageId ? ` as new message id ${plan.newMessageId}` : ''
+  return `Publish the edited copy of dead letter ${plan.messageId} from "${queue}" on ${service('amqp')} to ${where}${id}, then remove the original?`
+}
+
+export function renderEditReplay(report: EditReplayReport): string {
+  const to = report.target ? target(report.target.exchange, report.target.routingKey) : ''
+  switch (report.step) {
+    case 'acked':
+      return `dead letter ${report.messageId}: the edited copy was published to ${to}${report.publishedAs !== report.messageId ? ` as ${report.publishedAs}` : ''} and confirmed, then the original was removed from "${report.queue}"`
+    case 'published':
+      return paint('yellow', `dead letter ${report.messageId}: ${report.detail ?? 'the edited copy was published, the original is still in the queue'}`)
+    case 'failed':
+      return paint('red', `dead letter ${report.messageId}: not published (${report.detail ?? 'unknown'})`)
+    case 'unchanged':
+      return `dead letter ${report.messageId}: no change, nothing was published; it is still in "${report.queue}"`
+    case 'cancelled':
+      return 'cancelled: nothing was changed'
+    default:
+      return ''
+  }
 }

@@ -2,8 +2,9 @@ import {formatDuration} from '../core/duration.js'
 import type {DrainPlan, DrainResult} from '../core/outbox/drain.js'
 import type {ListResult, ShownRow} from '../core/outbox/list.js'
 import type {RequeueResult} from '../core/outbox/requeue.js'
-import type {StatusReport} from '../core/outbox/status.js'
+import {COUNT_CAP, type StatusReport} from '../core/outbox/status.js'
 import {paint} from './color.js'
+import {renderTopFailures} from './failures.js'
 import {type Metric, METRICS} from './metrics.js'
 import {renderTable} from './table.js'
 import type {Service} from './target.js'
@@ -40,6 +41,8 @@ export function renderStatus(report: StatusReport): string {
   if (report.attempts) lines.push(`attempts (pending + dead letters): ${Object.entries(report.attempts).map(([b, c]) => `${b}: ${n(c)}`).join(' · ')}`)
   if (report.topEventTypes && report.topEventTypes.length > 0)
     lines.push(`top pending event types: ${report.topEventTypes.map((e) => `${e.eventType} ${n(e.count)}`).join(' · ')}`)
+  if (report.topFailures && report.topFailures.groups.length > 0)
+    lines.push(`top failure groups${report.topFailures.limited ? ` (of the first ${n(COUNT_CAP)} failed rows)` : ''} (msgops outbox failures):`, ...renderTopFailures(report.topFailures.groups))
   for (const note of report.notes) lines.push(paint('dim', `note: ${note}`))
   for (const alert of report.alerts) lines.push(paint('red', `ALERT: ${alert}`))
   return lines.join('\n')

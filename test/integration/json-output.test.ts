@@ -137,7 +137,16 @@ describe('--json output against the schemas of src/render/json', () => {
     const archive = join(dir, 'dlq.jsonl')
     const outbox = async () => {
       const drain = await json('outbox:drain', ['--max-attempts', '1', '--yes'], 1)
+      // The two dead letters the drain made are failure groups: listed, counted for a discard, requeued by group.
+      const failures = await json('outbox:failures', ['--status', 'dead-letter'], [0, 1])
+      expect(failures.groups.length).toBeGreaterThan(0)
+      const group = failures.groups[0].fingerprint
+      const discard = await json('outbox:discard', ['--group', group, '--dry-run'])
+      expect(discard.matching).toBe(failures.groups[0].deadLetter)
+      await json('outbox:requeue', ['--group', group, '--dry-run'])
       const requeue = await json('outbox:requeue', ['--all', '--yes'])
+      const edit = await json('outbox:edit', ['json-unroutable', '--set-payload', '{"order": 11}', '--yes'])
+      expect(edit.after.payload).toEqual({order: 11})
       return {drain, requeue}
     }
     const dlq = async () => {

@@ -5,12 +5,18 @@ import {AmqpDeadLetterQueues} from '../../adapters/dlq.js'
 import {ConfirmPublisher} from '../../adapters/publisher.js'
 import {TouchedIds, withIds} from '../../core/audit.js'
 import type {TargetOverride} from '../../core/dlq/decide.js'
+import {readFile} from 'node:fs/promises'
+
+import {jsonSafe} from '../../core/dlq/deaths.js'
+import {bodyForEditor, editedBody, type EditReplayReport, replayEdited, withHeaders} from '../../core/dlq/edit.js'
 import {replayDeadLetters, type ReplayReport} from '../../core/dlq/replay.js'
 import {parseDuration} from '../../core/duration.js'
-import {OperationError, UsageError} from '../../core/errors.js'
+import {OperationError, oneLine, UsageError} from '../../core/errors.js'
 import {changeOutcome} from '../../core/outcome.js'
 import {changeFlags, deadLetterFilterFlags, deadLetterFilters} from '../../flags.js'
-import {renderReplay, replayQuestion} from '../../render/dlq.js'
+import {editReplayQuestion, renderEditReplay, renderReplay, replayQuestion} from '../../render/dlq.js'
+import {chosenEditor, editText} from '../../render/editor.js'
+import {renderDiff} from '../../render/failures.js'
 
 export default class DlqReplay extends BaseCommand<typeof DlqReplay> {
   static summary = 'Move dead letters back to the exchange and routing key they came from.'
@@ -38,14 +44,19 @@ Exit 0 when everything that matched moved (or the confirmation was declined), 1 
     'to-queue': Flags.string({description: 'publish to this queue through the default exchange', exclusive: ['to-exchange', 'to-routing-key']}),
     'max-replays': Flags.integer({description: 'leave in place (and report) messages already replayed this many times', default: 5, min: 1}),
     rate: Flags.integer({description: 'messages per second at most', min: 1}),
+    edit: Flags.boolean({description: 'with one --message-id: edit its body in $VISUAL/$EDITOR, publish the edited copy with confirms, then ack the original'}),
+    'body-file': Flags.string({description: 'with one --message-id: publish this file as the body instead (edit without an editor)', aliases: ['payload-file']}),
+    'set-header': Flags.string({description: 'with one --message-id: set this header of the edited copy, as name=value; repeatable', multiple: true}),
+    'new-message-id': Flags.boolean({description: 'publish the edited copy under a new message id (by default it keeps the original one, so the consumer\'s inbox absorbs a second copy)'}),
   }
 
-  async run(): Promise<ReplayReport> {
+  async run(): Promise<ReplayReport | EditReplayReport> {
     const f = this.flags
     const queue = this.args.queue
     if (queue.trim() === '') throw new UsageError('the queue name is empty', 'name the dead-letter queue, e.g. order_queue.dlq')
     const override: TargetOverride | undefined =
       f['to-queue'] !== undefined ? {queue: f['to-queue']} : f['to-exchange'] !== undefined ? {exchange: f['to-exchange'], routingKey: f['to-routing-key']} : undefined
+    if (f.edit || f['body-file'] !== undefined || f['set-header'] !== undefined) return this.replayEdit(queue, override)
     const options = {
       queue, override, dryRun: f['dry-run'] === true, filters: deadLetterFilters(f), idleMs: parseDuration(f.idle, '--idle'),
       maxReplays: f['max-replays'], limit: f.limit, rate: f.rate, prefetch: f.prefetch,
@@ -75,6 +86,49 @@ Exit 0 when everything that matched moved (or the confirmation was declined), 1 
       })
     } finally {
       await publisher?.close()
+    }
+  }
+
+  /** Edit-and-retry of one dead letter: held while edited, published once with confirms, acked only after. */
+  private async replayEdit(queue: string, override: TargetOverride | undefined): Promise<EditReplayReport> {
+    const f = this.flags
+    const ids = f['message-id'] ?? []
+    const others = (['group', 'routing-key', 'header', 'reason', 'older-than', 'limit', 'rate'] as const).filter((k) => f[k] !== undefined)
+    if (ids.length !== 1 || others.length > 0 || f['dry-run'])
+      throw new UsageError(`--edit, --body-file and --set-header work on one message${others.length > 0 ? `, not with --${others[0]}` : f['dry-run'] ? ', not as a dry run' : ''}`, 'pass exactly one --message-id and no other filter')
+    const editor = f['body-file'] === undefined && f.edit ? chosenEditor(process.env, '--body-file FILE') : undefined
+    const fileBody = f['body-file'] === undefined ? undefined : await readFile(f['body-file']).catch((error: Error) => {
+      throw new UsageError(`cannot read --body-file ${f['body-file']}: ${oneLine(error.message)}`, 'check the path')
+    })
+    const amqp = await this.services.amqp()
+    const publisher = new ConfirmPublisher(amqp)
+    const journal = (step: string, report: EditReplayReport) => this.audit({...report, step, note: 'edited copy published and confirmed; the original is acked next'})
+    try {
+      return await this.change({
+        needs: 'dlq replay, purge, restore',
+        yes: f.yes,
+        lock: {name: `dlq-replay:${queue}`, wait: f['wait-lock'], when: 'first'},
+        work: (ctx) => replayEdited({queues: new AmqpDeadLetterQueues(amqp), publisher, journal}, {
+          queue, messageId: ids[0], override, newMessageId: f['new-message-id'], errorHeaders: f['error-header'] ?? this.settings.dlq.errorHeaders,
+          idleMs: parseDuration(f.idle, '--idle'), prefetch: f.prefetch,
+          async edit(letter) {
+            const type = letter.properties.contentType
+            const raw = fileBody ?? (editor ? Buffer.from(await editText(bodyForEditor(letter.body, type), `dlq-${ids[0].replaceAll(/[^\w.-]/g, '_')}.txt`, editor)) : letter.body)
+            const body = editedBody(letter.body, type, raw, f['body-file'] ? `--body-file ${f['body-file']}` : 'the edited body')
+            const headers = withHeaders(letter.properties.headers, f['set-header'] ?? [])
+            if (body.equals(editedBody(letter.body, type, letter.body, 'the body')) && JSON.stringify(jsonSafe(headers)) === JSON.stringify(jsonSafe(letter.properties.headers ?? {}))) return null
+            ctx.show(() => renderDiff(bodyForEditor(letter.body, type), bodyForEditor(body, type)))
+            return {body, headers}
+          },
+          confirm: (plan) => ctx.confirm(editReplayQuestion(queue, plan, override, ctx.target)),
+        }, ctx.signal),
+        outcome: (r) => (r.step === 'acked' || r.step === 'unchanged' ? 'ok' : r.step === 'cancelled' ? 'cancelled' : 'partial'),
+        render: renderEditReplay,
+        audit: (r) => ({...r}),
+        failure: (r) => (r.step === 'not-found' ? new UsageError(`no dead letter with message id ${ids[0]} in "${queue}" (read ${r.read} of ${r.depth})`, 'msgops dlq inspect --sample shows message ids; nothing was changed') : undefined),
+      })
+    } finally {
+      await publisher.close()
     }
   }
 }

@@ -1,5 +1,6 @@
 import {createHash} from 'node:crypto'
 
+import {fingerprint} from '../fingerprint.js'
 import type {DeadLetter} from './ports.js'
 
 export const REPLAY_COUNT_HEADER = 'x-msgops-replay-count'
@@ -31,6 +32,8 @@ export interface DeadLetterFacts {
   replayCount: number
   /** Short stable id of the group (first death reason, queue, exchange, routing key, error). */
   group: string
+  /** The failure's fingerprint (core/fingerprint.ts): the error's pattern, routing key, reason and queue; ids do not split it. */
+  fingerprint: string
 }
 
 /** Text of a header value: strings as they are, byte arrays as UTF-8, numbers and booleans printed. */
@@ -81,9 +84,14 @@ export function firstDeath(headers: Record<string, unknown> | undefined, deaths 
 
 /** The first line of the first error header present, cut so that stack traces group together. */
 export function errorText(headers: Record<string, unknown> | undefined, names: string[]): string | undefined {
+  return fullErrorText(headers, names)?.split('\n')[0].slice(0, 200)
+}
+
+/** The whole text of the first error header present (the fingerprint reads its head itself). */
+function fullErrorText(headers: Record<string, unknown> | undefined, names: string[]): string | undefined {
   for (const name of names) {
     const text = headerText(headers?.[name])?.trim()
-    if (text) return text.split('\n')[0].slice(0, 200)
+    if (text) return text
   }
   return undefined
 }
@@ -127,6 +135,7 @@ export function describeLetter(letter: DeadLetter, errorHeaders: string[]): Dead
     deaths: deaths.reduce((n, d) => n + d.count, 0),
     replayCount: replayCountOf(headers),
     group: groupKey(parts),
+    fingerprint: fingerprint({error: fullErrorText(headers, errorHeaders), subject: parts.routingKey, reason: parts.reason, queue: parts.queue}),
   }
 }
 

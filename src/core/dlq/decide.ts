@@ -5,6 +5,7 @@ import type {DeadLetter} from './ports.js'
 
 /** Which dead letters a replay or purge works on; every given filter must match (each list: any of its values). */
 export interface DeadLetterFilters {
+  /** Group keys or fingerprints (both printed by dlq inspect): a letter matches by either. */
   groups?: string[]
   /** Glob on the original routing key: `*` any run of characters, `?` one character. */
   routingKey?: string
@@ -30,7 +31,7 @@ export function checkFilters(filters: DeadLetterFilters): void {
     if (!(KNOWN_REASONS as readonly string[]).includes(reason) && reason !== 'none')
       throw new UsageError(`--reason "${reason}" is not a dead-letter reason`, `use one of ${KNOWN_REASONS.join(', ')} (or none: no x-death)`)
   for (const group of filters.groups ?? [])
-    if (!/^[0-9a-f]{8}$/.test(group)) throw new UsageError(`--group "${group}" is not a group key`, 'use a key printed by msgops dlq inspect (8 hex characters)')
+    if (!/^[0-9a-f]{8}$/.test(group)) throw new UsageError(`--group "${group}" is not a group key or fingerprint`, 'use a key or fingerprint printed by msgops dlq inspect (8 hex characters)')
 }
 
 export function globToRegExp(glob: string): RegExp {
@@ -46,7 +47,7 @@ export function matcher(filters: DeadLetterFilters, now: () => number): (letter:
   const groups = filters.groups?.length ? new Set(filters.groups) : undefined
   const reasons = filters.reasons?.length ? new Set(filters.reasons) : undefined
   return (letter, facts) => {
-    if (groups && !groups.has(facts.group)) return false
+    if (groups && !groups.has(facts.group) && !groups.has(facts.fingerprint)) return false
     if (reasons && !reasons.has(facts.reason)) return false
     if (ids && (facts.messageId === undefined || !ids.has(facts.messageId))) return false
     if (key && !key.test(facts.routingKey ?? '')) return false

@@ -17,6 +17,8 @@ export interface InspectOptions {
 
 export interface InspectGroup {
   key: string
+  /** The fingerprint of the group's failure (the same error with other ids has the same one): replay/purge --group take it too. */
+  fingerprint: string
   count: number
   oldest?: string
   newest?: string
@@ -81,7 +83,7 @@ export async function inspectDeadLetters(
         const facts = describeLetter(letter, options.errorHeaders)
         let group = groups.get(facts.group)
         if (!group) {
-          group = {key: facts.group, count: 0, reason: facts.reason, queue: facts.queue, exchange: facts.exchange, routingKey: facts.routingKey, error: facts.error}
+          group = {key: facts.group, fingerprint: facts.fingerprint, count: 0, reason: facts.reason, queue: facts.queue, exchange: facts.exchange, routingKey: facts.routingKey, error: facts.error}
           groups.set(facts.group, group)
         }
         group.count++

@@ -1,6 +1,8 @@
 import type {Config} from '../../config/schema.js'
 import {UsageError} from '../errors.js'
 import type {ProgressCallback, SqlPort} from '../ports.js'
+import type {TimeSpec} from '../reconcile/window.js'
+import {eachGroupChunk, type GroupPlan, planGroup} from './failures.js'
 import {OutboxRepository, type RowFilter} from './repository.js'
 import {resolveOutbox} from './table.js'
 
@@ -75,5 +77,45 @@ export async function requeueOutbox(sql: SqlPort, options: RequeueOptions, onPro
     afterId = rows.at(-1)!.id
     onProgress?.({done: result.requeued, total: result.matching, label: 'requeue'})
   }
+  return result
+}
+
+export interface GroupRequeueOptions {
+  config: Config
+  /** A fingerprint printed by outbox failures. */
+  group: string
+  since?: TimeSpec
+  until?: TimeSpec
+  eventType?: string
+  dryRun?: boolean
+  /** Rows per UPDATE (default 1000). */
+  batchSize?: number
+  /** Asked once the group's rows are counted; false cancels. */
+  confirm?: (plan: GroupPlan) => Promise<boolean>
+  signal?: AbortSignal
+}
+
+export interface GroupRequeueResult extends GroupPlan {
+  dryRun: boolean
+  cancelled: boolean
+  interrupted: boolean
+  requeued: number
+}
+
+/**
+ * The dead-letter rows of one failure group back to pending, attempts reset: a counting pass for the question, then
+ * the group's rows again in keyset batches, each chunk one UPDATE by primary key guarded by the dead-letter status
+ * (a row another run moved meanwhile is left alone). Interrupted or killed, running it again does the rest.
+ */
+export async function requeueGroup(sql: SqlPort, options: GroupRequeueOptions, onProgress?: ProgressCallback): Promise<GroupRequeueResult> {
+  const table = await resolveOutbox(sql, options.config)
+  const plan = await planGroup(sql, table, options)
+  const result: GroupRequeueResult = {...plan, dryRun: options.dryRun === true, cancelled: false, interrupted: false, requeued: 0}
+  if (options.dryRun) return result
+  if (options.confirm && !(await options.confirm(plan))) return {...result, cancelled: true}
+  const repo = new OutboxRepository(table)
+  const run = await eachGroupChunk(sql, table, plan, {eventType: options.eventType, chunkSize: options.batchSize ?? 1000, signal: options.signal}, (ids) => repo.requeue(sql, ids), onProgress)
+  result.requeued = run.done
+  result.interrupted = run.interrupted
   return result
 }

@@ -2,6 +2,7 @@ import type {Config} from '../../config/schema.js'
 import {formatDuration} from '../duration.js'
 import {indexColumns, leadsIndex, tableStats} from '../introspect.js'
 import type {SqlExecutor, SqlPort} from '../ports.js'
+import {type FailureGroup, failureGroups} from './failures.js'
 import {OutboxRepository} from './repository.js'
 import {type OutboxTable, resolveOutbox, statusName} from './table.js'
 
@@ -45,6 +46,8 @@ export interface StatusReport {
   alerts: string[]
   /** What the report could not tell, and why (a table without a time column). */
   notes: string[]
+  /** The biggest failure groups (outbox failures), from at most COUNT_CAP failed and dead-letter rows. */
+  topFailures?: {groups: FailureGroup[]; limited: boolean}
 }
 
 /** Above this many rows a figure is estimated (counts) or capped (send rate), so that status stays fast on huge tables. */
@@ -187,9 +190,16 @@ export async function outboxStatus(sql: SqlPort, options: StatusOptions): Promis
     topEventTypes,
     alerts: [],
     notes,
+    topFailures: await topFailures(sql, table),
   }
   report.alerts = statusAlerts(report, options)
   return report
+}
+
+/** The top 3 failure groups, from a bounded read of the failed and dead-letter index ranges. */
+async function topFailures(sql: SqlExecutor, table: Awaited<ReturnType<typeof resolveOutbox>>): Promise<NonNullable<StatusReport['topFailures']>> {
+  const report = await failureGroups(sql, table, {top: 3, limit: COUNT_CAP})
+  return {groups: report.groups, limited: report.limited}
 }
 
 /** Clocks of application hosts and the database drift by seconds; a row more than this ahead was written in another zone. */

@@ -27,6 +27,7 @@ export const dlqInspectOutput = z.strictObject({
     .array(
       z.strictObject({
         key: group,
+        fingerprint: z.string().regex(/^[0-9a-f]{8}$/).describe('the failure fingerprint (the error\'s pattern, routing key, reason and queue): the same failure as outbox failures shows, what --group takes too'),
         count,
         oldest: isoTime('death time of the message of the group that died longest ago').optional(),
         newest: isoTime('death time of the message of the group that died last').optional(),
@@ -58,7 +59,7 @@ export const dlqInspectOutput = z.strictObject({
   interrupted: z.boolean(),
 })
 
-export const dlqReplayOutput = z.strictObject({
+const replayReport = z.strictObject({
   queue: z.string(),
   depth,
   read,
@@ -75,6 +76,22 @@ export const dlqReplayOutput = z.strictObject({
   interrupted: z.boolean(),
   cancelled,
 })
+
+/** --edit of one message: what happened to the original and to its edited copy. */
+const editReport = z.strictObject({
+  queue: z.string(),
+  messageId: z.string(),
+  publishedAs: z.string().optional().describe('the message id of the edited copy'),
+  read: count,
+  depth,
+  step: z.enum(['not-found', 'unchanged', 'cancelled', 'failed', 'published', 'acked']).describe('acked: the copy was confirmed, then the original acked; published: the copy went out but the original is still in the queue (see detail)'),
+  target: target.optional(),
+  group: z.string().optional(),
+  fingerprint: z.string().optional(),
+  detail: z.string().optional(),
+})
+
+export const dlqReplayOutput = z.union([replayReport, editReport])
 
 export const dlqPurgeOutput = z.strictObject({
   queue: z.string(),

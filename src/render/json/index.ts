@@ -11,7 +11,7 @@ import {demoOutput} from './demo.js'
 import {dlqInspectOutput, dlqPurgeOutput, dlqReplayOutput} from './dlq.js'
 import {doctorOutput} from './doctor.js'
 import {errorOutput} from './error.js'
-import {outboxDrainOutput, outboxListOutput, outboxRequeueOutput, outboxShowOutput, outboxStatusOutput} from './outbox.js'
+import {outboxDiscardOutput, outboxDrainOutput, outboxEditOutput, outboxFailuresOutput, outboxListOutput, outboxRequeueOutput, outboxShowOutput, outboxStatusOutput} from './outbox.js'
 import {reconcileOutput} from './reconcile.js'
 import {schemaInitOutput} from './schema.js'
 import {topologyExportOutput, topologyReportOutput} from './topology.js'
@@ -43,7 +43,10 @@ export const OUTPUT_SCHEMAS: Record<string, z.ZodType> = {
   'dlq:purge': dlqPurgeOutput,
   'dlq:replay': dlqReplayOutput,
   doctor: overProfiles(doctorOutput),
+  'outbox:discard': outboxDiscardOutput,
   'outbox:drain': outboxDrainOutput,
+  'outbox:edit': outboxEditOutput,
+  'outbox:failures': outboxFailuresOutput,
   'outbox:list': outboxListOutput,
   'outbox:requeue': outboxRequeueOutput,
   'outbox:show': outboxShowOutput,

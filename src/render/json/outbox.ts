@@ -1,11 +1,56 @@
 import {z} from 'zod'
 
+import type OutboxDiscard from '../../commands/outbox/discard.js'
 import type OutboxDrain from '../../commands/outbox/drain.js'
+import type OutboxEdit from '../../commands/outbox/edit.js'
+import type OutboxFailures from '../../commands/outbox/failures.js'
 import type OutboxList from '../../commands/outbox/list.js'
 import type OutboxRequeue from '../../commands/outbox/requeue.js'
 import type OutboxShow from '../../commands/outbox/show.js'
 import type OutboxStatus from '../../commands/outbox/status.js'
 import {type Agree, ageMs, count, ms, notFound, type RunResult, statusValue} from './common.js'
+
+const failureGroup = z.strictObject({
+  fingerprint: z.string().regex(/^[0-9a-f]{8}$/).describe('what --group takes'),
+  count, failed: count.describe('pending rows with attempts'), deadLetter: count,
+  firstSeen: z.string().nullable().describe('created_at of its oldest row, ISO 8601; null without a time column'),
+  lastSeen: z.string().nullable(),
+  eventTypes: z.array(z.string()),
+  pattern: z.string().describe('the error with its varying parts removed'),
+  sampleError: z.string().nullable(),
+  sampleIds: z.array(z.string()),
+})
+
+/** A failure group about to be acted on (requeue --group, discard). */
+const groupPlan = {
+  group: z.string(), matching: count, pattern: z.string().nullable(), sampleError: z.string().nullable(), eventTypes: z.array(z.string()), sampleIds: z.array(z.string()),
+  window: z.strictObject({since: z.string().nullable(), until: z.string().nullable()}),
+}
+
+export const outboxFailuresOutput = z.strictObject({
+  table: z.string(),
+  basis: z.enum(['error and event type', 'event type only', 'error only', 'nothing']).describe('what the fingerprint is made of on this table'),
+  scanned: count,
+  total: z.strictObject({failed: count, deadLetter: count}),
+  groups: z.array(failureGroup).describe('largest first'),
+  ungrouped: count.describe('rows past the number of groups kept: counted in total, in no group'),
+  limited: z.boolean().describe('the scan stopped at --limit rows'),
+  window: z.strictObject({since: z.string().nullable(), until: z.string().nullable()}),
+  notes: z.array(z.string()),
+})
+
+export const outboxDiscardOutput = z.strictObject({
+  ...groupPlan,
+  dryRun: z.boolean(), cancelled: z.boolean(), interrupted: z.boolean(),
+  archive: z.string().nullable().describe('the archive file; null with --without-archive'),
+  archived: count.describe('rows written to the archive and flushed before their delete committed'),
+  discarded: count,
+})
+
+const edited = z.strictObject({payload: z.unknown(), headers: z.record(z.string(), z.unknown()).nullable()})
+export const outboxEditOutput = z.strictObject({
+  id: z.string(), unchanged: z.boolean(), cancelled: z.boolean(), previousStatus: z.string(), attempts: count.nullable(), before: edited, after: edited,
+})
 
 const status = z.string().describe('pending, sent or dead-letter; the raw value for a status the configuration does not name')
 
@@ -28,6 +73,7 @@ export const outboxStatusOutput = z.strictObject({
   topEventTypes: z.array(z.strictObject({eventType: z.string(), count})).nullable().describe('event types of pending rows, most first; null without an event type column'),
   alerts: z.array(z.string()).describe('--fail-if-* thresholds breached; non-empty means exit 1'),
   notes: z.array(z.string()).describe('what the report could not tell, and why'),
+  topFailures: z.strictObject({groups: z.array(failureGroup), limited: z.boolean().describe('more failed rows than were read for it')}).optional().describe('the 3 largest failure groups'),
 })
 
 export const outboxListOutput = z.strictObject({
@@ -100,7 +146,7 @@ export const outboxDrainOutput = z.strictObject({
     .describe('set when no row was eligible: why'),
 })
 
-export const outboxRequeueOutput = z.strictObject({
+const requeueReport = z.strictObject({
   dryRun: z.boolean(),
   cancelled: z.boolean().describe('the person declined the confirmation: nothing was changed'),
   interrupted: z.boolean(),
@@ -111,9 +157,17 @@ export const outboxRequeueOutput = z.strictObject({
   ),
 })
 
+export const outboxRequeueOutput = z.union([
+  requeueReport,
+  z.strictObject({...groupPlan, dryRun: z.boolean(), cancelled: z.boolean(), interrupted: z.boolean(), requeued: count}).describe('--group: the group\'s dead-letter rows back to pending'),
+])
+
 // Compile-time: each schema describes exactly what its command's run() returns.
 true satisfies Agree<z.output<typeof outboxStatusOutput>, RunResult<typeof OutboxStatus>>
 true satisfies Agree<z.output<typeof outboxListOutput>, RunResult<typeof OutboxList>>
 true satisfies Agree<z.output<typeof outboxShowOutput>, RunResult<typeof OutboxShow>>
 true satisfies Agree<z.output<typeof outboxDrainOutput>, RunResult<typeof OutboxDrain>>
 true satisfies Agree<z.output<typeof outboxRequeueOutput>, RunResult<typeof OutboxRequeue>>
+true satisfies Agree<z.output<typeof outboxFailuresOutput>, RunResult<typeof OutboxFailures>>
+true satisfies Agree<z.output<typeof outboxDiscardOutput>, RunResult<typeof OutboxDiscard>>
+true satisfies Agree<z.output<typeof outboxEditOutput>, RunResult<typeof OutboxEdit>>
