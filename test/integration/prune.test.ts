@@ -106,6 +106,21 @@ describe('outbox prune', () => {
     expect(JSON.parse(result.stdout).deleted).toBe(190)
   })
 
+  it('SIGTERM finishes the chunk in hand and stops (exit 143), the rest left for the next run', async () => {
+    await fillOutbox(conn, 200)
+    const run = spawnCli(['outbox', 'prune', '--older-than', '7d', '--rate', '20', '--yes', '--json'], env)
+    await waitFor('the first chunk', async () => (await ids(conn)).filter((id) => id.startsWith('o-')).length < 200, 30_000)
+    run.child.kill('SIGTERM')
+    const result = await run.result
+    expect(result.code, result.stderr).toBe(143)
+    expect(result.stderr).toMatch(/SIGTERM: finishing the chunk in hand, then stopping/)
+    const report = JSON.parse(result.stdout)
+    expect(report).toMatchObject({interrupted: true, stoppedBy: 'interrupted'})
+    const left = (await ids(conn)).filter((id) => id.startsWith('o-')).length
+    expect(left).toBe(200 - report.deleted)
+    expect(left).toBeGreaterThan(0)
+  })
+
   it('--limit stops after that many rows (exit 0), and the next run goes on', async () => {
     await fillOutbox(conn, 100)
     const first = await runCli(['outbox', 'prune', '--older-than', '7d', '--limit', '30', '--chunk-size', '20', '--yes', '--json'], {env})
