@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- prune [--rows 200000] [--young 20000] [--rate 500] [--seconds 15] [--days 10] [--only rate,impact,partitions]`
+ * `npm run bench -- prune [--rows 200000] [--young 20000] [--rate 500] [--seconds 15] [--days 10] [--only rate,impact,partitions] [--prune-args "--chunk-time 100ms"]`
  * Measures outbox prune in one run, each figure against its raw reference measured beside it:
  *  - rate: pruneRows() over --rows old sent rows (and --young young sent and pending rows that must stay) against a raw
  *    loop of `SELECT id … LIMIT 1000` + `DELETE … WHERE id IN (…)` over the same rows; checks the rows left;
@@ -158,6 +158,8 @@ export async function main(args: string[]): Promise<void> {
   const rate = option(args, 'rate', 500)
   const seconds = option(args, 'seconds', 15)
   const days = option(args, 'days', 10)
+  // Extra flags for the CLI prune of the impact phase, e.g. --prune-args "--chunk-time 100ms --sleep 20ms".
+  const pruneArgs = args.includes('--prune-args') ? args[args.indexOf('--prune-args') + 1].split(' ').filter(Boolean) : []
   const phases = new Set((args[args.indexOf('--only') + 1] && args.includes('--only') ? args[args.indexOf('--only') + 1] : 'rate,impact,partitions').split(','))
   const db = await createTestDatabase('msgops_bench_prune')
   const vhost = await createTestVhost('msgops_bench_prune')
@@ -227,7 +229,7 @@ export async function main(args: string[]): Promise<void> {
     let pruneMs = 0
     const withPrune = await phase('prune', async () => {
       const s = performance.now()
-      pruneRun = await runCliProcess(['outbox', 'prune', '--older-than', '7d', '--yes'], cliEnv({db, vhost, redis}))
+      pruneRun = await runCliProcess(['outbox', 'prune', '--older-than', '7d', '--yes', ...pruneArgs], cliEnv({db, vhost, redis}))
       pruneMs = performance.now() - s
     })
     await fill(conn, rows, young)
@@ -241,7 +243,7 @@ export async function main(args: string[]): Promise<void> {
     })
     const line = (name: string, f: {p50: number; p99: number; count: number; sent: number; seconds: number}) =>
       `  ${name.padEnd(22)} p50 ${f.p50.toFixed(1).padStart(7)} ms · p99 ${f.p99.toFixed(1).padStart(8)} ms · ${n(f.count / f.seconds)} tx/s · drained ${n(f.sent)}`
-    process.stdout.write(`impact (order transactions, latency from their scheduled start):\n${line('no prune', base)}\n${line(`msgops outbox prune`, withPrune)}  (prune ${(pruneMs / 1000).toFixed(1)}s, exit ${pruneRun.code})\n${line('plain DELETE', withDelete)}  (DELETE ${(deleteMs / 1000).toFixed(1)}s)\n`)
+    process.stdout.write(`impact (order transactions, latency from their scheduled start):\n${line('no prune', base)}\n${line(`msgops outbox prune ${pruneArgs.join(' ')}`.slice(0, 22), withPrune)}  (prune ${(pruneMs / 1000).toFixed(1)}s, exit ${pruneRun.code})\n${line('plain DELETE', withDelete)}  (DELETE ${(deleteMs / 1000).toFixed(1)}s)\n`)
     process.stdout.write(`  p99 with prune / without: ${(withPrune.p99 / base.p99).toFixed(2)} (target ≤ 2) · plain DELETE / without: ${(withDelete.p99 / base.p99).toFixed(2)}\n`)
     if (pruneRun.code !== 0) process.stdout.write(`  prune stderr: ${pruneRun.stderr.trim().split('\n').at(-1)}\n`)
     }
