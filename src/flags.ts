@@ -3,6 +3,8 @@ import {Flags} from '@oclif/core'
 import {DEFAULT_ERROR_HEADERS} from './config/defaults.js'
 import {type DeadLetterFilters, filtersFromInput} from './core/dlq/decide.js'
 import {parseDuration} from './core/duration.js'
+import {UsageError} from './core/errors.js'
+import type {PruneOptions} from './core/prune/run.js'
 
 /** The flag sets several commands share, so that one idea has one name and one description everywhere. */
 
@@ -44,4 +46,36 @@ export const snapshotFlags = {
   timeout: Flags.string({description: 'how long each source (outbox, broker, inbox, reconcile, locks) may take before it shows as stale or unreachable', default: '2s'}),
   'stuck-after': Flags.string({description: 'pending rows older than this count as stuck', default: '5m'}),
   'reconcile-metrics-file': Flags.string({description: 'the file of reconcile --metrics-file: the last reconcile is the newer of it and the audit table (a reconcile without --fix is not audited)'}),
+}
+
+/** The flags outbox prune and inbox prune share (pt-archiver's knobs, under msgops' names). */
+export const pruneFlags = {
+  'chunk-size': Flags.integer({description: 'rows in the first chunk; then tuned to --chunk-time', default: 1000, min: 1}),
+  'max-chunk-size': Flags.integer({description: 'never more rows than this in one chunk', default: 10_000, min: 1}),
+  'chunk-time': Flags.string({description: 'each chunk (one short transaction) should take about this long', default: '500ms'}),
+  sleep: Flags.string({description: 'wait this long between chunks, e.g. 100ms', exclusive: ['rate']}),
+  rate: Flags.integer({description: 'delete at most this many rows per second', min: 1, exclusive: ['sleep']}),
+  'max-load': Flags.integer({description: "pause while the server's Threads_running (other than this run) is above this", default: 25, min: 1}),
+  'replica-url': Flags.string({description: 'a replica to watch (repeatable; default mysql.replicaUrls): pause while it lags more than --max-lag', multiple: true}),
+  'max-lag': Flags.string({description: 'pause while a replica lags more than this', default: '1s'}),
+  archive: Flags.string({description: 'write each row to this JSON-lines file (.gz: gzip), fsynced before its chunk is deleted'}),
+  limit: Flags.integer({description: 'delete at most this many rows in this run', min: 1}),
+  until: Flags.string({description: 'time budget: start no chunk after this long, e.g. 20m'}),
+  'drop-partitions': Flags.boolean({description: 'drop whole partitions older than --older-than instead of deleting rows (RANGE-partitioned tables)', exclusive: ['archive']}),
+  'add-partitions': Flags.string({description: 'with --drop-partitions: make sure every day up to this far ahead has its partition, e.g. 7d', dependsOn: ['drop-partitions']}),
+}
+
+/** The chunking and throttling options of a prune, from its flags. */
+export function pruneOptions(flags: {'dry-run': boolean; 'chunk-size': number; 'max-chunk-size': number; 'chunk-time': string; sleep?: string; rate?: number; 'max-load': number; 'max-lag': string; limit?: number; until?: string}): PruneOptions {
+  const positive = (text: string, flag: string) => {
+    const ms = parseDuration(text, flag)
+    if (ms <= 0) throw new UsageError(`${flag} must be more than zero`, `give a duration such as ${flag === '--until' ? '20m' : '500ms'}`)
+    return ms
+  }
+  if (flags['chunk-size'] > flags['max-chunk-size']) throw new UsageError(`--chunk-size ${flags['chunk-size']} is above --max-chunk-size ${flags['max-chunk-size']}`, 'lower --chunk-size or raise --max-chunk-size')
+  return {
+    dryRun: flags['dry-run'], chunkSize: flags['chunk-size'], maxChunkSize: flags['max-chunk-size'], chunkTimeMs: positive(flags['chunk-time'], '--chunk-time'),
+    sleepMs: flags.sleep === undefined ? undefined : parseDuration(flags.sleep, '--sleep'), rate: flags.rate, maxLoad: flags['max-load'],
+    maxLagS: positive(flags['max-lag'], '--max-lag') / 1000, limit: flags.limit, untilMs: flags.until === undefined ? undefined : positive(flags.until, '--until'),
+  }
 }

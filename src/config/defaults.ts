@@ -4,7 +4,7 @@ import type {Config} from './schema.js'
 
 /** The reference schema of `msgops schema init` and the local services of a developer machine. */
 export const DEFAULTS: Config = {
-  mysql: {url: 'mysql://root@127.0.0.1:3306/test', passwordFile: null},
+  mysql: {url: 'mysql://root@127.0.0.1:3306/test', passwordFile: null, replicaUrls: []},
   amqp: {url: 'amqp://guest:guest@127.0.0.1:5672', passwordFile: null},
   redis: {url: 'redis://127.0.0.1:6379', keyPrefix: 'msgops:', passwordFile: null},
   management: {url: 'http://guest:guest@127.0.0.1:15672', passwordFile: null},
@@ -30,6 +30,7 @@ export const DEFAULTS: Config = {
     statuses: {pending: 'pending', sent: 'sent', deadLetter: 'dead_letter'},
     exchange: null,
     routingKey: null,
+    retention: '7d',
   },
   inbox: {
     table: 'inbox',
@@ -44,6 +45,7 @@ export const DEFAULTS: Config = {
       processedAt: 'processed_at',
     },
     statuses: {received: 'received', processed: 'processed', failed: 'failed'},
+    dedupeWindow: '7d',
   },
   orders: {
     table: 'orders',

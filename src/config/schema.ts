@@ -30,6 +30,14 @@ const duration = z.string().refine((value) => {
   }
 }, {message: 'must be a duration such as 500ms, 5s or 2m'})
 
+const positiveDuration = z.string().refine((value) => {
+  try {
+    return parseDuration(value) > 0
+  } catch {
+    return false
+  }
+}, {message: 'must be a duration above zero such as 12h, 7d or 2w'})
+
 export const outboxColumns = z.strictObject({
   id: identifier,
   aggregateType: column,
@@ -70,7 +78,8 @@ export const orderColumns = z.strictObject({
 const passwordFile = z.string().min(1).max(4096).nullable().optional()
 
 const settings = {
-  mysql: z.strictObject({url: urlOf('MySQL', ['mysql:']), passwordFile}),
+  // Read replicas: prune pauses while one lags (mysql.replicaUrls); optional so that a partial config stays valid.
+  mysql: z.strictObject({url: urlOf('MySQL', ['mysql:']), passwordFile, replicaUrls: z.array(urlOf('MySQL', ['mysql:'])).max(32).optional()}),
   amqp: z.strictObject({url: urlOf('AMQP', ['amqp:', 'amqps:']), passwordFile}),
   redis: z.strictObject({
     url: urlOf('Redis', ['redis:', 'rediss:']),
@@ -85,11 +94,15 @@ const settings = {
     statuses: z.strictObject({pending: statusValue, sent: statusValue, deadLetter: statusValue}),
     exchange: z.string().max(255).nullable(),
     routingKey: z.string().max(255).nullable(),
+    /** How long sent rows are kept: outbox status counts older ones as prunable, outbox prune's default --older-than. */
+    retention: positiveDuration,
   }),
   inbox: z.strictObject({
     table: identifier,
     columns: inboxColumns,
     statuses: z.strictObject({received: statusValue.nullable(), processed: statusValue, failed: statusValue}),
+    /** How long a redelivered message must still be recognised as a duplicate: inbox prune refuses to go below it. */
+    dedupeWindow: positiveDuration,
   }),
   orders: z.strictObject({table: identifier, columns: orderColumns}),
   cache: z.strictObject({

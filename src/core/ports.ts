@@ -27,8 +27,8 @@ export interface LockStore {
   deleteIfEquals(key: string, value: string): Promise<boolean>
 }
 
-/** Reports progress of a long operation; the command decides how to show it. */
-export type ProgressCallback = (progress: {done: number; total?: number; label?: string}) => void
+/** Reports progress of a long operation; the command decides how to show it. note: a word on the state of the run, shown at the end of the bar's line (prune: the chunk size, or why it is paused). */
+export type ProgressCallback = (progress: {done: number; total?: number; label?: string; note?: string}) => void
 
 export interface OutgoingMessage {
   exchange: string

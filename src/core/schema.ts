@@ -1,6 +1,8 @@
 import type {Config} from '../config/schema.js'
 import {tableStats} from './introspect.js'
+import {ConfigError} from './errors.js'
 import type {SqlPort} from './ports.js'
+import {addDays, dayPartitions} from './prune/partitions.js'
 import {qid} from './sql.js'
 
 type Line = string | null
@@ -17,9 +19,29 @@ function col(name: string | null, type: string): Line {
   return name === null ? null : `  ${qid(name)} ${type}`
 }
 
-function table(name: string, lines: Line[]): string {
+function table(name: string, lines: Line[], partitions = ''): string {
   const body = lines.filter((l): l is string => l !== null).join(',\n')
-  return `CREATE TABLE IF NOT EXISTS ${qid(name)} (\n${body}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`
+  return `CREATE TABLE IF NOT EXISTS ${qid(name)} (\n${body}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4${partitions}`
+}
+
+/** Day partitions of the reference tables (schema init --partitioned). */
+export interface PartitionPlan {
+  /** The server's date (YYYY-MM-DD): one partition holds everything before it, then one per day. */
+  today: string
+  /** Days ahead that get their own partition now; later ones land in pmax until `prune --add-partitions` splits them out. */
+  aheadDays: number
+  /** The inbox too: its unique key then includes received_at, so INSERT IGNORE no longer deduplicates (docs/retention.md). */
+  inbox: boolean
+}
+
+/** PARTITION BY RANGE COLUMNS(col): everything before today, a partition per day up to today + ahead, then pmax. */
+function partitionClause(column: string, plan: PartitionPlan): string {
+  const parts = [
+    `PARTITION ${qid(`p${addDays(plan.today, -1).replaceAll('-', '')}`)} VALUES LESS THAN ('${plan.today}')`,
+    ...dayPartitions('columns', plan.today, addDays(plan.today, plan.aheadDays)),
+    'PARTITION `pmax` VALUES LESS THAN (MAXVALUE)',
+  ]
+  return `\nPARTITION BY RANGE COLUMNS(${qid(column)}) (\n  ${parts.join(',\n  ')}\n)`
 }
 
 function index(kind: 'KEY' | 'UNIQUE KEY', name: string, columns: (string | null)[]): Line {
@@ -32,7 +54,7 @@ function index(kind: 'KEY' | 'UNIQUE KEY', name: string, columns: (string | null
  * (a column mapped to null is left out) and an INT status column when the statuses are integers.
  * Every identifier passes through qid(); runs on MariaDB 10.11 and MySQL 8.
  */
-export function referenceDdl(config: Config): string[] {
+export function referenceDdl(config: Config, partitioned?: PartitionPlan): string[] {
   const o = config.outbox.columns
   const os = config.outbox.statuses
   const i = config.inbox.columns
@@ -40,6 +62,11 @@ export function referenceDdl(config: Config): string[] {
   const r = config.orders.columns
   const outboxStatus = statusType([os.pending, os.sent, os.deadLetter])
   const inboxStatus = statusType([is.received, is.processed, is.failed])
+  // MySQL requires the partitioning column in every unique key, the primary key included.
+  if (partitioned && o.createdAt === null) throw new ConfigError('--partitioned needs outbox.columns.createdAt: the outbox is partitioned by creation day', 'map outbox.columns.createdAt')
+  const outboxKey = partitioned ? [o.id, o.createdAt as string] : [o.id]
+  const inboxParts = partitioned?.inbox === true
+  const inboxUnique = [i.messageId, ...(i.consumer === null ? [] : [i.consumer]), ...(inboxParts ? [i.receivedAt] : [])]
   return [
     table(config.orders.table, [
       col(r.id, 'VARCHAR(64) NOT NULL'),
@@ -67,13 +94,13 @@ export function referenceDdl(config: Config): string[] {
       col(o.createdAt, 'DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)'),
       col(o.availableAt, 'DATETIME(3) NULL'),
       col(o.sentAt, 'DATETIME(3) NULL'),
-      `  PRIMARY KEY (${qid(o.id)})`,
+      `  PRIMARY KEY (${outboxKey.map(qid).join(', ')})`,
       index('KEY', 'idx_outbox_status_created', [o.status, o.createdAt]),
       index('KEY', 'idx_outbox_aggregate_id', [o.aggregateId]),
       index('KEY', 'idx_outbox_created_at', [o.createdAt]),
       index('KEY', 'idx_outbox_sent_at', [o.sentAt]),
       // No idx_outbox_id (the ids alone, for reconcile's merge): it cost every order transaction 5–10% (bench/RESULTS.md#order-insert); doctor prints it.
-    ]),
+    ], partitioned ? partitionClause(o.createdAt as string, partitioned) : ''),
     table(config.inbox.table, [
       '  `id` BIGINT NOT NULL AUTO_INCREMENT',
       col(i.messageId, 'VARCHAR(64) NOT NULL'),
@@ -84,12 +111,12 @@ export function referenceDdl(config: Config): string[] {
       col(i.lastError, 'TEXT NULL'),
       col(i.receivedAt, 'DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)'),
       col(i.processedAt, 'DATETIME(3) NULL'),
-      '  PRIMARY KEY (`id`)',
-      index('UNIQUE KEY', 'uq_inbox_message_consumer', i.consumer === null ? [i.messageId] : [i.messageId, i.consumer]),
+      inboxParts ? `  PRIMARY KEY (\`id\`, ${qid(i.receivedAt)})` : '  PRIMARY KEY (`id`)',
+      index('UNIQUE KEY', 'uq_inbox_message_consumer', inboxUnique),
       index('KEY', 'idx_inbox_status_received', [i.status, i.receivedAt]),
       // Covers reconcile's scan of the inbox in time order with its lookups by message id.
       index('KEY', 'idx_inbox_received_message', i.consumer === null ? [i.receivedAt, i.messageId] : [i.receivedAt, i.messageId, i.consumer]),
-    ]),
+    ], inboxParts && partitioned ? partitionClause(i.receivedAt, partitioned) : ''),
     auditDdl(config.audit.table),
   ]
 }
@@ -116,10 +143,11 @@ export interface SchemaInitResult {
 }
 
 /** Creates the tables that are missing; existing tables are left exactly as they are. */
-export async function initSchema(sql: SqlPort, config: Config): Promise<SchemaInitResult> {
+export async function initSchema(sql: SqlPort, config: Config, partitioned?: Omit<PartitionPlan, 'today'>): Promise<SchemaInitResult> {
   const names = [config.orders.table, config.outbox.table, config.inbox.table, config.audit.table]
   const before = new Set(await existingTables(sql, names))
-  const statements = referenceDdl(config)
+  const [today] = partitioned ? await sql.query<{d: string}>("SELECT DATE_FORMAT(CURDATE(), '%Y-%m-%d') AS d") : []
+  const statements = referenceDdl(config, partitioned ? {...partitioned, today: String(today.d)} : undefined)
   for (const statement of statements) await sql.execute(statement)
   return {
     statements,

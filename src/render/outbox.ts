@@ -11,6 +11,8 @@ import type {Service} from './target.js'
 import {humanTime} from './time.js'
 
 const n = (value: number) => value.toLocaleString('en-US')
+/** Bytes in binary units, one decimal above KiB. */
+const bytes = (value: number) => (value < 1024 ? `${value} B` : value < 1024 ** 2 ? `${(value / 1024).toFixed(1)} KiB` : value < 1024 ** 3 ? `${(value / 1024 ** 2).toFixed(1)} MiB` : `${(value / 1024 ** 3).toFixed(1)} GiB`)
 /** An age, or nothing for a table without a time column. */
 const age = (ms: number | null) => (ms === null ? '' : formatDuration(ms))
 
@@ -43,6 +45,8 @@ export function renderStatus(report: StatusReport): string {
     lines.push(`top pending event types: ${report.topEventTypes.map((e) => `${e.eventType} ${n(e.count)}`).join(' · ')}`)
   if (report.topFailures && report.topFailures.groups.length > 0)
     lines.push(`top failure groups${report.topFailures.limited ? ` (of the first ${n(COUNT_CAP)} failed rows)` : ''} (msgops outbox failures):`, ...renderTopFailures(report.topFailures.groups))
+  if (report.size) lines.push(`table size: ~${n(report.size.rows)} rows · ${bytes(report.size.dataBytes)} data · ${bytes(report.size.indexBytes)} indexes (statistics)`)
+  if (report.prunable) lines.push(`prunable (sent, ${report.prunable.basis} older than ${report.prunable.retention}): ${report.prunable.capped ? '>' : ''}${n(report.prunable.rows)}`)
   for (const note of report.notes) lines.push(paint('dim', `note: ${note}`))
   for (const alert of report.alerts) lines.push(paint('red', `ALERT: ${alert}`))
   return lines.join('\n')
@@ -62,6 +66,10 @@ export function statusMetrics(report: StatusReport): Metric[] {
   metrics.push({...METRICS.outboxAlerts, samples: [{labels: {table: report.table}, value: report.alerts.length}]})
   if (report.attempts)
     metrics.push({...METRICS.outboxAttempts, samples: Object.entries(report.attempts).map(([attempts, value]) => ({labels: {table: report.table, attempts}, value}))})
+  if (report.prunable)
+    metrics.push({name: 'msgops_outbox_prunable_rows', help: 'Sent outbox rows older than outbox.retention (a lower bound when capped).', type: 'gauge', samples: [{labels: {table: report.table}, value: report.prunable.rows}]})
+  if (report.size)
+    metrics.push({name: 'msgops_outbox_table_bytes', help: 'Outbox table size from the statistics.', type: 'gauge', samples: [{labels: {table: report.table, part: 'data'}, value: report.size.dataBytes}, {labels: {table: report.table, part: 'index'}, value: report.size.indexBytes}]})
   if (report.sentRecently)
     metrics.push({...METRICS.outboxSentRecent, samples: Object.entries(report.sentRecently).map(([window, value]) => ({labels: {table: report.table, window}, value}))})
   return metrics

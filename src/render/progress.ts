@@ -43,7 +43,7 @@ export function progressBar(label: string, enabled: boolean): ProgressBar {
     {
       stream: process.stderr,
       // Our own ETA: cli-progress prints its NULL/INF placeholders cut to a few characters ("ETA LLs").
-      format: `${label} [{bar}] {value}/{total} · {rate}/s · ETA {left}`,
+      format: `${label} [{bar}] {value}/{total} · {rate}/s · ETA {left}{note}`,
       hideCursor: true,
       fps: 5,
     },
@@ -60,10 +60,10 @@ export function progressBar(label: string, enabled: boolean): ProgressBar {
     },
   }
   return {
-    update({done, total}) {
+    update({done, total, note}) {
       if (!begun) started = Date.now()
       const elapsed = Date.now() - started
-      const payload = {rate: Math.round(done / Math.max(0.001, elapsed / 1000)), left: etaText(done, total, elapsed)}
+      const payload = {rate: Math.round(done / Math.max(0.001, elapsed / 1000)), left: etaText(done, total, elapsed), note: note ? ` · ${note}` : ''}
       if (!begun) {
         bar.start(total ?? done, done, payload)
         begun = true

@@ -161,6 +161,12 @@ describe('--json output against the schemas of src/render/json', () => {
     expect(replay.moved).toBe(1)
     expect(purge.archived).toBeGreaterThan(0)
     expect(purge.archive).toBe(archive)
+    // Retention and the way back from an archive, as dry runs: their documents are the same.
+    const restore = await json('dlq:restore', [archive, '--dry-run'])
+    expect(restore.lines).toBe(purge.archived)
+    const pruned = await json('outbox:prune', ['--older-than', '1m', '--dry-run'])
+    expect(pruned.mode).toBe('rows')
+    await json('inbox:prune', ['--older-than', '7d', '--dry-run'])
   })
 
   it('failing commands print the error document', async () => {

@@ -13,8 +13,8 @@ export default class OutboxStatus extends BaseCommand<typeof OutboxStatus> {
   static multiProfile = true
 
   static summary = 'Show the outbox at a glance: rows per status, oldest pending row, stuck rows, attempts, send rate.'
-  static description = `Counts rows per status (with the configured status names), the age of the oldest pending row, how many pending rows are older than --stuck-after, a histogram of failed attempts, the rows sent in the last 1 m / 5 m / 1 h (when a sent-at column is mapped) and the top event types among pending rows. A table without a time column (outbox.columns.createdAt) gets no ages and no stuck count, and says so.
-With --fail-if-pending-older-than or --fail-if-dead-letters it exits 1 when a threshold is breached, for cron alerts. --metrics-file writes the figures in Prometheus text format (atomically) for node_exporter's textfile collector.
+  static description = `Counts rows per status (with the configured status names), the age of the oldest pending row, how many pending rows are older than --stuck-after, a histogram of failed attempts, the rows sent in the last 1 m / 5 m / 1 h (when a sent-at column is mapped), the top event types among pending rows, the table's size (rows and bytes from the statistics) and the sent rows older than outbox.retention (what outbox prune would delete). A table without a time column (outbox.columns.createdAt) gets no ages and no stuck count, and says so.
+With --fail-if-pending-older-than, --fail-if-dead-letters or --fail-if-prunable it exits 1 when a threshold is breached, for cron alerts. --metrics-file writes the figures in Prometheus text format (atomically) for node_exporter's textfile collector.
 Exit 0 all good, 1 a threshold breached, 2 a configuration or connection error.`
 
   static examples = [
@@ -30,6 +30,7 @@ Exit 0 all good, 1 a threshold breached, 2 a configuration or connection error.`
     'stuck-after': Flags.string({description: 'pending rows older than this count as stuck', default: '5m'}),
     'fail-if-pending-older-than': Flags.string({description: 'exit 1 when the oldest pending row is older than this, e.g. 10m'}),
     'fail-if-dead-letters': Flags.integer({description: 'exit 1 when there are at least this many dead-letter rows', min: 1}),
+    'fail-if-prunable': Flags.integer({description: 'exit 1 when at least this many sent rows are older than outbox.retention (time to run outbox prune)', min: 1}),
     'metrics-file': Flags.string({description: 'write the figures to this file in Prometheus text format (temp file + rename)'}),
     watch: Flags.string({description: 'refresh at this interval until Ctrl-C, e.g. 5s or 1m (a bare number is seconds)'}),
   }
@@ -43,6 +44,7 @@ Exit 0 all good, 1 a threshold breached, 2 a configuration or connection error.`
       stuckAfterMs: parseDuration(f['stuck-after'], '--stuck-after'),
       failIfPendingOlderThanMs: f['fail-if-pending-older-than'] === undefined ? undefined : parseDuration(f['fail-if-pending-older-than'], '--fail-if-pending-older-than'),
       failIfDeadLetters: f['fail-if-dead-letters'],
+      failIfPrunable: f['fail-if-prunable'],
     }
     const sql = await this.services.mysql()
     for (;;) {

@@ -3,6 +3,7 @@ import {formatDuration} from '../duration.js'
 import {indexColumns, leadsIndex, tableStats} from '../introspect.js'
 import type {SqlExecutor, SqlPort} from '../ports.js'
 import {type FailureGroup, failureGroups} from './failures.js'
+import {type Prunable, prunableRows, tableSize, type TableSize} from '../prune/status.js'
 import {OutboxRepository} from './repository.js'
 import {type OutboxTable, resolveOutbox, statusName} from './table.js'
 
@@ -19,6 +20,7 @@ export interface StatusOptions {
   table?: OutboxTable
   /** Figures left out, each one more query (a live view shows neither). */
   skip?: ('attempts' | 'topEventTypes')[]
+  failIfPrunable?: number
 }
 
 export interface StatusReport {
@@ -48,6 +50,10 @@ export interface StatusReport {
   notes: string[]
   /** The biggest failure groups (outbox failures), from at most COUNT_CAP failed and dead-letter rows. */
   topFailures?: {groups: FailureGroup[]; limited: boolean}
+  /** Rows and bytes from the table statistics. */
+  size?: TableSize | null
+  /** Sent rows older than outbox.retention (what outbox prune would delete); null without a time column. */
+  prunable?: Prunable | null
 }
 
 /** Above this many rows a figure is estimated (counts) or capped (send rate), so that status stays fast on huge tables. */
@@ -71,15 +77,19 @@ export function attemptsBucket(attempts: number): (typeof BUCKETS)[number] {
  * | ------------------------------- | ------------------------------------- |
  * | --fail-if-pending-older-than D  | oldest pending row is older than D    |
  * | --fail-if-dead-letters N        | dead-letter rows >= N                 |
- * | neither                         | never                                 |
+ * | --fail-if-prunable N            | sent rows older than retention >= N   |
+ * | none                            | never                                 |
  */
-export function statusAlerts(report: Pick<StatusReport, 'oldestPendingAgeMs' | 'counts'>, options: Pick<StatusOptions, 'failIfPendingOlderThanMs' | 'failIfDeadLetters'>): string[] {
+export function statusAlerts(report: Pick<StatusReport, 'oldestPendingAgeMs' | 'counts'> & Partial<Pick<StatusReport, 'prunable'>>, options: Pick<StatusOptions, 'failIfPendingOlderThanMs' | 'failIfDeadLetters' | 'failIfPrunable'>): string[] {
   const alerts: string[] = []
   if (options.failIfPendingOlderThanMs !== undefined && report.oldestPendingAgeMs !== null && report.oldestPendingAgeMs > options.failIfPendingOlderThanMs)
     alerts.push(`the oldest pending row is ${Math.round(report.oldestPendingAgeMs / 1000)}s old (threshold ${Math.round(options.failIfPendingOlderThanMs / 1000)}s)`)
   const dead = report.counts['dead-letter'] ?? 0
   if (options.failIfDeadLetters !== undefined && dead >= options.failIfDeadLetters)
     alerts.push(`${dead} dead-letter row${dead === 1 ? '' : 's'} (threshold ${options.failIfDeadLetters})`)
+  const prunable = report.prunable?.rows ?? 0
+  if (options.failIfPrunable !== undefined && report.prunable && prunable >= options.failIfPrunable)
+    alerts.push(`${report.prunable.capped ? 'more than ' : ''}${prunable} sent row${prunable === 1 ? '' : 's'} older than outbox.retention ${report.prunable.retention} (threshold ${options.failIfPrunable}): run msgops outbox prune`)
   return alerts
 }
 
@@ -191,6 +201,8 @@ export async function outboxStatus(sql: SqlPort, options: StatusOptions): Promis
     alerts: [],
     notes,
     topFailures: await topFailures(sql, table),
+    size: await tableSize(sql, table.name),
+    prunable: await prunableRows(sql, table, options.config.outbox.retention, COUNT_CAP),
   }
   report.alerts = statusAlerts(report, options)
   return report

@@ -12,6 +12,7 @@ import {dlqInspectOutput, dlqPurgeOutput, dlqReplayOutput} from './dlq.js'
 import {doctorOutput} from './doctor.js'
 import {errorOutput} from './error.js'
 import {outboxDiscardOutput, outboxDrainOutput, outboxEditOutput, outboxFailuresOutput, outboxListOutput, outboxRequeueOutput, outboxShowOutput, outboxStatusOutput} from './outbox.js'
+import {dlqRestoreOutput, pruneOutput} from './prune.js'
 import {reconcileOutput} from './reconcile.js'
 import {schemaInitOutput} from './schema.js'
 import {topologyExportOutput, topologyReportOutput} from './topology.js'
@@ -42,12 +43,15 @@ export const OUTPUT_SCHEMAS: Record<string, z.ZodType> = {
   'dlq:inspect': dlqInspectOutput,
   'dlq:purge': dlqPurgeOutput,
   'dlq:replay': dlqReplayOutput,
+  'dlq:restore': dlqRestoreOutput,
+  'inbox:prune': pruneOutput,
   doctor: overProfiles(doctorOutput),
   'outbox:discard': outboxDiscardOutput,
   'outbox:drain': outboxDrainOutput,
   'outbox:edit': outboxEditOutput,
   'outbox:failures': outboxFailuresOutput,
   'outbox:list': outboxListOutput,
+  'outbox:prune': pruneOutput,
   'outbox:requeue': outboxRequeueOutput,
   'outbox:show': outboxShowOutput,
   'outbox:status': overProfiles(outboxStatusOutput),

@@ -74,6 +74,10 @@ export const outboxStatusOutput = z.strictObject({
   alerts: z.array(z.string()).describe('--fail-if-* thresholds breached; non-empty means exit 1'),
   notes: z.array(z.string()).describe('what the report could not tell, and why'),
   topFailures: z.strictObject({groups: z.array(failureGroup), limited: z.boolean().describe('more failed rows than were read for it')}).optional().describe('the 3 largest failure groups'),
+  size: z.strictObject({rows: count, dataBytes: count, indexBytes: count}).nullable().optional().describe('rows and bytes from the table statistics'),
+  prunable: z.strictObject({
+    retention: z.string(), retentionMs: z.number(), rows: count, capped: z.boolean().describe('more than the cap: rows is a lower bound'), basis: z.string(),
+  }).nullable().optional().describe('sent rows older than outbox.retention: what outbox prune would delete; null without a time column'),
 })
 
 export const outboxListOutput = z.strictObject({

@@ -1,0 +1,123 @@
+/** The decisions of a prune, as pure functions: chunk size, throttling, partitions, the dedupe window. */
+
+/** The smallest chunk: below it, the round trips cost more than the rows. */
+export const MIN_CHUNK_SIZE = 10
+
+export interface ChunkFeedback {
+  /** The size asked for this chunk. */
+  size: number
+  /** Candidate rows the chunk really held (fewer at the end of the table). */
+  rows: number
+  /** How long the chunk took, from its candidate read to its commit. */
+  elapsedMs: number
+  /** --chunk-time */
+  targetMs: number
+  /** --max-chunk-size */
+  max: number
+}
+
+/**
+ * The next chunk's size, so that a chunk takes about --chunk-time (pt-table-checksum's rule: rows per second
+ * measured on the last chunk times the target), moving at most ×2 or ÷2 per chunk so one odd chunk (a lock wait,
+ * a cold page) does not swing it.
+ *
+ * | last chunk                                   | next size                                    |
+ * | -------------------------------------------- | -------------------------------------------- |
+ * | took no measurable time (elapsed ≤ 0)         | size × 2 (fast: grow)                        |
+ * | held no row (rows = 0)                       | size (nothing learnt)                        |
+ * | held fewer rows than asked (end, sparse)     | size when it was on time, else as below      |
+ * | otherwise                                    | rows / elapsed × target                      |
+ * | any result                                   | within [size ÷ 2, size × 2], then [10, max]  |
+ */
+export function nextChunkSize(f: ChunkFeedback): number {
+  const clamp = (n: number) => Math.max(MIN_CHUNK_SIZE, Math.min(f.max, Math.round(n)))
+  if (f.elapsedMs <= 0) return clamp(f.size * 2)
+  if (f.rows <= 0) return clamp(f.size)
+  if (f.rows < f.size && f.elapsedMs <= f.targetMs) return clamp(f.size)
+  const ideal = (f.rows / f.elapsedMs) * f.targetMs
+  return clamp(Math.min(f.size * 2, Math.max(f.size / 2, ideal)))
+}
+
+export interface LoadReading {
+  /** Threads_running on the primary. */
+  threadsRunning: number
+  /** Each replica's lag in seconds; null when its replication is not running. */
+  replicas: {name: string; lagS: number | null}[]
+}
+
+/**
+ * Whether the next chunk may start (pt-archiver's --max-load and --check-slave-lag), and why not.
+ * The prune's own connection is one of the running threads, so it is not counted.
+ *
+ * | Threads_running − 1 > --max-load | a replica's lag                 | decision                                   |
+ * | -------------------------------- | ------------------------------- | ------------------------------------------ |
+ * | yes                              | any                             | pause: "Threads_running N > M"             |
+ * | no                               | null (replication not running)  | pause: "replica R: replication not running" |
+ * | no                               | > --max-lag                     | pause: "replica R lags Ns > Ms"            |
+ * | no                               | ≤ --max-lag, or no replicas     | go                                         |
+ */
+export function throttleReason(reading: LoadReading, limits: {maxLoad: number; maxLagS: number}): string | null {
+  const others = reading.threadsRunning - 1
+  if (others > limits.maxLoad) return `Threads_running ${others} > ${limits.maxLoad}`
+  for (const replica of reading.replicas) {
+    if (replica.lagS === null) return `replica ${replica.name}: replication not running`
+    if (replica.lagS > limits.maxLagS) return `replica ${replica.name} lags ${replica.lagS}s > ${limits.maxLagS}s`
+  }
+  return null
+}
+
+/** When the next chunk may start under --rate (rows per second over the whole run) or --sleep (between chunks). */
+export function nextStartMs(o: {now: number; started: number; deleted: number; rate?: number; sleepMs?: number}): number {
+  if (o.rate !== undefined) return Math.max(o.now, o.started + (o.deleted / o.rate) * 1000)
+  return o.now + (o.sleepMs ?? 0)
+}
+
+export interface PartitionFacts {
+  name: string
+  /** MAXVALUE: the catch-all partition. */
+  maxValue: boolean
+  /** Every value in it is older than the cut: its upper bound is at or before the cut. */
+  olderThanCut: boolean
+  /** Rows in it that must stay (pending or dead-letter outbox rows, failed or unprocessed inbox records); at least this many. */
+  mustStay: number
+}
+
+export type PartitionDecision = {name: string; action: 'drop'} | {name: string; action: 'keep'; why: 'catch-all' | 'too young' | 'last' | 'rows must stay'; mustStay?: number}
+
+/**
+ * Which partitions to drop, oldest first (the facts come in partition order).
+ *
+ * | partition                                  | decision                                  |
+ * | ------------------------------------------ | ----------------------------------------- |
+ * | MAXVALUE                                   | keep (catch-all: new rows land in it)     |
+ * | upper bound after the cut                  | keep (too young)                          |
+ * | older, but holds a row that must stay      | keep, reported with the count (exit 1)    |
+ * | older and clean, but every other is dropped | keep (a table keeps one partition)        |
+ * | older and clean                            | drop                                      |
+ */
+export function decidePartitions(facts: PartitionFacts[]): PartitionDecision[] {
+  const decisions: PartitionDecision[] = facts.map((p) => {
+    if (p.maxValue) return {name: p.name, action: 'keep', why: 'catch-all'}
+    if (!p.olderThanCut) return {name: p.name, action: 'keep', why: 'too young'}
+    if (p.mustStay > 0) return {name: p.name, action: 'keep', why: 'rows must stay', mustStay: p.mustStay}
+    return {name: p.name, action: 'drop'}
+  })
+  const last: PartitionDecision | undefined = decisions.at(-1)
+  const keepLast: PartitionDecision | undefined = last ? {name: last.name, action: 'keep', why: 'last'} : undefined
+  if (keepLast && !decisions.some((d) => d.action !== 'drop')) decisions[decisions.length - 1] = keepLast
+  return decisions
+}
+
+/**
+ * Whether inbox prune may delete records this young.
+ *
+ * | --older-than vs inbox.dedupeWindow | --force-below-dedupe-window | decision                      |
+ * | ---------------------------------- | --------------------------- | ----------------------------- |
+ * | at least the window                | any                         | allowed                       |
+ * | below the window                   | no                          | refused (exit 2)              |
+ * | below the window                   | yes                         | allowed, with a warning       |
+ */
+export function dedupeWindowDecision(olderThanMs: number, windowMs: number, force: boolean): 'allowed' | 'refused' | 'forced' {
+  if (olderThanMs >= windowMs) return 'allowed'
+  return force ? 'forced' : 'refused'
+}

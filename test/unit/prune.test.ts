@@ -1,0 +1,175 @@
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {gunzipSync} from 'node:zlib'
+import {afterAll, describe, expect, it} from 'vitest'
+
+import {DEFAULTS} from '../../src/config/defaults.js'
+import {letterOf} from '../../src/core/dlq/restore.js'
+import {JsonLinesArchive} from '../../src/core/prune/archive.js'
+import {decidePartitions, dedupeWindowDecision, MIN_CHUNK_SIZE, nextChunkSize, nextStartMs, throttleReason} from '../../src/core/prune/decide.js'
+import {addDays, boundLiteral, dayPartitions} from '../../src/core/prune/partitions.js'
+import type {LoadProbe} from '../../src/core/prune/load.js'
+import {pruneRows} from '../../src/core/prune/run.js'
+import {keysetAfter, keysIn, type PruneTarget} from '../../src/core/prune/target.js'
+import {referenceDdl} from '../../src/core/schema.js'
+import type {Row, SqlExecutor, SqlPort} from '../../src/core/ports.js'
+import type {Clock} from '../../src/core/time.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'msgops-prune-unit-'))
+afterAll(() => rmSync(dir, {recursive: true, force: true}))
+
+describe('nextChunkSize (decision table rows)', () => {
+  const base = {size: 1000, targetMs: 500, max: 10_000}
+  it('no measurable time: doubles', () => expect(nextChunkSize({...base, rows: 1000, elapsedMs: 0})).toBe(2000))
+  it('no row: keeps the size', () => expect(nextChunkSize({...base, rows: 0, elapsedMs: 30})).toBe(1000))
+  it('fewer rows than asked, on time: keeps the size', () => expect(nextChunkSize({...base, rows: 40, elapsedMs: 20})).toBe(1000))
+  it('fewer rows than asked, too slow: shrinks by rate', () => expect(nextChunkSize({...base, rows: 400, elapsedMs: 1000})).toBe(500))
+  it('otherwise rows / elapsed × target', () => expect(nextChunkSize({...base, rows: 1000, elapsedMs: 400})).toBe(1250))
+  it('at most ×2 per chunk', () => expect(nextChunkSize({...base, rows: 1000, elapsedMs: 10})).toBe(2000))
+  it('at least ÷2 per chunk (one slow chunk does not crash it)', () => expect(nextChunkSize({...base, rows: 1000, elapsedMs: 60_000})).toBe(500))
+  it('never above --max-chunk-size', () => expect(nextChunkSize({...base, size: 8000, rows: 8000, elapsedMs: 10})).toBe(10_000))
+  it(`never below ${MIN_CHUNK_SIZE}`, () => expect(nextChunkSize({...base, size: 12, rows: 12, elapsedMs: 60_000})).toBe(MIN_CHUNK_SIZE))
+})
+
+describe('throttleReason (decision table rows)', () => {
+  const limits = {maxLoad: 25, maxLagS: 1}
+  it('Threads_running above --max-load (own thread not counted)', () => {
+    expect(throttleReason({threadsRunning: 27, replicas: []}, limits)).toBe('Threads_running 26 > 25')
+    expect(throttleReason({threadsRunning: 26, replicas: []}, limits)).toBeNull()
+  })
+  it('load wins over lag', () => expect(throttleReason({threadsRunning: 40, replicas: [{name: 'r1:3306', lagS: 9}]}, limits)).toMatch(/^Threads_running/))
+  it('a replica whose replication is not running', () => expect(throttleReason({threadsRunning: 1, replicas: [{name: 'r1:3306', lagS: null}]}, limits)).toBe('replica r1:3306: replication not running'))
+  it('a replica lagging more than --max-lag', () => expect(throttleReason({threadsRunning: 1, replicas: [{name: 'r1:3306', lagS: 0}, {name: 'r2:3306', lagS: 3}]}, limits)).toBe('replica r2:3306 lags 3s > 1s'))
+  it('replicas within --max-lag, or none: go', () => {
+    expect(throttleReason({threadsRunning: 1, replicas: [{name: 'r1:3306', lagS: 1}]}, limits)).toBeNull()
+    expect(throttleReason({threadsRunning: 1, replicas: []}, limits)).toBeNull()
+  })
+})
+
+describe('nextStartMs', () => {
+  it('--rate spreads the rows over the run', () => expect(nextStartMs({now: 1000, started: 0, deleted: 500, rate: 100})).toBe(5000))
+  it('--rate never waits when behind', () => expect(nextStartMs({now: 9000, started: 0, deleted: 500, rate: 100})).toBe(9000))
+  it('--sleep waits between chunks; neither: at once', () => {
+    expect(nextStartMs({now: 1000, started: 0, deleted: 5, sleepMs: 250})).toBe(1250)
+    expect(nextStartMs({now: 1000, started: 0, deleted: 5})).toBe(1000)
+  })
+})
+
+describe('decidePartitions (decision table rows)', () => {
+  const p = (name: string, o: Partial<{maxValue: boolean; olderThanCut: boolean; mustStay: number}> = {}) => ({name, maxValue: false, olderThanCut: true, mustStay: 0, ...o})
+  it('MAXVALUE: kept as the catch-all', () => expect(decidePartitions([p('p1'), p('pmax', {maxValue: true, olderThanCut: false})])[1]).toEqual({name: 'pmax', action: 'keep', why: 'catch-all'}))
+  it('newer than the cut: kept', () => expect(decidePartitions([p('p1'), p('p2', {olderThanCut: false})])[1]).toMatchObject({action: 'keep', why: 'too young'}))
+  it('older but holding a row that must stay: kept with the count', () => expect(decidePartitions([p('p1', {mustStay: 3}), p('p2', {olderThanCut: false})])[0]).toEqual({name: 'p1', action: 'keep', why: 'rows must stay', mustStay: 3}))
+  it('older and clean: dropped', () => expect(decidePartitions([p('p1'), p('p2', {olderThanCut: false})])[0]).toEqual({name: 'p1', action: 'drop'}))
+  it('every one droppable: the last is kept (a table keeps one partition)', () => expect(decidePartitions([p('p1'), p('p2')]).map((d) => d.action)).toEqual(['drop', 'keep']))
+})
+
+describe('dedupeWindowDecision (decision table rows)', () => {
+  it('at least the window: allowed', () => expect(dedupeWindowDecision(7 * 86_400_000, 7 * 86_400_000, false)).toBe('allowed'))
+  it('below, not forced: refused', () => expect(dedupeWindowDecision(86_400_000, 7 * 86_400_000, false)).toBe('refused'))
+  it('below, forced: allowed with a warning', () => expect(dedupeWindowDecision(86_400_000, 7 * 86_400_000, true)).toBe('forced'))
+})
+
+describe('keyset SQL', () => {
+  it('one column: k > ? and k IN (?)', () => {
+    expect(keysetAfter(['`id`'], ['m-9'])).toEqual({sql: '`id` > ?', params: ['m-9']})
+    expect(keysIn(['`id`'], [['a'], ['b']])).toEqual({sql: '`id` IN (?)', params: [['a', 'b']]})
+  })
+  it('a composite key: the row after (a, b) on the index range, and an IN that keeps the first column indexed', () => {
+    expect(keysetAfter(['`a`', '`b`'], [1, 2])).toEqual({sql: '((`a` > ?) OR (`a` = ? AND `b` > ?))', params: [1, 1, 2]})
+    expect(keysIn(['`a`', '`b`'], [[1, 2], [1, 3]])).toEqual({sql: '`a` IN (?) AND (`a`, `b`) IN ((?, ?), (?, ?))', params: [[1], 1, 2, 1, 3]})
+  })
+})
+
+describe('day partitions', () => {
+  it('calendar arithmetic across a month and a year', () => {
+    expect(addDays('2026-12-31', 1)).toBe('2027-01-01')
+    expect(addDays('2026-03-01', -1)).toBe('2026-02-28')
+  })
+  it('bounds in each scheme, dates only', () => {
+    expect(boundLiteral('columns', '2026-01-02')).toBe("('2026-01-02')")
+    expect(boundLiteral('to_days', '2026-01-02')).toBe("(TO_DAYS('2026-01-02'))")
+    expect(() => boundLiteral('columns', "2026'); DROP")).toThrow()
+  })
+  it('one partition per day, named after the day it holds', () => {
+    expect(dayPartitions('columns', '2026-01-30', '2026-02-01')).toEqual([
+      "PARTITION `p20260130` VALUES LESS THAN ('2026-01-31')",
+      "PARTITION `p20260131` VALUES LESS THAN ('2026-02-01')",
+      "PARTITION `p20260201` VALUES LESS THAN ('2026-02-02')",
+    ])
+  })
+  it('schema init --partitioned: the outbox keyed on (id, created_at) and partitioned by day up to pmax; the inbox only when asked', () => {
+    const [, outbox, inbox] = referenceDdl(DEFAULTS, {today: '2026-01-10', aheadDays: 2, inbox: false})
+    expect(outbox).toContain('PRIMARY KEY (`id`, `created_at`)')
+    expect(outbox).toContain('PARTITION BY RANGE COLUMNS(`created_at`)')
+    expect(outbox).toContain("PARTITION `p20260109` VALUES LESS THAN ('2026-01-10')")
+    expect(outbox).toContain("PARTITION `p20260112` VALUES LESS THAN ('2026-01-13')")
+    expect(outbox).toContain('PARTITION `pmax` VALUES LESS THAN (MAXVALUE)')
+    expect(inbox).not.toContain('PARTITION BY')
+    const [, , partitionedInbox] = referenceDdl(DEFAULTS, {today: '2026-01-10', aheadDays: 2, inbox: true})
+    expect(partitionedInbox).toContain('UNIQUE KEY `uq_inbox_message_consumer` (`message_id`, `consumer`, `received_at`)')
+    expect(referenceDdl(DEFAULTS)[1]).not.toContain('PARTITION BY')
+  })
+})
+
+describe('the archive', () => {
+  it('gzip: one member per chunk, all readable; a chunk taken back out leaves the earlier ones whole', async () => {
+    const path = join(dir, 'a.jsonl.gz')
+    const archive = await JsonLinesArchive.open(path)
+    await archive.append(['{"n":1}\n', '{"n":2}\n'])
+    const mark = await archive.append(['{"n":3}\n'])
+    await archive.truncate(mark)
+    await archive.append(['{"n":4}\n'])
+    await archive.close()
+    expect(gunzipSync(readFileSync(path)).toString()).toBe('{"n":1}\n{"n":2}\n{"n":4}\n')
+  })
+  it('an unwritable path is refused at open, as a usage error', async () => {
+    await expect(JsonLinesArchive.open(join(dir, 'missing-dir', 'a.jsonl'))).rejects.toThrow(/cannot write the archive/)
+    await expect(JsonLinesArchive.open(dir)).rejects.toThrow(/cannot write the archive/)
+  })
+})
+
+describe('pruneRows with a fake lag source (the replica-lag throttle without a replica)', () => {
+  it('pauses while the replica lags, says why once, then deletes', async () => {
+    const lags = [5, 3, 0, 0, 0]
+    const readings: string[] = []
+    const load: LoadProbe = {read: async () => ({threadsRunning: 1, replicas: [{name: 'replica:3307', lagS: lags.shift() ?? 0}]})}
+    let rows = ['a', 'b', 'c']
+    const sql = {
+      async query(text: string) {
+        return text.startsWith('SELECT') ? (rows.map((k) => ({k0: k})) as Row[]) : []
+      },
+      async execute(_text: string, params: unknown[]) {
+        const keys = params[0] as string[]
+        rows = rows.filter((r) => !keys.includes(r))
+        return {affectedRows: keys.length}
+      },
+      transaction: async () => { throw new Error('not used') },
+      version: async () => '10.11',
+    } as unknown as SqlPort & SqlExecutor
+    let now = 0
+    const clock: Clock = {now: () => now, sleep: async (ms) => void (now += Math.max(0, ms))}
+    const target = {kind: 'outbox', name: 'outbox', t: '`outbox`', key: ['`id`'], keyNames: ['id'], basis: 'sent_at', time: '`sent_at`', eligible: {sql: '1 = 1', params: []}, mustStay: {sql: '1 = 0', params: []}, archiveColumns: '*', describe: 'rows'} as PruneTarget
+    const report = await pruneRows({sql, load, clock, onPause: (r) => readings.push(String(r))}, target, {dryRun: false, chunkSize: 10, maxChunkSize: 100, chunkTimeMs: 500, maxLoad: 25, maxLagS: 1}, {rows: 3, oldest: null, newest: null})
+    expect(readings).toEqual(['replica replica:3307 lags 5s > 1s', 'null'])
+    expect(report.pauses.count).toBe(1)
+    expect(report.pauses.ms).toBe(2000)
+    expect(report.deleted).toBe(3)
+    expect(rows).toEqual([])
+  })
+})
+
+describe('dlq restore lines', () => {
+  it('a purge line becomes the dead letter it was: body decoded, x-death times as dates again', () => {
+    const letter = letterOf(JSON.stringify({messageId: 'm1', properties: {messageId: 'm1'}, headers: {'x-death': [{queue: 'q', reason: 'rejected', exchange: 'x', 'routing-keys': ['k'], count: 1, time: '2026-01-01T00:00:00.000Z'}]}, bodyEncoding: 'base64', body: Buffer.from([0, 1, 2]).toString('base64')}))
+    expect(typeof letter).toBe('object')
+    if (typeof letter === 'string') return
+    expect([...letter.body]).toEqual([0, 1, 2])
+    expect((letter.properties.headers!['x-death'] as {time: Date}[])[0].time).toBeInstanceOf(Date)
+  })
+  it('anything else is named invalid', () => {
+    expect(letterOf('not json')).toBe('not JSON')
+    expect(letterOf('{"x":1}')).toMatch(/not a dlq purge archive line/)
+  })
+})
