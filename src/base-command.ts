@@ -239,7 +239,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     } catch (error) {
       bar.stop()
       if (confirmed && !plan.dryRun && plan.audit)
-        await this.audit({...plan.auditError?.(error as Error), error: maskSecrets((error as Error).message)}, EXIT.error).catch(() => this.note('warning: the audit record could not be written'))
+        // Unwritten, it is left: the run's own error says why, and it is often the MySQL that could not take the record.
+        await this.audit({...plan.auditError?.(error as Error), error: maskSecrets((error as Error).message)}, EXIT.error).catch(() => {})
       throw error
     }
     bar.stop()
