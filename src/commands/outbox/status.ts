@@ -44,7 +44,8 @@ Exit 0 all good, 1 a threshold breached, 2 a configuration or connection error.`
       failIfPendingOlderThanMs: f['fail-if-pending-older-than'] === undefined ? undefined : parseDuration(f['fail-if-pending-older-than'], '--fail-if-pending-older-than'),
       failIfDeadLetters: f['fail-if-dead-letters'],
     }
-    const sql = await this.services.mysql()
+    // A read replica when one is configured (--replica-url, mysql.replicaUrl): nothing here writes.
+    const sql = await this.services.reader()
     for (;;) {
       const report = await outboxStatus(sql, options)
       if (f['metrics-file']) writeMetricsFile(f['metrics-file'], statusMetrics(report))
