@@ -12,7 +12,7 @@ import {dlqInspectOutput, dlqPurgeOutput, dlqReplayOutput} from './dlq.js'
 import {doctorOutput} from './doctor.js'
 import {errorOutput} from './error.js'
 import {outboxDiscardOutput, outboxDrainOutput, outboxEditOutput, outboxFailuresOutput, outboxListOutput, outboxRequeueOutput, outboxShowOutput, outboxStatusOutput} from './outbox.js'
-import {reconcileOutput} from './reconcile.js'
+import {reconcileMergeOutput, reconcileOutput} from './reconcile.js'
 import {schemaInitOutput} from './schema.js'
 import {topologyExportOutput, topologyReportOutput} from './topology.js'
 import {metricsServeOutput, topOutput} from './top.js'
@@ -52,6 +52,7 @@ export const OUTPUT_SCHEMAS: Record<string, z.ZodType> = {
   'outbox:show': outboxShowOutput,
   'outbox:status': overProfiles(outboxStatusOutput),
   reconcile: overProfiles(reconcileOutput),
+  'reconcile:merge': reconcileMergeOutput,
   'schema:init': schemaInitOutput,
   'topology:apply': topologyReportOutput,
   'topology:export': topologyExportOutput,
