@@ -69,6 +69,7 @@ Exit 0 when clean or when --fix repaired everything it found, 1 when anything wa
     part: Flags.string({description: 'reconcile part I of N disjoint key ranges (1-based), e.g. 2/4; join the parts with `msgops reconcile merge`'}),
     parts: Flags.integer({description: 'reconcile one of N parts, the index from $JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)', min: 1, max: 1024}),
     'chunk-time': Flags.string({description: 'walk the keys in chunks sized to take about this long (pause checks and checkpoints between them); 0: one chunk', default: '2s'}),
+    'chunk-size': Flags.integer({description: 'keys per table in the first chunk; then tuned to --chunk-time', default: 50_000, min: 1, max: 5_000_000}),
     'max-load': Flags.integer({description: "pause between chunks while a server's Threads_running (others than this run's check) is above this; 0: never", default: 50, min: 0}),
     'max-lag': Flags.string({description: 'with a replica: pause while it lags more than this', default: '30s'}),
     'max-lag-wait': Flags.string({description: 'with a replica: stop (exit 2) after pausing on its lag this long', default: '5m'}),
@@ -107,12 +108,13 @@ Exit 0 when clean or when --fix repaired everything it found, 1 when anything wa
 
   private options(): ReconcileOptions {
     const f = this.flags
-    const chunkTimeMs = parseDuration(f['chunk-time'], '--chunk-time')
+    const chunkTimeMs = f['chunk-time'].trim() === '0' ? 0 : parseDuration(f['chunk-time'], '--chunk-time')
     const maxLagMs = parseDuration(f['max-lag'], '--max-lag')
     if (maxLagMs < 1000) throw new UsageError(`--max-lag ${f['max-lag']} is below a second, the resolution of a replica's lag`, 'use 1s or more, e.g. --max-lag 30s')
     return {
       part: parsePart(f.part, f.parts),
       chunkTimeMs,
+      chunkSize: f['chunk-size'],
       throttle: {maxLoad: f['max-load'], maxLagS: maxLagMs / 1000, maxLagWaitMs: parseDuration(f['max-lag-wait'], '--max-lag-wait')},
       resume: f.resume,
       checks: (f.check ?? [...CHECKS]) as CheckName[],

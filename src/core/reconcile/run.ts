@@ -44,11 +44,11 @@ function describeWindow(bounds: Bounds, graceMs: number): ReconcileWindow {
  * | ---------------------------------- | ------------------------------------------- |
  * | took no measurable time            | size × 2                                    |
  * | otherwise                          | size × target / elapsed                     |
- * | any                                | within [size ÷ 2, size × 2], then [1,000, 5,000,000] |
+ * | any                                | within [size ÷ 2, size × 2], then [1,000 (or size, when below), 5,000,000] |
  */
 export function nextChunkSize(size: number, elapsedMs: number, targetMs: number): number {
   const ideal = elapsedMs <= 0 ? size * 2 : (size * targetMs) / elapsedMs
-  return Math.round(Math.max(MIN_CHUNK, Math.min(MAX_CHUNK, Math.max(size / 2, Math.min(size * 2, ideal)))))
+  return Math.round(Math.max(Math.min(MIN_CHUNK, size), Math.min(MAX_CHUNK, Math.max(size / 2, Math.min(size * 2, ideal)))))
 }
 
 /** The merge's key columns for these checks, read as the merge reads them; no check is merged when the keys cannot be (keysMergeable). */
