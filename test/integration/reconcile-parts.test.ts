@@ -104,6 +104,10 @@ const worlds: World[] = []
 beforeAll(async () => {
   ;[redis, text, ints] = await makeAll([createTestRedis('msgops_rparts'), createTestDatabase('msgops_rparts_s'), createTestDatabase('msgops_rparts_i')] as const)
   dir = join('/tmp', `${redis.prefix.replace(/:$/, '')}`)
+  await import('node:fs').then((fs) => fs.mkdirSync(dir, {recursive: true}))
+  // The cache keys under the test's own prefix.
+  writeFileSync(join(dir, 'msgops.yaml'), `cache: {keyPattern: "${redis.prefix}order:{id}"}\n`)
+  const config = {MSGOPS_CONFIG: join(dir, 'msgops.yaml')}
   await runCli(['schema', 'init'], {env: cliEnv({db: text, redis})})
   const conn = await mysql.createConnection(ints.url)
   await conn.query('CREATE TABLE orders (id BIGINT PRIMARY KEY, message_id BIGINT NULL, status VARCHAR(32) NOT NULL, created_at DATETIME(3) NOT NULL, updated_at DATETIME(3) NOT NULL, KEY (message_id), KEY (created_at))')
@@ -111,11 +115,10 @@ beforeAll(async () => {
   await conn.query('CREATE TABLE inbox (id BIGINT AUTO_INCREMENT PRIMARY KEY, message_id BIGINT NULL, consumer VARCHAR(64) NOT NULL, status VARCHAR(32), received_at DATETIME(3) NOT NULL, UNIQUE KEY (message_id, consumer), KEY (received_at, message_id, consumer))')
   await conn.end()
   worlds.push(
-    {db: text, env: cliEnv({db: text, redis}), key: (kind, i) => `${kind === 'order' ? 'o' : 'm'}${String(i).padStart(4, '0')}`},
-    {db: ints, env: cliEnv({db: ints, redis}), key: (kind, i) => (kind === 'order' ? i * 7 : 5000 + i * 3)},
+    {db: text, env: {...cliEnv({db: text, redis}), ...config}, key: (kind, i) => `${kind === 'order' ? 'o' : 'm'}${String(i).padStart(4, '0')}`},
+    {db: ints, env: {...cliEnv({db: ints, redis}), ...config}, key: (kind, i) => (kind === 'order' ? i * 7 : 5000 + i * 3)},
   )
   for (const w of worlds) await seed(w)
-  await import('node:fs').then((fs) => fs.mkdirSync(dir, {recursive: true}))
 }, 120_000)
 
 afterAll(async () => {
