@@ -15,6 +15,8 @@ export interface ServerPair {
   replicaPort: number
   /** The pair's own folder (removed by stop()). */
   dir: string
+  /** The server process's pid, to read its CPU from /proc. */
+  pid(which: 'primary' | 'replica'): number | undefined
   url(which: 'primary' | 'replica', db: string): string
   connect(which: 'primary' | 'replica'): Promise<mysql.Connection>
   /** Stops one server (SIGTERM) and waits for it to exit: a replica that is down. */
@@ -86,6 +88,7 @@ export async function startServerPair(): Promise<ServerPair> {
     primaryPort: ports.primary,
     replicaPort: ports.replica,
     dir,
+    pid: (which) => children[which]?.pid,
     url: (which, db) => `mysql://root@127.0.0.1:${ports[which]}/${db}`,
     connect: (which) => mysql.createConnection({host: '127.0.0.1', port: ports[which], user: 'root'}),
     kill,
