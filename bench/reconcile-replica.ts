@@ -51,6 +51,7 @@ export async function main(args: string[]): Promise<void> {
     const primary = await pair.connect('primary')
     const replica = await pair.connect('replica')
     await primary.query('CREATE DATABASE shop')
+    await primary.query('USE shop')
     const env = {MSGOPS_MYSQL_URL: pair.url('primary', 'shop'), MSGOPS_REDIS_KEY_PREFIX: prefix, MSGOPS_CONFIG: config}
     const init = await cli(['schema', 'init'], env)
     if (init.code !== 0) throw new Error(init.stderr)

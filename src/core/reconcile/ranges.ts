@@ -116,9 +116,7 @@ async function rangeEnds(sql: SqlExecutor, col: CutColumn, after: string | null,
  */
 export async function cutKeys(sql: SqlExecutor, col: CutColumn, parts: number): Promise<string[]> {
   if (parts <= 1) return []
-  const c = qid(col.column)
-  const [counted] = await sql.query<{n: unknown}>(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${qid(col.table)} WHERE ${c} IS NOT NULL LIMIT ${EXACT_BELOW}) s`)
-  const n = Number(counted?.n ?? 0)
+  const n = await keysBelow(sql, col)
   if (n === 0) return Array.from({length: parts - 1}, () => (col.numeric ? '0' : ''))
   const cuts: string[] = []
   if (n < EXACT_BELOW) {
@@ -219,10 +217,20 @@ async function cutInCell(sql: SqlExecutor, col: CutColumn, after: string | null,
   return (await keyAt(sql, col, after, upTo, 0, floor)) ?? (await keyAt(sql, col, null, null, 0, floor)) ?? previous ?? upTo
 }
 
+/**
+ * The keys of a column, counted when there are fewer than EXACT_BELOW, else EXACT_BELOW: the table's own statistics
+ * (TABLE_ROWS) tell first, so that a large table costs no count (a part paid 3 × 200,000 index reads for it, measured).
+ */
+async function keysBelow(sql: SqlExecutor, col: CutColumn): Promise<number> {
+  const [stats] = await tableStats(sql, [col.table])
+  if ((stats?.rows ?? 0) >= EXACT_BELOW * 2) return EXACT_BELOW
+  const [counted] = await sql.query<{n: unknown}>(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${qid(col.table)} WHERE ${qid(col.column)} IS NOT NULL LIMIT ${EXACT_BELOW}) s`)
+  return Number(counted?.n ?? 0)
+}
+
 /** Whether a column is small enough to be cut and chunked at exact positions (see EXACT_BELOW). */
 export async function isSmall(sql: SqlExecutor, col: CutColumn): Promise<boolean> {
-  const [counted] = await sql.query<{n: unknown}>(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${qid(col.table)} WHERE ${qid(col.column)} IS NOT NULL LIMIT ${EXACT_BELOW}) s`)
-  return Number(counted?.n ?? 0) < EXACT_BELOW
+  return (await keysBelow(sql, col)) < EXACT_BELOW
 }
 
 /**
