@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- reconcile [--rows 1000000] [--runs 5] [--batch-size N] [--buffer-pool-mb N] [--keep]`
+ * `npm run bench -- reconcile [--rows 1000000] [--runs 5] [--batch-size N] [--buffer-pool-mb N] [--parts N] [--keep]`
  *
  * Loads N orders with their outbox rows, inbox records and Redis keys, injects 0.1% of every kind of discrepancy
  * (disjoint sets), then in the same run measures, --runs times in turn (default 5; the machine's noise is ±10%):
@@ -8,13 +8,16 @@
  *   (one untimed run of each first).
  * Prints every pair, the median ratio, the CLI's peak RSS (VmHWM) and whether every run's findings equal the injected set.
  * Targets: ratio ≤ 2, peak RSS < 200 MB at a million rows, findings exact. Needs dist/ (npm run build).
+ * --parts N then runs the whole reconcile once in one chunk (--chunk-time 0) and once chunked (the default), the N parts
+ * one after another, and parts 1/2 and 2/2 side by side: wall time, the CLI's CPU (user + sys, /usr/bin/time) and
+ * MariaDB's CPU (/proc of mariadbd, which other work on a shared machine adds to), and whether the union is exact.
  * --buffer-pool-mb N sets MariaDB's innodb_buffer_pool_size (a global, dynamic variable) for the timed runs and puts
  * it back afterwards: it shows what the server's memory, not msgops, costs (reconcile reads 236 MB of pages at a
  * million orders, the anti-join 57 MB, which the default 128 MB pool holds).
  */
 import {spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -71,6 +74,7 @@ function minusSeconds(base: string, seconds: number): string {
 
 export async function main(args: string[]): Promise<void> {
   const rows = Number(arg(args, '--rows', '1000000'))
+  const parts = Number(arg(args, '--parts', '0'))
   const batch = arg(args, '--batch-size', '')
   const keep = args.includes('--keep')
   const idIndex = !args.includes('--no-id-index')
@@ -214,6 +218,7 @@ export async function main(args: string[]): Promise<void> {
       process.stdout.write(`run ${run + 1}: anti-join ${(rawMs / 1000).toFixed(2)}s, reconcile ${(measured.ms / 1000).toFixed(2)}s = ${(measured.ms / rawMs).toFixed(2)}×\n`)
     }
     process.stdout.write(`${lines.join('\n')}\n`)
+    if (parts > 1) await benchParts(['--config', configFile], env, parts, injected)
     const median = (values: number[]) => {
       const sorted = [...values].sort((a, b) => a - b)
       return sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2
@@ -267,6 +272,91 @@ export async function waitForFlush(pool: mysql.Pool, maxMs: number): Promise<{ms
     if (dirty < 100 || Date.now() - since > 10_000 || Date.now() - started > maxMs) return {ms: Date.now() - started, dirty}
     await new Promise((resolve) => setTimeout(resolve, 500))
   }
+}
+
+/** The CPU seconds (user + sys) a process has used so far, from /proc. */
+function cpuOfPid(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/** The shared MariaDB server's pid (a private one started with --no-defaults is left out). */
+function serverPid(): number | null {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'mariadbd') continue
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('--no-defaults')) continue
+      return Number(entry)
+    } catch {
+      // gone
+    }
+  }
+  return null
+}
+
+/** A CLI run's wall time, its own CPU (/usr/bin/time), MariaDB's CPU meanwhile, and its report. */
+async function runTimed(args: string[], env: Record<string, string>): Promise<{ms: number; cpuS: number; dbCpuS: number; report: any}> {
+  const out = join(tmpdir(), `msgops-bench-time-${randomBytes(3).toString('hex')}`)
+  const pid = serverPid()
+  const db0 = pid ? cpuOfPid(pid) : 0
+  const started = process.hrtime.bigint()
+  const result = await new Promise<{code: number | null; stdout: string; stderr: string}>((resolve, reject) => {
+    const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', out, process.execPath, RUN_JS, ...args], {env, stdio: ['ignore', 'pipe', 'pipe']})
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({code, stdout, stderr}))
+  })
+  const ms = Number(process.hrtime.bigint() - started) / 1e6
+  const dbCpuS = pid ? cpuOfPid(pid) - db0 : Number.NaN
+  if (result.code !== 0 && result.code !== 1) throw new Error(`reconcile ${args.join(' ')} exited ${result.code}: ${result.stderr}`)
+  const [user, sys] = readFileSync(out, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number)
+  rmSync(out, {force: true})
+  return {ms, cpuS: user + sys, dbCpuS, report: JSON.parse(result.stdout)}
+}
+
+/** --parts N: see the file's comment. */
+async function benchParts(args: string[], env: Record<string, string>, n: number, injected: Record<Kind, Set<string>>): Promise<void> {
+  const base = ['reconcile', '--json', ...args, '--sample', '1000']
+  const line = (name: string, r: {ms: number; cpuS: number; dbCpuS: number}) =>
+    `  ${name.padEnd(34)} wall ${(r.ms / 1000).toFixed(2)}s  CLI CPU ${r.cpuS.toFixed(2)}s  MariaDB CPU ${r.dbCpuS.toFixed(2)}s`
+  const one = await runTimed([...base, '--chunk-time', '0'], env)
+  const chunked = await runTimed(base, env)
+  process.stdout.write(`parts (${n}):
+${line('whole, one chunk', one)}
+${line(`whole, chunked (${chunked.report.chunks.read} chunks)`, chunked)}
+`)
+  const runs: Awaited<ReturnType<typeof runTimed>>[] = []
+  for (let k = 1; k <= n; k++) {
+    const r = await runTimed([...base, '--part', `${k}/${n}`], env)
+    runs.push(r)
+    process.stdout.write(`${line(`part ${k}/${n} (${r.report.total} findings)`, r)}
+`)
+  }
+  const sum = (f: (r: (typeof runs)[number]) => number) => runs.reduce((a, r) => a + f(r), 0)
+  process.stdout.write(`${line(`sum of the ${n} parts`, {ms: sum((r) => r.ms), cpuS: sum((r) => r.cpuS), dbCpuS: sum((r) => r.dbCpuS)})}
+`)
+  const total = (r: {cpuS: number; dbCpuS: number}) => r.cpuS + r.dbCpuS
+  process.stdout.write(`  CPU of the parts (CLI + MariaDB) / a whole chunked run: ${(sum(total) / total(chunked)).toFixed(2)}×; CLI alone ${(sum((r) => r.cpuS) / chunked.cpuS).toFixed(2)}× (target ≤ 1.15)
+`)
+  let exact = true
+  for (const kind of Object.keys(injected) as Kind[]) {
+    const count = sum((r) => r.report.checks[kind].count)
+    const ids = new Set(runs.flatMap((r) => r.report.checks[kind].samples.map((x: {id: string}) => x.id)))
+    exact &&= count === injected[kind].size && [...ids].every((id) => injected[kind].has(id)) && (injected[kind].size > 1000 || ids.size === count)
+  }
+  process.stdout.write(`  union of the parts' findings: ${exact ? 'exactly the injected set' : 'NOT the injected set'}
+`)
+  const pid = serverPid()
+  const db0 = pid ? cpuOfPid(pid) : 0
+  const started = Date.now()
+  const pair = await Promise.all([1, 2].map((k) => runTimed([...base, '--part', `${k}/2`], env)))
+  const wall = Date.now() - started
+  process.stdout.write(`  parts 1/2 and 2/2 side by side: wall ${(wall / 1000).toFixed(2)}s against ${(chunked.ms / 1000).toFixed(2)}s whole (${(wall / chunked.ms).toFixed(2)}×); CLI CPU ${pair.map((r) => r.cpuS.toFixed(2)).join(' + ')}s, MariaDB CPU ${(pid ? cpuOfPid(pid) - db0 : Number.NaN).toFixed(2)}s
+`)
 }
 
 /** Runs the built CLI; its peak RSS is read from /proc (VmHWM) while it runs. */

@@ -86,6 +86,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     'all-profiles': Flags.boolean({description: 'run over every profile of the configuration file (doctor, outbox status, reconcile, trace, topology plan)', helpGroup: GLOBAL}),
     concurrency: Flags.integer({description: 'with several profiles: how many targets run at once', helpGroup: GLOBAL, default: 4, min: 1, max: 64}),
     'mysql-url': Flags.string({description: 'MySQL URL, e.g. mysql://user:pass@host:3306/db', helpGroup: GLOBAL}),
+    'replica-url': Flags.string({description: 'MySQL read replica URL (repeatable): read-only work reads it, writes and final checks stay on --mysql-url', helpGroup: GLOBAL, multiple: true}),
     'amqp-url': Flags.string({description: 'RabbitMQ AMQP URL, e.g. amqp://user:pass@host:5672/vhost', helpGroup: GLOBAL}),
     'redis-url': Flags.string({description: 'Redis URL, e.g. redis://host:6379/0', helpGroup: GLOBAL}),
     'management-url': Flags.string({description: 'RabbitMQ management API URL, e.g. http://user:pass@host:15672', helpGroup: GLOBAL}),
@@ -146,6 +147,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       profile: fanned ? undefined : profiles[0],
       flags: {
         mysqlUrl: this.flags['mysql-url'],
+        replicaUrl: this.flags['replica-url'],
         amqpUrl: this.flags['amqp-url'],
         redisUrl: this.flags['redis-url'],
         managementUrl: this.flags['management-url'],

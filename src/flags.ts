@@ -56,7 +56,6 @@ export const pruneFlags = {
   sleep: Flags.string({description: 'wait this long between chunks, e.g. 100ms', exclusive: ['rate']}),
   rate: Flags.integer({description: 'delete at most this many rows per second', min: 1, exclusive: ['sleep']}),
   'max-load': Flags.integer({description: "pause while the server's Threads_running (other than this run) is above this", default: 25, min: 1}),
-  'replica-url': Flags.string({description: 'a replica to watch (repeatable; default mysql.replicaUrls): pause while it lags more than --max-lag', multiple: true}),
   'max-lag': Flags.string({description: 'pause while a replica lags more than this', default: '1s'}),
   archive: Flags.string({description: 'write each row to this JSON-lines file (.gz: gzip), fsynced before its chunk is deleted'}),
   limit: Flags.integer({description: 'delete at most this many rows in this run', min: 1}),

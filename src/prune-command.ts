@@ -1,5 +1,6 @@
 import type {Command} from '@oclif/core'
 
+import {replicaUrls} from './config/schema.js'
 import {BaseCommand} from './base-command.js'
 import {MysqlAdapter} from './adapters/mysql.js'
 import {JsonLinesArchive, type RowArchive} from './core/prune/archive.js'
@@ -10,7 +11,6 @@ import {pruneQuestion, renderPrune} from './render/prune.js'
 
 interface PruneFlags {
   archive?: string
-  'replica-url'?: string[]
   yes: boolean
   'dry-run': boolean
   'wait-lock'?: string
@@ -22,7 +22,7 @@ export abstract class PruneCommand<T extends typeof Command> extends BaseCommand
 
   protected async prune(lock: string, request: PruneRequest, f: PruneFlags): Promise<PruneResult> {
     const sql = await this.services.mysql()
-    const replicas = await Promise.all((f['replica-url'] ?? this.settings.mysql.replicaUrls ?? []).map(async (url) => {
+    const replicas = await Promise.all(replicaUrls(this.settings).map(async (url) => {
       const {hostname, port} = new URL(url)
       return {name: `${hostname}:${port || 3306}`, sql: await MysqlAdapter.connect(url, this.services.timeoutMs, 1)}
     }))

@@ -1,4 +1,5 @@
 import type {DoctorPorts, Reached} from '../core/doctor.js'
+import {replicaUrls} from '../config/schema.js'
 import {maskUrl} from '../core/mask.js'
 import type {Services} from './services.js'
 
@@ -25,10 +26,12 @@ export async function doctorPorts(services: Services): Promise<DoctorPorts> {
     reach(services.redis().then((redis) => ({url: maskUrl(redis.url), version: async () => `Redis ${await redis.version()}`, ping: () => redis.ping()}))),
   ])
   const management = services.management()
+  const replicas = await Promise.all(services.replicas().map(async (connecting, n) => ({url: maskUrl(replicaUrls(services.config)[n]), reached: await reach(connecting)})))
   return {
     sql,
     broker,
     cache,
+    replicas,
     management: {
       url: maskUrl(management.url),
       version: async () => `management API ${(await management.overview()).management_version ?? 'unknown'}`,

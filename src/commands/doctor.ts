@@ -9,6 +9,7 @@ export default class Doctor extends BaseCommand<typeof Doctor> {
 
   static summary = 'Check that MySQL, RabbitMQ and Redis are reachable and the mapped tables are usable.'
   static description = `Connects to each service and reports its version and latency; checks that the mapped outbox, inbox and orders tables and their columns exist, that the outbox has an index on (status, created_at) (and says how to add the index of outbox ids that reconcile reads, when it is missing), and that FOR UPDATE SKIP LOCKED is supported. The management API is checked at its configured URL, or at the default one (which topology uses too).
+Each read replica (mysql.replicaUrl, --replica-url) gets its row: version, latency, lag and whether it is read-only (a replica that cannot be reached, does not replicate or is writable fails its check).
 Every service gets its row, also when another cannot be reached. Exit 0 when every check passes, 1 when any fails (an unreachable management API included), 2 when MySQL, RabbitMQ or Redis cannot be reached (the rows are still printed; with --json they are in the error's result).`
 
   static examples = [

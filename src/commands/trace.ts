@@ -86,7 +86,8 @@ Exit 0 when every id is consistent (or in flight within --grace), 1 when any is 
   /** MySQL first (it is required); Redis and the management API when they answer, else what they tell is unknown. */
   private async ports(): Promise<TracePorts> {
     const [sql, cache] = await Promise.all([
-      this.services.mysql(),
+      // A read replica when one is configured: trace repairs nothing.
+      this.services.reader(),
       this.services.redis().then(
         (redis): GatherPorts['cache'] => new RedisCache(redis, this.settings.cache.format, this.settings.cache.field),
         (error: Error): GatherPorts['cache'] => ({unavailable: `Redis: ${oneLine(error.message)}`}),

@@ -12,6 +12,8 @@ export type Source = 'default' | 'file' | 'profile' | 'env' | 'flag'
 
 export interface ConfigOverrides {
   mysqlUrl?: string
+  /** --replica-url (repeatable). */
+  replicaUrl?: string | string[]
   amqpUrl?: string
   redisUrl?: string
   managementUrl?: string
@@ -42,6 +44,7 @@ type Tree = Record<string, unknown>
 
 const ENV_KEYS: Record<string, string[]> = {
   MSGOPS_MYSQL_URL: ['mysql', 'url'],
+  MSGOPS_MYSQL_REPLICA_URL: ['mysql', 'replicaUrl'],
   MSGOPS_AMQP_URL: ['amqp', 'url'],
   MSGOPS_REDIS_URL: ['redis', 'url'],
   MSGOPS_MANAGEMENT_URL: ['management', 'url'],
@@ -55,6 +58,7 @@ const ENV_KEYS: Record<string, string[]> = {
 
 const FLAG_KEYS: Record<keyof ConfigOverrides, string[]> = {
   mysqlUrl: ['mysql', 'url'],
+  replicaUrl: ['mysql', 'replicaUrl'],
   amqpUrl: ['amqp', 'url'],
   redisUrl: ['redis', 'url'],
   managementUrl: ['management', 'url'],
@@ -98,14 +102,15 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const envLayer: Tree = {}
   for (const [name, path] of Object.entries(ENV_KEYS)) {
     const value = env[name]
-    if (value !== undefined && value !== '') setPath(envLayer, path, value)
+    // A list of replicas in one variable: URLs separated by commas.
+    if (value !== undefined && value !== '') setPath(envLayer, path, name === 'MSGOPS_MYSQL_REPLICA_URL' ? listOrOne(value.split(/\s*,\s*(?=mysql:\/\/)/i)) : value)
   }
   if (Object.keys(envLayer).length > 0) layers.push({source: 'env', where: 'environment (MSGOPS_*)', data: envLayer})
 
   const flagLayer: Tree = {}
   for (const [name, path] of Object.entries(FLAG_KEYS)) {
     const value = options.flags?.[name as keyof ConfigOverrides]
-    if (value !== undefined) setPath(flagLayer, path, value)
+    if (value !== undefined) setPath(flagLayer, path, Array.isArray(value) ? listOrOne(value) : value)
   }
   if (Object.keys(flagLayer).length > 0) layers.push({source: 'flag', where: 'flags', data: flagLayer})
 
@@ -121,6 +126,11 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
 
   const config = validate(merged, '')
   return {config, sources, file, profile: profileName, profiles: Object.keys(profiles)}
+}
+
+/** One URL as itself, several as a list (mysql.replicaUrl takes both). */
+function listOrOne(values: string[]): string | string[] {
+  return values.length === 1 ? values[0] : values
 }
 
 function findConfigFile(explicit: string | undefined, cwd: string, env: NodeJS.ProcessEnv): string | undefined {

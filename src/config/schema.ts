@@ -77,9 +77,17 @@ export const orderColumns = z.strictObject({
 /** A file holding the service's password (read when connecting; refused when others may read it). */
 const passwordFile = z.string().min(1).max(4096).nullable().optional()
 
+const mysqlUrl = urlOf('MySQL', ['mysql:'])
+
 const settings = {
-  // Read replicas: prune pauses while one lags (mysql.replicaUrls); optional so that a partial config stays valid.
-  mysql: z.strictObject({url: urlOf('MySQL', ['mysql:']), passwordFile, replicaUrls: z.array(urlOf('MySQL', ['mysql:'])).max(32).optional()}),
+  mysql: z.strictObject({
+    url: mysqlUrl,
+    passwordFile,
+    /** Read replicas (one URL or a list): read-only work reads the first; writes and final checks stay on the primary. */
+    replicaUrl: z.union([mysqlUrl, z.array(mysqlUrl).min(1).max(32)]).nullable().optional(),
+    /** A pt-heartbeat style table (a time column the primary updates every second): the replica's lag is read from it instead of SHOW REPLICA STATUS. */
+    heartbeat: z.strictObject({table: identifier, column: identifier}).nullable().optional(),
+  }),
   amqp: z.strictObject({url: urlOf('AMQP', ['amqp:', 'amqps:']), passwordFile}),
   redis: z.strictObject({
     url: urlOf('Redis', ['redis:', 'rediss:']),
@@ -132,3 +140,10 @@ export type Config = z.infer<typeof configSchema>
 
 /** The file may also hold named profiles, each a partial configuration checked like the file itself. */
 export const TOP_LEVEL_KEYS = [...Object.keys(settings), 'profiles']
+
+/** The replica URLs of mysql.replicaUrl (one or a list), in their order; none when not configured. */
+export function replicaUrls(config: Config): string[] {
+  const value = config.mysql.replicaUrl
+  if (value === null || value === undefined) return []
+  return Array.isArray(value) ? value : [value]
+}

@@ -49,8 +49,20 @@ export function withSecrets(config: Config, env: NodeJS.ProcessEnv): Config {
     const url = new URL(out[service].url)
     url.password = encodeURIComponent(password)
     out[service].url = url.toString()
+    // Replicas share the primary's users: a replica URL without a password of its own takes the same one.
+    if (service === 'mysql') out.mysql.replicaUrl = mapReplicaUrls(out.mysql.replicaUrl, (replica) => {
+      const r = new URL(replica)
+      if (r.password === '' && r.username === url.username) r.password = encodeURIComponent(password)
+      return r.toString()
+    })
   }
   return out
+}
+
+/** Every URL of mysql.replicaUrl (one or a list) through `map`, in the same shape. */
+function mapReplicaUrls(value: string | string[] | null | undefined, map: (url: string) => string): string | string[] | null {
+  if (value === null || value === undefined) return null
+  return Array.isArray(value) ? value.map(map) : map(value)
 }
 
 /** The first line of a password file that only its owner (and group) may read. */

@@ -3,6 +3,7 @@ import type {SqlPort} from './ports.js'
 import {COMMAND_NEEDS, missingFor, readGrants} from './privileges.js'
 import {supportsSkipLocked} from './sql.js'
 import {indexColumns, leadsPrimaryKey, narrowIndex} from './introspect.js'
+import {readReplica} from './replica.js'
 import {inspectTables, type TableCheck} from './tables.js'
 
 export interface Probe {
@@ -21,6 +22,8 @@ export interface DoctorPorts {
   cache: Reached<Probe>
   /** The management API, at the configured URL or at the default one that topology uses too. */
   management: Probe
+  /** The read replicas of mysql.replicaUrl, each reached or not. */
+  replicas?: {url: string; reached: Reached<SqlPort>}[]
 }
 
 export interface DoctorCheck {
@@ -93,6 +96,7 @@ export async function runDoctor(ports: DoctorPorts, config: Config): Promise<Doc
   else {
     checks.push({name: 'mysql', ok: false, detail: ports.sql.error.message}, {name: 'mysql.tables', ok: false, detail: 'not checked: MySQL cannot be reached'})
   }
+  for (const [n, replica] of (ports.replicas ?? []).entries()) checks.push(await replicaCheck(`mysql.replica${n === 0 ? '' : `.${n + 1}`}`, replica, ports.sql.ok ? ports.sql.value : undefined, config))
   if (ports.broker.ok) checks.push(await probeCheck('rabbitmq', ports.broker.value))
   else {
     checks.push({name: 'rabbitmq', ok: false, detail: ports.broker.error.message})
@@ -138,4 +142,29 @@ async function grantsCheck(sql: SqlPort, config: Config): Promise<DoctorCheck> {
   }
   const readable = missingFor('read', config, db, grants).length === 0
   return {name, ok: readable, detail: `${user} may run ${can.length > 0 ? can.join(', ') : 'nothing'}${cannot.length > 0 ? `; not ${cannot.join('; ')}` : ''}`}
+}
+
+/**
+ * A read replica: reachable, version and latency, its lag and whether it is read-only.
+ *
+ * | replica                                   | ok  |
+ * | ----------------------------------------- | --- |
+ * | cannot be reached, or replicates nothing  | no  |
+ * | replication not running (lag unknown)     | no  |
+ * | read_only OFF (a write there splits data) | no  |
+ * | replicating and read-only                 | yes (its lag shown; reconcile pauses above --max-lag) |
+ */
+async function replicaCheck(name: string, replica: {url: string; reached: Reached<SqlPort>}, primary: SqlPort | undefined, config: Config): Promise<DoctorCheck> {
+  if (!replica.reached.ok) return {name, ok: false, detail: replica.reached.error.message}
+  const sql = replica.reached.value
+  try {
+    const {value: version, ms} = await timed(() => sql.version())
+    const host = new URL(replica.url).host
+    const state = await readReplica(sql, primary ?? sql, host, config.mysql.heartbeat)
+    const lag = state.lagS === null ? 'lag unknown: replication is not running' : `lag ${Math.round(state.lagS * 10) / 10}s (${state.lagFrom})`
+    const ro = state.readOnly ? 'read-only' : 'NOT read-only: a write sent there would split the data; SET GLOBAL read_only = ON'
+    return {name, ok: state.replicating && state.lagS !== null && state.readOnly, detail: `${version} at ${replica.url}; ${lag}; ${ro}`, latencyMs: ms}
+  } catch (error) {
+    return {name, ok: false, detail: (error as Error).message}
+  }
 }

@@ -30,7 +30,20 @@ export function renderReconcile(report: ReconcileReport): string {
   })
   const table = renderTable(['check', 'count', 'oldest', 'samples'], rows, {shrink: [3]})
   const summary = report.total === 0 ? paint('green', 'no discrepancies') : paint('red', `${report.total} discrepanc${report.total === 1 ? 'y' : 'ies'} found`)
-  return `${header}\n${table}\n${summary} in ${(report.durationMs / 1000).toFixed(1)}s`
+  return [header, ...runLines(report), table, `${summary} in ${(report.durationMs / 1000).toFixed(1)}s`].join('\n')
+}
+
+/** The part, the replica, the chunks and the pauses of a run, when there is something to say about them. */
+function runLines(report: ReconcileReport): string[] {
+  const lines: string[] = []
+  if (report.part) lines.push(`part ${report.part.index}/${report.part.count} of run ${report.part.run} (its key ranges only: join the parts with msgops reconcile merge)`)
+  const r = report.replica
+  if (r)
+    lines.push(`read from the replica ${r.url} (lag ${r.lagS}s at the start, grace widened by ${r.widenedMs / 1000}s); findings confirmed on the primary${r.late > 0 ? `, ${r.late} only late on the replica and not reported` : ''}`)
+  const chunks = report.chunks
+  if (chunks && (chunks.read > 1 || chunks.resumed > 0)) lines.push(`${chunks.read} chunk${chunks.read === 1 ? '' : 's'} read${chunks.resumed > 0 ? `, ${chunks.resumed} taken from the checkpoint (--resume)` : ''}`)
+  if (report.pausedMs) lines.push(`paused ${(report.pausedMs / 1000).toFixed(1)}s on load or replica lag`)
+  return lines
 }
 
 export function renderFixes(fixes: FixReport): string {
@@ -45,19 +58,24 @@ export function describeChecks(): string {
     .join('\n')
 }
 
-/** Findings per check, duration and the time of this successful run, for node_exporter's textfile collector. */
+/**
+ * Findings per check, duration and the time of this successful run, for node_exporter's textfile collector; a part's
+ * carry a `part` label ("2/4"), so that the N parts' files of one run sit side by side in one collector directory.
+ */
 export function reconcileMetrics(report: ReconcileReport, finishedAtMs: number): Metric[] {
+  const part: Record<string, string> = report.part ? {part: `${report.part.index}/${report.part.count}`} : {}
+  const labels = report.part ? {labels: part} : {}
   return [
     {
       ...METRICS.reconcileFindings,
       samples: Object.entries(report.checks)
         .filter(([, r]) => !r?.skipped)
-        .map(([check, r]) => ({labels: {check}, value: r!.count})),
+        .map(([check, r]) => ({labels: {check, ...part}, value: r!.count})),
     },
-    {...METRICS.reconcileDuration, samples: [{value: report.durationMs / 1000}]},
+    {...METRICS.reconcileDuration, samples: [{...labels, value: report.durationMs / 1000}]},
     {
       ...METRICS.reconcileLastSuccess,
-      samples: [{value: Math.floor(finishedAtMs / 1000)}],
+      samples: [{...labels, value: Math.floor(finishedAtMs / 1000)}],
     },
   ]
 }

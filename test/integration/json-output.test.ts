@@ -1,4 +1,4 @@
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -121,6 +121,11 @@ describe('--json output against the schemas of src/render/json', () => {
     expect(config.values.length).toBeGreaterThan(0)
     expect(doctor.length).toBeGreaterThan(0)
     expect(audit.records).toHaveLength(2)
+    // A run of two parts, joined: reconcile merge's document.
+    const parts = await Promise.all([1, 2].map((k) => json('reconcile', ['--since', '7d', '--grace', '1m', '--part', `${k}/2`], 1)))
+    parts.forEach((p, k) => writeFileSync(join(dir, `part-${k + 1}.json`), JSON.stringify(p)))
+    const joined = await json('reconcile:merge', [join(dir, 'part-1.json'), join(dir, 'part-2.json')], 1)
+    expect(joined.total).toBe(parts[0].total + parts[1].total)
     const record = await json('audit:show', [audit.records[0].id])
     expect(record.id).toBe(audit.records[0].id)
     expect(await json('audit:show', ['999999999'], 1)).toEqual({found: false, id: '999999999'})

@@ -30,7 +30,8 @@ Exit 0 (also when nothing matches), 2 on a bad filter or a connection error.`
 
   async run(): Promise<ListResult> {
     const f = this.flags
-    const sql = await this.services.mysql()
+    // A read replica when one is configured (--replica-url, mysql.replicaUrl): nothing here writes.
+    const sql = await this.services.reader()
     const result = await listOutbox(sql, {
       config: this.settings,
       status: f.status,

@@ -14,7 +14,8 @@ export default class OutboxShow extends BaseCommand<typeof OutboxShow> {
   }
 
   async run(): Promise<ShownRow | {found: false; id: string}> {
-    const sql = await this.services.mysql()
+    // A read replica when one is configured (--replica-url, mysql.replicaUrl): nothing here writes.
+    const sql = await this.services.reader()
     const row = await showOutbox(sql, {config: this.settings, id: this.args.id})
     if (!row) {
       this.note(`no outbox row has id ${this.args.id}`)

@@ -46,7 +46,8 @@ Exit 0 all good, 1 a threshold breached, 2 a configuration or connection error.`
       failIfDeadLetters: f['fail-if-dead-letters'],
       failIfPrunable: f['fail-if-prunable'],
     }
-    const sql = await this.services.mysql()
+    // A read replica when one is configured (--replica-url, mysql.replicaUrl): nothing here writes.
+    const sql = await this.services.reader()
     for (;;) {
       const report = await outboxStatus(sql, options)
       if (f['metrics-file']) writeMetricsFile(f['metrics-file'], statusMetrics(report))

@@ -38,7 +38,7 @@ export class ServerLoad implements LoadProbe {
   async check(): Promise<void> {
     for (const replica of this.replicas)
       if ((await replicaStatus(replica.sql)) === undefined)
-        throw new ConfigError(`${replica.name} is not a replica (SHOW REPLICA STATUS is empty), so its lag cannot be watched`, 'check --replica-url / mysql.replicaUrls')
+        throw new ConfigError(`${replica.name} is not a replica (SHOW REPLICA STATUS is empty), so its lag cannot be watched`, 'check --replica-url / mysql.replicaUrl')
   }
 
   async read(): Promise<LoadReading> {

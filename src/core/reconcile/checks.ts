@@ -5,6 +5,7 @@ import type {SqlExecutor, SqlPort} from '../ports.js'
 import {requireTable, type TableCheck, type TableRole} from '../tables.js'
 import {keyEnds, type KeyEnds} from './cut.js'
 import type {KeyColumn, MergeColumns} from './merge.js'
+import {type KeyRole, rangeWhere} from './ranges.js'
 import {type Fragment, fragment, joinFragments, type ScanSpec} from './scan.js'
 import {type Bounds, SQL_TIME_FORMAT} from './window.js'
 
@@ -254,7 +255,8 @@ export function mergeColumns(schema: Schema, merged: MergedCheck[]): MergeColumn
  * the window, the grace period, the status and the anti-join decide, exactly as in the lookup plan.
  */
 export function candidateScan(check: MergedCheck, schema: Schema, bounds: Bounds, keys: string[] | null): ScanSpec {
-  const spec = findingScan(check, schema, bounds)
+  // Merged, order_without_message belongs to the range of its message id (the merge's key space), not of its order id.
+  const spec = findingScan(check, schema, check === 'order_without_message' && bounds.keys ? {...bounds, keys: {...bounds.keys, orders: undefined}} : bounds)
   const key =
     check === 'order_without_message'
       ? `o.${needLink(schema).order.c}`
@@ -273,7 +275,7 @@ export function ordersScan(schema: Schema, bounds: Bounds, opts: {withMessage: b
   const o = need(schema, 'orders')
   const ts = o.c.createdAt ? `o.${o.c.createdAt}` : null
   const select: Fragment[] = []
-  const where = windowOn(ts, bounds)
+  const where = [...windowOn(ts, bounds), ...rangeWhere(`o.${o.c.id}`, bounds.keys?.orders)]
   if (opts.withMessage) select.push(fragment(`${orderLacksMessage(schema)} AS no_msg`))
   const status = opts.withCache ? `o.${orderStatus(o)}` : null
   if (status) {
@@ -290,10 +292,35 @@ export function ordersScan(schema: Schema, bounds: Bounds, opts: {withMessage: b
   return {select, from: `${o.t} o`, where, ts, keys: [`o.${o.c.id}`], byKey, untimed, ...value}
 }
 
-/** The orders' lowest and highest ids, to cut a scan by id in ranges read side by side. */
-export function orderIdEnds(sql: SqlExecutor, schema: Schema): Promise<KeyEnds> {
+/** The orders' lowest and highest ids (in the run's range), to cut a scan by id in ranges read side by side. */
+export function orderIdEnds(sql: SqlExecutor, schema: Schema, bounds?: Bounds): Promise<KeyEnds> {
   const o = need(schema, 'orders')
-  return keyEnds(sql, o.t, o.c.id, 'guess')
+  return keyEnds(sql, o.t, o.c.id, 'guess', rangeWhere(o.c.id, bounds?.keys?.orders))
+}
+
+/**
+ * The table whose key range restricts a check's findings (ranges.ts), so that each finding falls in one part.
+ *
+ * | check                                         | merged | range of                              |
+ * | --------------------------------------------- | ------ | ------------------------------------- |
+ * | cache_drift                                   | -      | orders (orders.id)                    |
+ * | order_without_message                         | no     | orders (orders.id)                    |
+ * | order_without_message                         | yes    | outbox (orders.messageId, as outbox ids) |
+ * | message_stuck, message_dead, sent_not_consumed | any    | outbox (outbox.id)                    |
+ * | consumed_failed, orphan_consumed              | any    | inbox (inbox.messageId)               |
+ */
+export function rangeRole(check: CheckName, merged: boolean): KeyRole {
+  switch (check) {
+    case 'cache_drift':
+      return 'orders'
+    case 'order_without_message':
+      return merged ? 'outbox' : 'orders'
+    case 'consumed_failed':
+    case 'orphan_consumed':
+      return 'inbox'
+    default:
+      return 'outbox'
+  }
 }
 
 /** The time (created_at) of some orders, for the findings of a scan that did not read it. */
@@ -320,7 +347,7 @@ export function findingScan(check: SqlCheck | 'order_without_message', schema: S
       const m = need(schema, 'outbox')
       const ts = m.c.createdAt ? `m.${m.c.createdAt}` : null
       const status = check === 'message_stuck' ? m.statuses.pending : check === 'message_dead' ? m.statuses.deadLetter : m.statuses.sent
-      const where = [fragment(`m.${m.c.status} = ?`, status), ...windowOn(ts, bounds)]
+      const where = [fragment(`m.${m.c.status} = ?`, status), ...windowOn(ts, bounds), ...rangeWhere(`m.${m.c.id}`, bounds.keys?.outbox)]
       // A row scheduled for later (backoff) is waiting, not stuck.
       if (check === 'message_stuck' && m.c.availableAt) where.push(fragment(`(m.${m.c.availableAt} IS NULL OR m.${m.c.availableAt} <= ?)`, bounds.cutoff))
       if (check === 'sent_not_consumed') {
@@ -340,7 +367,7 @@ export function findingScan(check: SqlCheck | 'order_without_message', schema: S
       return {
         select: [fragment(`${detail} AS detail`)],
         from: `${i.t} i`,
-        where: [fragment(`(${st} IS NULL OR ${st} <> ?)`, i.statuses.processed), ...windowOn(ts, bounds)],
+        where: [fragment(`(${st} IS NULL OR ${st} <> ?)`, i.statuses.processed), ...windowOn(ts, bounds), ...rangeWhere(`i.${i.c.messageId}`, bounds.keys?.inbox)],
         ts,
         keys: inboxKeys(i),
       }
@@ -359,7 +386,7 @@ export function findingScan(check: SqlCheck | 'order_without_message', schema: S
       return {
         select: [fragment(`CONCAT(CASE WHEN ${missing} THEN 'no outbox row' ELSE 'no order' END${consumer}) AS detail`)],
         from: `${i.t} i LEFT JOIN ${m.t} m ON m.${m.c.id} = ${mid}`,
-        where: [fragment(noOrder ? `(${missing} OR ${noOrder})` : missing), ...windowOn(ts, bounds)],
+        where: [fragment(noOrder ? `(${missing} OR ${noOrder})` : missing), ...windowOn(ts, bounds), ...rangeWhere(mid, bounds.keys?.inbox)],
         ts,
         keys: inboxKeys(i),
       }

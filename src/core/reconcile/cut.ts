@@ -1,5 +1,5 @@
 import type {SqlExecutor} from '../ports.js'
-import {type ScanSpec, splitAt} from './scan.js'
+import {type Fragment, type ScanSpec, splitAt} from './scan.js'
 
 /** Code units are taken as digits below the surrogates, so that a middle key is valid UTF-16. */
 const DIGIT = 0xd800n
@@ -44,8 +44,9 @@ export interface KeyEnds {
  * A column's MIN and MAX, to cut its keys in ranges read side by side. `numeric: 'guess'` takes integers (a BIGINT
  * comes as a string) for numbers, so that the ranges are even.
  */
-export async function keyEnds(sql: SqlExecutor, from: string, column: string, numeric: boolean | 'guess'): Promise<KeyEnds> {
-  const [ends] = await sql.query<{lo: unknown; hi: unknown}>(`SELECT MIN(${column}) AS lo, MAX(${column}) AS hi FROM ${from}`)
+export async function keyEnds(sql: SqlExecutor, from: string, column: string, numeric: boolean | 'guess', where: Fragment[] = []): Promise<KeyEnds> {
+  const filter = where.length > 0 ? ` WHERE ${where.map((w) => w.sql).join(' AND ')}` : ''
+  const [ends] = await sql.query<{lo: unknown; hi: unknown}>(`SELECT MIN(${column}) AS lo, MAX(${column}) AS hi FROM ${from}${filter}`, where.flatMap((w) => w.params))
   const text = (v: unknown) => (v === null || v === undefined ? null : String(v))
   const integer = (v: unknown) => typeof v === 'number' || (typeof v === 'string' && /^(-?[1-9]\d*|0)$/.test(v))
   return {lo: text(ends?.lo), hi: text(ends?.hi), numeric: numeric === 'guess' ? integer(ends?.lo) && integer(ends?.hi) : numeric}

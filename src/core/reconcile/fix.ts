@@ -2,6 +2,7 @@ import type {Config} from '../../config/schema.js'
 import type {Outcome} from '../outcome.js'
 import {compareCache, ordersOf} from './cache.js'
 import {type CheckName, chooseScanOrders, findingScan, loadSchema, ordersScan, requeueDeadSql, requeueSentSql, type Schema, type ScanOrder} from './checks.js'
+import type {KeyRanges} from './ranges.js'
 import {DEFAULT_BATCH, type ReconcileOptions, type ReconcilePorts, type ReconcileReport} from './report.js'
 import {type Fragment, type ScanRow, type ScanSpec, scanPages} from './scan.js'
 import {type Bounds, resolveBounds} from './window.js'
@@ -35,6 +36,8 @@ export interface FixOptions extends ReconcileOptions {
   /** message_dead is set back to pending only when asked for explicitly. */
   fixDead: boolean
   dryRun: boolean
+  /** The key ranges of the part whose findings these are. */
+  keys?: KeyRanges
 }
 
 /**
@@ -164,7 +167,8 @@ export async function fixFindings(ports: ReconcilePorts, config: Config, options
   if (todo.length === 0) return out
   const batch = options.batchSize ?? DEFAULT_BATCH
   const schema = await loadSchema(ports.sql, config, [...todo])
-  const bounds = await resolveBounds(ports.sql, options.since, options.until, options.graceMs)
+  // A part fixes its own key ranges only (its report's part.ranges).
+  const bounds = {...(await resolveBounds(ports.sql, options.since, options.until, options.graceMs)), keys: options.keys}
   const x: FixContext = {ports, config, schema, bounds, orders: await chooseScanOrders(ports.sql, schema, bounds), signal: options.signal}
   const keepIds = Math.max(options.sample, 20)
   let done = 0

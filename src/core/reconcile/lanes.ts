@@ -6,12 +6,17 @@ import {type MergeColumns, mergeKeys} from './merge.js'
 import {OrderPage} from './packed-page.js'
 import type {CachePort} from './ports.js'
 import {type CheckResult, sampleOf, Tally} from './report.js'
-import {mapPages, packedPages, type ScanRow, type ScanSpec, scanPages} from './scan.js'
+import {fragment, mapPages, packedPages, type ScanRow, type ScanSpec, scanPages} from './scan.js'
 import type {Bounds} from './window.js'
 
 /** What every lane reads from: the ports, the schema and window of the run, its page sizes. */
 export interface LaneContext {
+  /** Where the scans read: a replica, or the primary. */
   sql: SqlPort
+  /** Set when sql is a replica: every candidate finding is checked again here before it counts (confirmed). */
+  primary?: SqlPort
+  /** Candidates the primary did not confirm: only late on the replica. */
+  late?: {count: number}
   /** Needed by the orders lane. */
   cache?: CachePort
   keyPattern: string
@@ -110,8 +115,9 @@ export async function sqlLane(ctx: LaneContext, queue: SqlLaneCheck[]): Promise<
   const results: LaneResults = {}
   for (let check = queue.shift(); check !== undefined; check = queue.shift()) {
     const tally = new Tally(ctx.sample)
-    for await (const rows of scanPages(ctx.sql, findingScan(check, ctx.schema, ctx.bounds, ctx.orders), ctx.batch, ctx.signal)) {
-      for (const row of rows) tally.add(sampleOf(row))
+    const spec = findingScan(check, ctx.schema, ctx.bounds, ctx.orders)
+    for await (const rows of scanPages(ctx.sql, spec, ctx.batch, ctx.signal)) {
+      for (const row of await confirmed(ctx, spec, rows)) tally.add(sampleOf(row))
       ctx.progress(rows.length, check)
     }
     results[check] = tally.result()
@@ -127,6 +133,7 @@ export async function ordersLane(ctx: LaneContext, withMessage: boolean): Promis
   const cache = new Tally(ctx.sample)
   const orphans = withMessage ? new Tally(ctx.sample) : null
   const spec = ordersScan(schema, ctx.bounds, {withMessage, withCache: true, order: ctx.orders.orders})
+  const pendingOrphans: Promise<void>[] = []
   // An untimed scan did not read the times: the drifted orders' times are looked up a batch at a time.
   let untimed: CacheCompared[] = []
   const addUntimed = async () => {
@@ -138,7 +145,8 @@ export async function ordersLane(ctx: LaneContext, withMessage: boolean): Promis
   }
   const compare = async (page: OrderPage, rows: ScanRow[] | null) => {
     const drifted = await compareCache(redis, ctx.keyPattern, page)
-    if (rows === null) untimed.push(...drifted)
+    if (ctx.primary && drifted.length > 0) for (const [d, row] of await confirmedDrift(ctx, redis, drifted.map((x) => x.id))) cache.add(sampleOf(row, d.drift))
+    else if (rows === null) untimed.push(...drifted)
     else for (const d of drifted) cache.add(sampleOf(rows[d.n], d.drift))
     ctx.progress(page.count, 'orders')
   }
@@ -148,7 +156,11 @@ export async function ordersLane(ctx: LaneContext, withMessage: boolean): Promis
     const pages = part.value
       ? packedPages(sql, part, batch, ctx.signal)
       : mapPages(scanPages(sql, part, batch, ctx.signal), (rows) => {
-          if (orphans) for (const row of rows) if (Number(row.no_msg) === 1) orphans.add(sampleOf(row))
+          if (orphans) {
+            const lacking = rows.filter((row) => Number(row.no_msg) === 1)
+            // Confirmed on the primary while the page is compared with Redis; counted before the lane ends.
+            if (lacking.length > 0) pendingOrphans.push(confirmed(ctx, findingScan('order_without_message', ctx.schema, ctx.bounds), lacking).then((kept) => kept.forEach((row) => orphans.add(sampleOf(row)))))
+          }
           return ordersOf(rows)
         })
     for await (const page of pages) {
@@ -162,16 +174,19 @@ export async function ordersLane(ctx: LaneContext, withMessage: boolean): Promis
   }
   // A scan in key order runs in ranges side by side (cut like the merge): one chain of pages leaves the database,
   // Redis and the client waiting on each other at every step.
-  await Promise.all((spec.byKey ? splitScan(spec, await orderIdEnds(sql, schema), CACHE_PARTS) : [spec]).map(scan))
+  await Promise.all((spec.byKey ? splitScan(spec, await orderIdEnds(sql, schema, ctx.bounds), CACHE_PARTS) : [spec]).map(scan))
   if (untimed.length > 0) await addUntimed()
+  await Promise.all(pendingOrphans)
   return {cache_drift: cache.result(), ...(orphans ? {order_without_message: orphans.result()} : {})}
 }
 
 /** The merge lane: one pass over the key columns, then each check's own SQL on the keys left without a partner. */
 export async function mergeLane(ctx: LaneContext, merged: MergedCheck[], columns: MergeColumns): Promise<LaneResults> {
   const tallies = new Map(merged.map((c) => [c, new Tally(ctx.sample)] as const))
+  // The candidates' own SQL is the final check (a candidate is only a key without a partner): on the primary when
+  // the keys came from a replica.
   const verify = async (check: MergedCheck, tally: Tally, keys: string[] | null) => {
-    for await (const rows of scanPages(ctx.sql, candidateScan(check, ctx.schema, ctx.bounds, keys), ctx.batch, ctx.signal)) for (const row of rows) tally.add(sampleOf(row))
+    for await (const rows of scanPages(ctx.primary ?? ctx.sql, candidateScan(check, ctx.schema, ctx.bounds, keys), ctx.batch, ctx.signal)) for (const row of rows) tally.add(sampleOf(row))
   }
   // Candidates are verified while the merge goes on, one query per check at a time: their rows are read at random
   // (from the disk when the tables outgrow the buffer pool), and left to the end they made a tail on one core.
@@ -202,14 +217,50 @@ export async function mergeLane(ctx: LaneContext, merged: MergedCheck[], columns
       ctx.progress(ctx.mergePage, 'merge')
     },
     ctx.signal,
+    ctx.bounds.keys?.outbox,
   )
-  // The rest side by side; a NULL key has no partner and no place in a merge: those rows go straight to the check's SQL.
+  // The rest side by side; a NULL key has no partner and no place in a merge: those rows go straight to the check's SQL
+  // (in the range that holds the NULLs, the first).
+  const nulls = ctx.bounds.keys?.outbox?.nulls ?? true
   await Promise.all(
     lanes.map(async (lane) => {
       if (lane.pending.size > 0) await flush(lane)
       await lane.running
-      if (lane.check !== 'sent_not_consumed') await verify(lane.check, lane.tally, null)
+      if (lane.check !== 'sent_not_consumed' && nulls) await verify(lane.check, lane.tally, null)
     }),
   )
   return Object.fromEntries([...tallies].map(([check, tally]) => [check, tally.result()]))
+}
+
+/** A key tuple of a scan row, to match rows of two reads of one spec. */
+function keyOf(spec: ScanSpec, row: ScanRow): string {
+  return spec.keys.map((_k, n) => String(row[`_k${n}`])).join('\u0000')
+}
+
+/**
+ * The rows of a page read on a replica that are findings on the primary too (the same spec, for their keys): the
+ * primary's rows, so that a row only late on the replica never counts. Without a primary (reading it already), the rows.
+ */
+export async function confirmed(ctx: LaneContext, spec: ScanSpec, rows: ScanRow[]): Promise<ScanRow[]> {
+  if (!ctx.primary || rows.length === 0) return rows
+  const ids = [...new Set(rows.map((r) => String(r._k0)))]
+  const wanted = new Set(rows.map((r) => keyOf(spec, r)))
+  const out: ScanRow[] = []
+  for await (const page of scanPages(ctx.primary, {...spec, byKey: false, where: [...spec.where, fragment(`${spec.keys[0]} IN (?)`, ids)]}, ctx.batch, ctx.signal))
+    for (const row of page) if (wanted.has(keyOf(spec, row))) out.push(row)
+  if (ctx.late) ctx.late.count += rows.length - out.length
+  return out
+}
+
+/** Drifted orders read on a replica, read again on the primary and compared with Redis again: those that still drift, with their rows. */
+async function confirmedDrift(ctx: LaneContext, redis: CachePort, ids: string[]): Promise<[CacheCompared, ScanRow][]> {
+  const primary = ctx.primary!
+  const o = ctx.schema.orders!
+  const spec = ordersScan(ctx.schema, ctx.bounds, {withMessage: false, withCache: true})
+  const rows: ScanRow[] = []
+  for await (const page of scanPages(primary, {...spec, where: [...spec.where, fragment(`o.${o.c.id} IN (?)`, ids)]}, ctx.batch, ctx.signal)) rows.push(...page)
+  const {page, rows: kept} = ordersOf(rows)
+  const again = await compareCache(redis, ctx.keyPattern, page)
+  if (ctx.late) ctx.late.count += ids.length - again.length
+  return again.map((d) => [d, kept[d.n]])
 }

@@ -4,6 +4,7 @@ import {qid} from '../sql.js'
 import type {KeyColumnInfo} from '../introspect.js'
 import {keyEnds, middleKey} from './cut.js'
 import {KeyPage, packedKeys, type PackedRow, unpackKeys} from './packed-page.js'
+import {type CutColumn, keyAt, type KeyRange, rangeWhere} from './ranges.js'
 import {throwIfAborted} from './scan.js'
 import {matchKeys} from './walk.js'
 
@@ -158,6 +159,7 @@ export async function mergeKeys(
   limit: number,
   take: (found: MergeCandidates) => Promise<void>,
   signal?: AbortSignal,
+  range?: KeyRange,
 ): Promise<void> {
   let taking = Promise.resolve()
   const handOver = (found: MergeCandidates) => (taking = taking.then(() => take(found)))
@@ -212,7 +214,12 @@ export async function mergeKeys(
   }
 
   // Two halves side by side: one chain of pages waits on the database at every step, two keep it busy.
-  const ends = await keyEnds(sql, qid(cols.outbox.table), qid(cols.outbox.column), cols.numeric === true)
-  const cut = middleKey(ends.lo, ends.hi, ends.numeric)
-  await (cut === null ? half(null, null) : Promise.all([half(null, cut), half(cut, null)]))
+  const from = range?.after ?? null
+  const to = range?.upTo ?? null
+  const column: CutColumn = {table: cols.outbox.table, column: cols.outbox.column, numeric: cols.numeric === true}
+  const ends = await keyEnds(sql, qid(cols.outbox.table), qid(cols.outbox.column), cols.numeric === true, rangeWhere(qid(cols.outbox.column), range && {...range, nulls: false}))
+  const middle = middleKey(ends.lo, ends.hi, ends.numeric)
+  // Within a range, the halves meet at a real key of it: a middle key could sort outside the range under a collation.
+  const cut = middle === null || range === undefined ? middle : await keyAt(sql, column, from, to, 0, [middle])
+  await (cut === null || cut === to ? half(from, to) : Promise.all([half(from, cut), half(cut, to)]))
 }

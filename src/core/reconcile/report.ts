@@ -1,6 +1,11 @@
+import type {Part} from '../part.js'
 import type {ProgressCallback, SqlPort} from '../ports.js'
+import type {Heartbeat} from '../replica.js'
+import type {ReconcileStore} from './checkpoint.js'
 import type {CheckName} from './checks.js'
 import type {CachePort, DrainPort} from './ports.js'
+import type {KeyRanges} from './ranges.js'
+import type {ThrottleLimits} from './throttle.js'
 import {type ScanRow, text} from './scan.js'
 import type {TimeSpec} from './window.js'
 
@@ -35,6 +40,14 @@ export interface ReconcileReport {
   merged: CheckName[]
   total: number
   durationMs: number
+  /** With --part: which part, of which run (the plan its parts share), and its key ranges. */
+  part?: {index: number; count: number; run: string; ranges: KeyRanges}
+  /** The chunks read by this run, and those a --resume took from the checkpoint instead of reading them again. */
+  chunks?: {read: number; resumed: number}
+  /** Reading from a replica: its lag when the run started, how far the grace was widened for it, candidates it had only late. */
+  replica?: {url: string; lagS: number; widenedMs: number; late: number}
+  /** Time spent paused on --max-load or --max-lag. */
+  pausedMs?: number
 }
 
 export interface ReconcileOptions {
@@ -54,12 +67,30 @@ export interface ReconcileOptions {
   plan?: 'auto' | 'lookup' | 'merge'
   /** Keys per page of the merge plan (default 10,000). */
   mergePage?: number
+  /** --part I/N: one of N disjoint key ranges (ranges.ts). */
+  part?: Part
+  /** Each chunk should take about this long; 0: the whole range in one chunk. */
+  chunkTimeMs?: number
+  /** Keys per table in the first chunk. */
+  chunkSize?: number
+  throttle?: ThrottleLimits
+  /** --resume: go on from the checkpoint of this window and part. */
+  resume?: boolean
   signal?: AbortSignal
   onProgress?: ProgressCallback
+  /** A line about the run's state: a pause and its reason, the end of a pause, a checkpoint not used. */
+  onNote?: (text: string) => void
 }
 
 export interface ReconcilePorts {
+  /** The primary: every write, the window's clock and every final check of a finding read on a replica. */
   sql: SqlPort
+  /** A read replica the scans read instead of the primary; name: host:port as shown. */
+  replica?: {sql: SqlPort; name: string; url: string; heartbeat?: Heartbeat | null}
+  /** Checkpoints (--resume) and the plan the parts of a run share; without it a part plans alone and nothing is resumable. */
+  store?: ReconcileStore
+  /** The store's key prefix (redis.keyPrefix). */
+  storePrefix?: string
   /** Needed for cache_drift. */
   cache?: CachePort
   /** Needed to fix message_stuck; without it the rows are reported as not fixed. */
@@ -101,6 +132,18 @@ export class Tally {
 function bySampleAge(a: Sample, b: Sample): number {
   if (a.at !== b.at) return a.at === null ? 1 : b.at === null ? -1 : a.at < b.at ? -1 : 1
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+}
+
+/**
+ * Two results of one check (two chunks, two parts) as one: counts added, the older oldest, the oldest samples of both
+ * (by time, then id) up to `keep`; a skipped check stays skipped.
+ */
+export function addResults(a: CheckResult | undefined, b: CheckResult, keep: number): CheckResult {
+  if (!a) return {...b, samples: [...b.samples].sort(bySampleAge).slice(0, keep)}
+  const skipped = a.skipped ?? b.skipped
+  const oldest = a.oldest === null ? b.oldest : b.oldest === null ? a.oldest : a.oldest < b.oldest ? a.oldest : b.oldest
+  const samples = [...a.samples, ...b.samples].sort(bySampleAge).slice(0, keep)
+  return {count: a.count + b.count, oldest, samples, ...(skipped === undefined ? {} : {skipped})}
 }
 
 export function sampleOf(row: ScanRow, detail?: string): Sample {

@@ -1,6 +1,7 @@
 import {parseDuration} from '../duration.js'
 import {UsageError} from '../errors.js'
 import type {SqlExecutor} from '../ports.js'
+import type {KeyRanges} from './ranges.js'
 
 /** A point in time as given on the command line: a duration ago, or a wall-clock time of the database. */
 export type TimeSpec = {kind: 'ago'; ms: number; text: string} | {kind: 'at'; at: string; text: string}
@@ -51,6 +52,8 @@ export interface Bounds {
   until: string | null
   /** Rows at or before this time are past the grace period; younger rows are never flagged. */
   cutoff: string
+  /** The key ranges of this part or chunk (ranges.ts); none: every key. */
+  keys?: KeyRanges
 }
 
 export const SQL_TIME_FORMAT = "'%Y-%m-%d %H:%i:%s.%f'"

@@ -13,7 +13,7 @@ import {doctorOutput} from './doctor.js'
 import {errorOutput} from './error.js'
 import {outboxDiscardOutput, outboxDrainOutput, outboxEditOutput, outboxFailuresOutput, outboxListOutput, outboxRequeueOutput, outboxShowOutput, outboxStatusOutput} from './outbox.js'
 import {dlqRestoreOutput, pruneOutput} from './prune.js'
-import {reconcileOutput} from './reconcile.js'
+import {reconcileMergeOutput, reconcileOutput} from './reconcile.js'
 import {schemaInitOutput} from './schema.js'
 import {topologyExportOutput, topologyReportOutput} from './topology.js'
 import {metricsServeOutput, topOutput} from './top.js'
@@ -56,6 +56,7 @@ export const OUTPUT_SCHEMAS: Record<string, z.ZodType> = {
   'outbox:show': outboxShowOutput,
   'outbox:status': overProfiles(outboxStatusOutput),
   reconcile: overProfiles(reconcileOutput),
+  'reconcile:merge': reconcileMergeOutput,
   'schema:init': schemaInitOutput,
   'topology:apply': topologyReportOutput,
   'topology:export': topologyExportOutput,
