@@ -24,7 +24,7 @@ export default class Reconcile extends BaseCommand<typeof Reconcile> {
   static description = `Checks, each selectable with --check (default all):
 ${describeChecks()}
 Rows are read in keyset-paginated batches over the window (--since, --until, on each table's own timestamp) and rows younger than --grace are never flagged; Redis is read in pipelined batches.
---fix repairs what can be repaired after a confirmation (message_stuck is drained, sent_not_consumed set back to pending, cache_drift rewritten from MySQL or deleted as cache.onDrift says, message_dead set back to pending only with --fix-dead); the rest is reported, never invented. Every fix is audited.
+--fix repairs what can be repaired after a confirmation (message_stuck is drained, sent_not_consumed set back to pending, cache_drift rewritten from MySQL or deleted as cache.onDrift says, message_dead set back to pending only with --fix-dead); the rest is reported, never invented. A cache key of another Redis type than cache.format is a cache_drift finding naming the key; --fix replaces it (its TTL kept), or with --cache-wrong-type keep leaves it and reports it as left. Every fix is audited.
 Exit 0 when clean or when --fix repaired everything it found, 1 when anything was found and is left (a declined or dry-run --fix leaves it all), 2 on a usage, configuration or connection error, or when another reconcile holds the lock.`
 
   static examples = [
@@ -52,6 +52,11 @@ Exit 0 when clean or when --fix repaired everything it found, 1 when anything wa
     fix: Flags.boolean({description: 'repair what can be repaired (asks first)'}),
     'fix-dead': Flags.boolean({description: 'with --fix, also set dead-letter rows back to pending', dependsOn: ['fix']}),
     'dry-run': Flags.boolean({description: 'with --fix, show what would be repaired and change nothing', dependsOn: ['fix']}),
+    'cache-wrong-type': Flags.string({
+      description: 'with --fix, a cache key of another Redis type than cache.format: replace it (default) or keep it and report it as left',
+      options: ['keep', 'replace'],
+      dependsOn: ['fix'],
+    }),
     yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation'}),
     'wait-lock': Flags.string({description: 'wait this long for another reconcile to finish instead of exiting 2, e.g. 10m'}),
     'metrics-file': Flags.string({description: 'write findings per check, duration and last success time in Prometheus text format'}),
@@ -113,7 +118,8 @@ Exit 0 when clean or when --fix repaired everything it found, 1 when anything wa
     if (!f.fix || fixable.length === 0) return report
     if (applying && actionable.length > 0 && !(await ctx.confirm(fixQuestion(report, actionable, this.settings, has, ctx.target)))) return report
     fixing.applied = applying && actionable.length > 0
-    const fixes = await fixFindings(ports, this.settings, {...options, signal: ctx.signal, fix: fixable, fixDead: f['fix-dead'], dryRun: !applying}, report)
+    const cacheWrongType = (f['cache-wrong-type'] ?? 'replace') as 'keep' | 'replace'
+    const fixes = await fixFindings(ports, this.settings, {...options, signal: ctx.signal, fix: fixable, fixDead: f['fix-dead'], dryRun: !applying, cacheWrongType}, report)
     return {...report, fixes}
   }
 
