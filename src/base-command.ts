@@ -6,7 +6,7 @@ import type {Config} from './config/schema.js'
 import {withSecrets} from './config/secrets.js'
 import {writeAudit} from './core/audit.js'
 import {parseDuration} from './core/duration.js'
-import {EXIT, exitCodeFor, InterruptedError, MsgopsError, oneLine, UsageError} from './core/errors.js'
+import {ConnectionError, EXIT, exitCodeFor, InterruptedError, MsgopsError, oneLine, UsageError} from './core/errors.js'
 import {acquireLock, type HeldLock} from './core/lock.js'
 import {requirePrivileges} from './core/privileges.js'
 import {maskSecrets} from './core/mask.js'
@@ -239,7 +239,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     } catch (error) {
       bar.stop()
       if (confirmed && !plan.dryRun && plan.audit)
-        await this.audit({...plan.auditError?.(error as Error), error: maskSecrets((error as Error).message)}, EXIT.error).catch(() => this.note('warning: the audit record could not be written'))
+        // The audit goes to MySQL: when MySQL is what failed, the run's one line already says so.
+        await this.audit({...plan.auditError?.(error as Error), error: maskSecrets((error as Error).message)}, EXIT.error).catch(() => (error instanceof ConnectionError && error.service === 'MySQL' ? undefined : this.note('warning: the audit record could not be written')))
       throw error
     }
     bar.stop()
