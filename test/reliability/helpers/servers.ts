@@ -246,9 +246,9 @@ export class PrivateRedis extends ServerProcess {
 
   protected spawnServer(): ChildProcess {
     mkdirSync(this.dir, {recursive: true})
-    // With TLS, the plain port is closed: only TLS clients get in, and a client certificate is optional.
+    // With TLS, the plain port is closed: only TLS clients with a certificate signed by the CA get in.
     const ports = this.certs
-      ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', this.certs.serverCert, '--tls-key-file', this.certs.serverKey, '--tls-ca-cert-file', this.certs.ca, '--tls-auth-clients', 'optional']
+      ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', this.certs.serverCert, '--tls-key-file', this.certs.serverKey, '--tls-ca-cert-file', this.certs.ca, '--tls-auth-clients', 'yes']
       : ['--port', String(this.port)]
     // A cache: no persistence, so a restart comes back empty (reconcile then finds the keys missing).
     return spawn('redis-server', [...ports, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--logfile', this.logFile()], {stdio: 'ignore'})
@@ -260,7 +260,7 @@ export class PrivateRedis extends ServerProcess {
 
   protected async ready(): Promise<boolean> {
     if (!(await accepts(this.port))) return false
-    const args = ['-p', String(this.port), ...(this.certs ? ['--tls', '--cacert', this.certs.ca] : []), 'PING']
+    const args = ['-p', String(this.port), ...(this.certs ? ['--tls', '--cacert', this.certs.ca, '--cert', this.certs.clientCert, '--key', this.certs.clientKey] : []), 'PING']
     return (await run('redis-cli', args, process.env, 5000)).out.includes('PONG')
   }
 }
@@ -327,7 +327,7 @@ export class PrivateRabbit extends ServerProcess {
     if (this.options.certs) {
       this.sslPort = await freePort(taken)
       const c = this.options.certs
-      lines.push(`listeners.ssl.default = 127.0.0.1:${this.sslPort}`, `ssl_options.cacertfile = ${c.ca}`, `ssl_options.certfile = ${c.serverCert}`, `ssl_options.keyfile = ${c.serverKey}`, 'ssl_options.verify = verify_peer', 'ssl_options.fail_if_no_peer_cert = false')
+      lines.push(`listeners.ssl.default = 127.0.0.1:${this.sslPort}`, `ssl_options.cacertfile = ${c.ca}`, `ssl_options.certfile = ${c.serverCert}`, `ssl_options.keyfile = ${c.serverKey}`, 'ssl_options.verify = verify_peer', 'ssl_options.fail_if_no_peer_cert = true')
     }
     if (this.options.management) {
       this.managementPort = await freePort(taken)
