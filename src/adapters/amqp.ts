@@ -3,7 +3,7 @@ import amqp, {type Channel, type ChannelModel, type ConfirmChannel} from 'amqpli
 import {ConnectionError, OperationError, oneLine} from '../core/errors.js'
 import {maskSecrets, maskUrl} from '../core/mask.js'
 import {withTimeout} from '../core/time.js'
-import {isTlsFailure, type TlsOptions} from './tls.js'
+import {isTlsFailure, type TlsOptions, tlsReason} from './tls.js'
 
 const SUGGESTION = 'check that RabbitMQ is running and the URL (--amqp-url, MSGOPS_AMQP_URL or amqp.url)'
 
@@ -114,7 +114,7 @@ export class AmqpAdapter {
 export function amqpConnectionError(url: string, error: unknown, timeoutMs?: number): ConnectionError {
   const e = error as {code?: string; message?: string}
   let reason: string
-  if (isTlsFailure(error)) reason = `TLS: ${oneLine(maskSecrets(e.message ?? String(e.code)))}`
+  if (isTlsFailure(error)) reason = `TLS: ${tlsReason(oneLine(maskSecrets(e.message ?? String(e.code))))}`
   else if (e.code === 'TIMEOUT' || e.code === 'ETIMEDOUT' || /timeout/i.test(e.message ?? '')) reason = `no answer within ${timeoutMs ?? 'the'} ms`
   else if (e.code === 'ECONNREFUSED') reason = 'connection refused'
   else if (e.code === 'ENOTFOUND') reason = 'host not found'

@@ -4,7 +4,7 @@ import {ConnectionError, OperationError, oneLine} from '../core/errors.js'
 import {maskSecrets, maskUrl} from '../core/mask.js'
 import type {Row, SqlExecutor, SqlPort} from '../core/ports.js'
 import {withTimeout} from '../core/time.js'
-import {isTlsFailure, type TlsOptions} from './tls.js'
+import {isTlsFailure, type TlsOptions, tlsReason} from './tls.js'
 
 const SUGGESTION = 'check that MySQL is running and the URL (--mysql-url, MSGOPS_MYSQL_URL or mysql.url)'
 
@@ -181,7 +181,7 @@ export function connectionError(url: string, error: unknown, timeoutMs?: number)
   const code = (error as {code?: string}).code
   const reason = code === 'TIMEOUT' || code === 'ETIMEDOUT' || code === 'PROTOCOL_SEQUENCE_TIMEOUT'
     ? `no answer within ${timeoutMs ? `${timeoutMs} ms` : 'the timeout'}`
-    : `${isTlsFailure(error) ? 'TLS: ' : ''}${oneLine(maskSecrets(describe(error)))}`
+    : isTlsFailure(error) ? `TLS: ${tlsReason(oneLine(maskSecrets(describe(error))))}` : oneLine(maskSecrets(describe(error)))
   return new ConnectionError('MySQL', `cannot connect to MySQL at ${maskUrl(url)}: ${reason}`, SUGGESTION, error)
 }
 

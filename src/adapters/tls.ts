@@ -48,3 +48,20 @@ export function isTlsFailure(error: unknown): boolean {
   const e = error as {code?: string; message?: string}
   return /CERT|SELF_SIGNED|ERR_TLS|ERR_SSL|HANDSHAKE_NO_SSL|EPROTO/.test(e.code ?? '') || /certificate|SSL routines|wrong version number|secure connection/i.test(e.message ?? '')
 }
+
+/**
+ * A TLS failure in words: OpenSSL's alerts named, its codes and source paths left out.
+ *
+ * | the handshake's error                                  | reason                                                  |
+ * | ------------------------------------------------------ | ------------------------------------------------------- |
+ * | alert certificate required                             | the server requires a client certificate (tls.cert, key)|
+ * | alert unknown ca / bad certificate / certificate unknown | the server refused the client certificate               |
+ * | any other OpenSSL line                                 | its reason (`ssl3_read_bytes:<reason>`), without codes  |
+ * | anything else                                          | the message as it is                                    |
+ */
+export function tlsReason(message: string): string {
+  if (/alert certificate required/i.test(message)) return 'the server requires a client certificate (set tls.cert and tls.key)'
+  if (/alert (unknown ca|bad certificate|certificate unknown)/i.test(message)) return 'the server refused the client certificate'
+  const openssl = /SSL routines:[^:]*:([^:]+):/.exec(message)
+  return openssl ? openssl[1] : message
+}

@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 
 import {nodeUrls} from '../../src/adapters/services.js'
-import {isTlsFailure, tlsForUrl, tlsOptions} from '../../src/adapters/tls.js'
+import {isTlsFailure, tlsForUrl, tlsOptions, tlsReason} from '../../src/adapters/tls.js'
 import {loadConfig} from '../../src/config/load.js'
 import {ConfigError} from '../../src/core/errors.js'
 
@@ -66,6 +66,14 @@ describe('TLS settings (mysql.tls, amqp.tls, redis.tls)', () => {
     expect(isTlsFailure(Object.assign(new Error('Hostname/IP does not match'), {code: 'ERR_TLS_CERT_ALTNAME_INVALID'}))).toBe(true)
     expect(isTlsFailure(Object.assign(new Error('Server does not support secure connection'), {code: 'HANDSHAKE_NO_SSL_SUPPORT'}))).toBe(true)
     expect(isTlsFailure(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), {code: 'ECONNREFUSED'}))).toBe(false)
+  })
+
+  it('tlsReason: one test per row of its table', () => {
+    const openssl = (reason: string) => `80FC88FF1F7F0000:error:0A00045C:SSL routines:ssl3_read_bytes:${reason}:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:1601:SSL alert number 116`
+    expect(tlsReason(openssl('tlsv13 alert certificate required'))).toBe('the server requires a client certificate (set tls.cert and tls.key)')
+    expect(tlsReason(openssl('tlsv1 alert unknown ca'))).toBe('the server refused the client certificate')
+    expect(tlsReason(openssl('wrong version number'))).toBe('wrong version number')
+    expect(tlsReason('self-signed certificate in certificate chain')).toBe('self-signed certificate in certificate chain')
   })
 })
 
