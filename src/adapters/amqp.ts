@@ -3,6 +3,7 @@ import amqp, {type Channel, type ChannelModel, type ConfirmChannel} from 'amqpli
 import {ConnectionError, OperationError, oneLine} from '../core/errors.js'
 import {maskSecrets, maskUrl} from '../core/mask.js'
 import {withTimeout} from '../core/time.js'
+import {isTlsFailure, type TlsOptions, tlsReason} from './tls.js'
 
 const SUGGESTION = 'check that RabbitMQ is running and the URL (--amqp-url, MSGOPS_AMQP_URL or amqp.url)'
 
@@ -31,16 +32,25 @@ export class AmqpAdapter {
     })
   }
 
-  static async connect(url: string, timeoutMs: number): Promise<AmqpAdapter> {
-    try {
-      const model = await withTimeout(
-        amqp.connect(url, {timeout: timeoutMs, clientProperties: {connection_name: `msgops ${process.pid}`}}),
-        timeoutMs,
-      )
-      return new AmqpAdapter(model, url)
-    } catch (error) {
-      throw amqpConnectionError(url, error, timeoutMs)
+  /** One URL, or a cluster's nodes (amqp.urls): each tried in turn within timeoutMs, the first that answers is used. */
+  static async connect(urls: string | string[], timeoutMs: number, tls?: TlsOptions): Promise<AmqpAdapter> {
+    const list = typeof urls === 'string' ? [urls] : urls
+    const failures: ConnectionError[] = []
+    for (const url of list) {
+      try {
+        const model = await withTimeout(
+          amqp.connect(url, {timeout: timeoutMs, clientProperties: {connection_name: `msgops ${process.pid}`}, ...(tls ?? {})}),
+          timeoutMs,
+        )
+        return new AmqpAdapter(model, url)
+      } catch (error) {
+        failures.push(amqpConnectionError(url, error, timeoutMs))
+      }
     }
+    if (failures.length === 1) throw failures[0]
+    // One line for all of them: each URL (masked) with its reason.
+    const reasons = failures.map((f, n) => `${maskUrl(list[n])} (${f.message.replace(/^cannot connect to RabbitMQ at \S+: /, '')})`)
+    throw new ConnectionError('RabbitMQ', `cannot connect to RabbitMQ at any of its ${list.length} URLs: ${reasons.join('; ')}`, SUGGESTION.replace('amqp.url)', 'amqp.urls)'), failures[0].cause)
   }
 
   get version(): string {
@@ -104,7 +114,8 @@ export class AmqpAdapter {
 export function amqpConnectionError(url: string, error: unknown, timeoutMs?: number): ConnectionError {
   const e = error as {code?: string; message?: string}
   let reason: string
-  if (e.code === 'TIMEOUT' || e.code === 'ETIMEDOUT' || /timeout/i.test(e.message ?? '')) reason = `no answer within ${timeoutMs ?? 'the'} ms`
+  if (isTlsFailure(error)) reason = `TLS: ${tlsReason(oneLine(maskSecrets(e.message ?? String(e.code))))}`
+  else if (e.code === 'TIMEOUT' || e.code === 'ETIMEDOUT' || /timeout/i.test(e.message ?? '')) reason = `no answer within ${timeoutMs ?? 'the'} ms`
   else if (e.code === 'ECONNREFUSED') reason = 'connection refused'
   else if (e.code === 'ENOTFOUND') reason = 'host not found'
   else if (/ACCESS[-_]REFUSED|403/.test(e.message ?? '')) reason = 'access refused (wrong user or password)'

@@ -10,6 +10,28 @@ export type CacheFormat = 'string' | 'hash' | 'json'
 
 type PipelineResult = [error: Error | null, value: unknown][] | null
 
+/** What a fix does with a key of another Redis type than the format's: `replace` it, or `keep` it and report it. */
+export type WrongTypePolicy = 'keep' | 'replace'
+
+const WRONGTYPE = /^WRONGTYPE\b/
+
+/** A hash write over a key of another type, in one step: the key replaced by a hash of the field, its TTL kept; a key that became a hash meanwhile only gets the field. */
+const REPLACE_HASH = `local t = redis.call('type', KEYS[1]).ok
+if t ~= 'hash' and t ~= 'none' then
+  local ttl = redis.call('pttl', KEYS[1])
+  redis.call('del', KEYS[1])
+  redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
+  if ttl > 0 then redis.call('pexpire', KEYS[1], ttl) end
+  return 1
+end
+redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
+return 0`
+
+/** A key that holds another Redis type than the format expects, named with its type: a finding, not an error. */
+function wrongType(key: string, type: string, expected: string): CacheRead {
+  return {state: 'invalid', reason: `wrong Redis type: ${key} is a ${type}, expected a ${expected}`, wrongType: type}
+}
+
 /**
  * The order cache on Redis: each call is one pipeline (one round trip for the whole batch).
  * string: GET/SET; hash: HGET/HSET of the field; json: a JSON document in a string key, the field read and
@@ -32,7 +54,10 @@ export class RedisCache implements CachePort {
       const pipeline = this.client.pipeline()
       for (const key of keys) pipeline.hget(key, this.field)
       const results = await this.exec(() => pipeline.exec())
-      return keys.map((_key, n) => this.interpret(results[n]))
+      const reads = keys.map((_key, n) => this.interpret(results[n]))
+      const wrong = results.flatMap(([error], n) => (error && WRONGTYPE.test(error.message) ? [n] : []))
+      await this.markWrongTypes(wrong.map((n) => keys[n]), wrong, reads)
+      return reads
     }
     // MGET is one command for the whole batch, several times faster than as many GETs.
     const values = await this.redis.run(() => this.client.mget(keys))
@@ -55,16 +80,18 @@ export class RedisCache implements CachePort {
     const ids = {text: page.text, start: page.idStart, end: page.idEnd}
     const commands = hash ? encodeKeyCommands(['HGET'], pattern, ids, [this.field], true) : encodeKeyCommands(['MGET'], pattern, ids, [], false)
     const compared = await this.redis.compare(commands, want, !hash)
-    const nil: number[] = []
+    // HGET answers WRONGTYPE itself; MGET answers nil for a key of another type: both are asked their type.
+    const ask: number[] = []
     const out: (CacheRead | null)[] = compared as (CacheRead | null)[]
     for (let n = 0; n < compared.length; n++) {
       const c = compared[n]
       if (c === null || c.state === 'value') continue
-      if (c.state === 'error') out[n] = this.interpret([new Error(c.message), null])
-      else nil.push(n)
+      if (c.state === 'error') {
+        out[n] = this.interpret([new Error(c.message), null])
+        if (WRONGTYPE.test(c.message)) ask.push(n)
+      } else if (!hash) ask.push(n)
     }
-    // HGET answers WRONGTYPE itself; MGET answers nil for a key of another type.
-    if (!hash) await this.markWrongTypes(nil.map((n) => key(page.id(n))), nil, out)
+    await this.markWrongTypes(ask.map((n) => key(page.id(n))), ask, out)
     return out
   }
 
@@ -84,27 +111,46 @@ export class RedisCache implements CachePort {
     return bytes
   }
 
-  /** MGET answers nil for a key of another type too: ask those few keys (`keys[j]` is read n = nil[j]) whether they exist at all. */
-  private async markWrongTypes(keys: string[], nil: number[], reads: (CacheRead | null)[]): Promise<void> {
-    if (nil.length === 0) return
+  /** The Redis type the configured format reads and writes. */
+  private get expectedType(): 'hash' | 'string' {
+    return this.format === 'hash' ? 'hash' : 'string'
+  }
+
+  /**
+   * The few keys that answered nil (MGET: a key of another type answers nil too) or WRONGTYPE (HGET) are asked their
+   * type (`keys[j]` is read n = at[j]): a key of another type is read as invalid, with its type and its key named.
+   */
+  private async markWrongTypes(keys: string[], at: number[], reads: (CacheRead | null)[]): Promise<void> {
+    if (at.length === 0) return
     const pipeline = this.client.pipeline()
     for (const key of keys) pipeline.type(key)
     const types = await this.exec(() => pipeline.exec())
-    for (const [j, n] of nil.entries()) {
+    for (const [j, n] of at.entries()) {
       const type = types[j][1]
-      if (typeof type === 'string' && type !== 'none' && type !== 'string') reads[n] = {state: 'invalid', reason: 'wrong Redis type'}
+      if (typeof type === 'string' && type !== 'none' && type !== this.expectedType) reads[n] = wrongType(keys[j], type, this.expectedType)
     }
   }
 
-  async write(entries: {key: string; value: string}[]): Promise<void> {
-    if (entries.length === 0) return
+  /**
+   * Writes each value the configured way; a key of another Redis type is replaced (`replace`, its TTL kept) or left
+   * as it is (`keep`): the keys left are returned, never an error, so one odd key does not stop a fix.
+   *
+   * | format      | keep                                          | replace                                          |
+   * | ----------- | --------------------------------------------- | ------------------------------------------------ |
+   * | string/json | SET … KEEPTTL GET (aborted on another type)   | SET … KEEPTTL (SET replaces a key of any type)   |
+   * | hash        | HSET (fails on another type: left)            | HSET; on WRONGTYPE, REPLACE_HASH (atomic: DEL,   |
+   * |             |                                               | HSET, the old TTL back) when still not a hash    |
+   */
+  async write(entries: {key: string; value: string}[], onWrongType: WrongTypePolicy = 'replace'): Promise<{left: string[]}> {
+    if (entries.length === 0) return {left: []}
     let docs: CacheRead[] = []
     // A JSON document is rewritten field by field, so its other fields survive; one more round trip to read them.
     if (this.format === 'json') docs = await this.readRaw(entries.map((e) => e.key))
+    const keep = onWrongType === 'keep'
     const pipeline = this.client.pipeline()
     for (const [n, {key, value}] of entries.entries()) {
       if (this.format === 'hash') pipeline.hset(key, this.field, value)
-      else if (this.format === 'string') pipeline.set(key, value, 'KEEPTTL')
+      else if (this.format === 'string') (keep ? pipeline.set(key, value, 'KEEPTTL', 'GET') : pipeline.set(key, value, 'KEEPTTL'))
       else {
         const raw = docs[n]
         let doc: Record<string, unknown> = {}
@@ -118,10 +164,21 @@ export class RedisCache implements CachePort {
         }
         // An integer status stays a JSON number when it was one.
         doc[this.field] = typeof doc[this.field] === 'number' && /^-?\d+$/.test(value) ? Number(value) : value
-        pipeline.set(key, JSON.stringify(doc), 'KEEPTTL')
+        const text = JSON.stringify(doc)
+        if (keep) pipeline.set(key, text, 'KEEPTTL', 'GET')
+        else pipeline.set(key, text, 'KEEPTTL')
       }
     }
-    await this.exec(() => pipeline.exec(), true)
+    const results = await this.exec(() => pipeline.exec())
+    const wrong = entries.filter((_e, n) => results[n]?.[0] && WRONGTYPE.test(results[n][0]!.message))
+    const other = results.find(([error]) => error && !WRONGTYPE.test(error.message))
+    if (other) await this.redis.run(() => Promise.reject(other[0]))
+    if (keep || wrong.length === 0) return {left: wrong.map((e) => e.key)}
+    // Only a hash write gets here: SET replaces a key of any type.
+    const replace = this.client.pipeline()
+    for (const {key, value} of wrong) replace.eval(REPLACE_HASH, 1, key, this.field, value)
+    await this.exec(() => replace.exec(), true)
+    return {left: []}
   }
 
   async remove(keys: string[]): Promise<void> {
@@ -135,12 +192,12 @@ export class RedisCache implements CachePort {
     const pipeline = this.client.pipeline()
     for (const key of keys) pipeline.get(key)
     const results = await this.exec(() => pipeline.exec())
-    return results.map(([error, value]) => (error ? {state: 'invalid', reason: 'wrong type'} : value === null ? {state: 'missing'} : {state: 'value', value: String(value)}))
+    return results.map(([error, value]) => (error ? {state: 'invalid', reason: 'wrong Redis type'} : value === null ? {state: 'missing'} : {state: 'value', value: String(value)}))
   }
 
   /** One pipeline result read the configured way. */
   private interpret([error, value]: [Error | null, unknown]): CacheRead {
-    if (error) return {state: 'invalid', reason: /WRONGTYPE/.test(error.message) ? 'wrong Redis type' : `unreadable: ${error.message.slice(0, 60)}`}
+    if (error) return {state: 'invalid', reason: WRONGTYPE.test(error.message) ? 'wrong Redis type' : `unreadable: ${error.message.slice(0, 60)}`}
     if (value === null || value === undefined) return {state: 'missing'}
     const raw = String(value)
     if (this.format !== 'json') return {state: 'value', value: raw}

@@ -3,34 +3,56 @@ import {maskUrl} from '../core/mask.js'
 
 const SUGGESTION = 'enable it with `rabbitmq-plugins enable rabbitmq_management` and check --management-url (MSGOPS_MANAGEMENT_URL or management.url)'
 
-/** The RabbitMQ management HTTP API, with basic auth taken from the URL and a timeout on every call. */
+/**
+ * The RabbitMQ management HTTP API, with basic auth taken from the URL and a timeout on every call. With several URLs
+ * (management.urls, a cluster's nodes) a request that cannot reach one node goes to the next, which is kept for the
+ * following requests.
+ */
 export class ManagementClient {
-  private readonly base: string
-  private readonly auth: string
+  private readonly nodes: {url: string; base: string; auth: string}[]
+  private current = 0
 
   constructor(
-    readonly url: string,
+    url: string,
     private readonly timeoutMs: number,
+    others: string[] = [],
   ) {
-    const parsed = new URL(url)
-    this.auth = `Basic ${Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString('base64')}`
-    parsed.username = ''
-    parsed.password = ''
-    this.base = parsed.toString().replace(/\/$/, '')
+    this.nodes = [url, ...others.filter((o) => o !== url)].map((u) => {
+      const parsed = new URL(u)
+      const auth = `Basic ${Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString('base64')}`
+      parsed.username = ''
+      parsed.password = ''
+      return {url: u, base: parsed.toString().replace(/\/$/, ''), auth}
+    })
+  }
+
+  /** The URL of the node in use. */
+  get url(): string {
+    return this.nodes[this.current].url
   }
 
   async request<T = unknown>(method: string, path: string, body?: unknown): Promise<{status: number; data: T}> {
-    let response: Response
-    try {
-      response = await fetch(`${this.base}/api${path}`, {
-        method,
-        headers: {authorization: this.auth, 'content-type': 'application/json'},
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      })
-    } catch (error) {
-      throw new ConnectionError('RabbitMQ management API', `cannot reach the RabbitMQ management API at ${maskUrl(this.url)}: ${fetchFailure(error, this.timeoutMs)}`, SUGGESTION, error)
+    let response: Response | undefined
+    const failures: string[] = []
+    for (let tried = 0; tried < this.nodes.length && !response; tried++) {
+      const node = this.nodes[this.current]
+      try {
+        response = await fetch(`${node.base}/api${path}`, {
+          method,
+          headers: {authorization: node.auth, 'content-type': 'application/json'},
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(this.timeoutMs),
+        })
+      } catch (error) {
+        failures.push(`${maskUrl(node.url)}: ${fetchFailure(error, this.timeoutMs)}`)
+        if (tried === this.nodes.length - 1) {
+          const what = this.nodes.length === 1 ? `the RabbitMQ management API at ${failures[0]}` : `the RabbitMQ management API at any of its ${this.nodes.length} URLs (${failures.join('; ')})`
+          throw new ConnectionError('RabbitMQ management API', `cannot reach ${what}`, SUGGESTION, error)
+        }
+        this.current = (this.current + 1) % this.nodes.length
+      }
     }
+    if (!response) throw new ConnectionError('RabbitMQ management API', 'cannot reach the RabbitMQ management API', SUGGESTION)
     const text = await response.text()
     if (response.status === 401)
       throw new ConnectionError('RabbitMQ management API', `the RabbitMQ management API at ${maskUrl(this.url)} refused the credentials`, 'check the user and password in the management URL')

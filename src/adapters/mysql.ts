@@ -4,6 +4,7 @@ import {ConnectionError, OperationError, oneLine} from '../core/errors.js'
 import {maskSecrets, maskUrl} from '../core/mask.js'
 import type {Row, SqlExecutor, SqlPort} from '../core/ports.js'
 import {withTimeout} from '../core/time.js'
+import {isTlsFailure, type TlsOptions, tlsReason} from './tls.js'
 
 const SUGGESTION = 'check that MySQL is running and the URL (--mysql-url, MSGOPS_MYSQL_URL or mysql.url)'
 
@@ -47,8 +48,8 @@ export class MysqlAdapter implements SqlPort {
    */
   private timezone = 'Z'
 
-  /** Opens a small pool and proves it with one round trip, within timeoutMs. */
-  static async connect(url: string, timeoutMs: number, poolSize = 4, statementTimeoutMs = DEFAULT_STATEMENT_TIMEOUT_MS): Promise<MysqlAdapter> {
+  /** Opens a small pool and proves it with one round trip, within timeoutMs; with `tls`, every connection is TLS (mysql.tls). */
+  static async connect(url: string, timeoutMs: number, poolSize = 4, statementTimeoutMs = DEFAULT_STATEMENT_TIMEOUT_MS, tls?: TlsOptions): Promise<MysqlAdapter> {
     const parsed = new URL(url)
     const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''))
     const limits = sessionLimits(statementTimeoutMs)
@@ -72,6 +73,7 @@ export class MysqlAdapter implements SqlPort {
       multipleStatements: false,
       // No stack captured per query for async error traces: errors are mapped to ours and shown without a stack.
       trace: false,
+      ...(tls ? {ssl: tls} : {}),
     })
     pool.pool.on('connection', (conn) => {
       // A dead server must not become an unhandled 'error' event that crashes the process.
@@ -179,7 +181,7 @@ export function connectionError(url: string, error: unknown, timeoutMs?: number)
   const code = (error as {code?: string}).code
   const reason = code === 'TIMEOUT' || code === 'ETIMEDOUT' || code === 'PROTOCOL_SEQUENCE_TIMEOUT'
     ? `no answer within ${timeoutMs ? `${timeoutMs} ms` : 'the timeout'}`
-    : oneLine(maskSecrets(describe(error)))
+    : isTlsFailure(error) ? `TLS: ${tlsReason(oneLine(maskSecrets(describe(error))))}` : oneLine(maskSecrets(describe(error)))
   return new ConnectionError('MySQL', `cannot connect to MySQL at ${maskUrl(url)}: ${reason}`, SUGGESTION, error)
 }
 

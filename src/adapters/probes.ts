@@ -33,7 +33,10 @@ export async function doctorPorts(services: Services): Promise<DoctorPorts> {
     cache,
     replicas,
     management: {
-      url: maskUrl(management.url),
+      // Read after the ping: with management.urls, the node that answered.
+      get url() {
+        return maskUrl(management.url)
+      },
       version: async () => `management API ${(await management.overview()).management_version ?? 'unknown'}`,
       ping: async () => {
         await management.overview()

@@ -4,6 +4,7 @@ import {ConnectionError, oneLine, OperationError} from '../core/errors.js'
 import {maskSecrets, maskUrl} from '../core/mask.js'
 import type {LockStore} from '../core/ports.js'
 import {withTimeout} from '../core/time.js'
+import {isTlsFailure, type TlsOptions, tlsReason} from './tls.js'
 import {type Compared, CompareReader, RespConnection, type RespTarget} from './resp.js'
 
 const SUGGESTION = 'check that Redis is running and the URL (--redis-url, MSGOPS_REDIS_URL or redis.url)'
@@ -20,8 +21,10 @@ export class RedisAdapter implements LockStore {
     readonly url: string,
   ) {}
 
-  static async connect(url: string, timeoutMs: number): Promise<RedisAdapter> {
+  /** With `tls` (redis.tls, a rediss:// URL), the server's certificate is checked against its CA and a client certificate sent. */
+  static async connect(url: string, timeoutMs: number, tls?: TlsOptions): Promise<RedisAdapter> {
     const client = new Redis(url, {
+      ...(tls ? {tls} : {}),
       lazyConnect: true,
       connectTimeout: timeoutMs,
       commandTimeout: Math.max(timeoutMs, 10_000),
@@ -43,7 +46,11 @@ export class RedisAdapter implements LockStore {
       })(), timeoutMs)
     } catch (error) {
       client.disconnect()
-      throw redisConnectionError(url, cause ?? error, timeoutMs)
+      const failure = redisConnectionError(url, cause ?? error, timeoutMs)
+      // Redis drops a TLS client without a certificate it requires without a word: say what may be missing.
+      if (tls && !tls.cert && /ECONNRESET/.test(failure.message))
+        throw new ConnectionError('Redis', `${failure.message} during the TLS handshake (the server may require a client certificate: set redis.tls.cert and redis.tls.key)`, failure.suggestion, error)
+      throw failure
     }
     return new RedisAdapter(client, url)
   }
@@ -109,7 +116,8 @@ export class RedisAdapter implements LockStore {
 export function redisConnectionError(url: string, error: unknown, timeoutMs?: number): ConnectionError {
   const e = error as {code?: string; message?: string}
   let reason: string
-  if (e.code === 'ECONNREFUSED' || /ECONNREFUSED/.test(e.message ?? '')) reason = 'connection refused'
+  if (isTlsFailure(error)) reason = `TLS: ${tlsReason(oneLine(maskSecrets(e.message ?? String(e.code))))}`
+  else if (e.code === 'ECONNREFUSED' || /ECONNREFUSED/.test(e.message ?? '')) reason = 'connection refused'
   else if (/TIMEOUT|ETIMEDOUT|timed? ?out/i.test(`${e.code} ${e.message}`)) reason = `no answer within ${timeoutMs ?? 'the'} ms`
   else if (/WRONGPASS|NOAUTH|invalid password/i.test(e.message ?? '')) reason = 'authentication failed'
   else reason = oneLine(maskSecrets(e.message ?? String(error)))

@@ -7,6 +7,7 @@ import type {AmqpAdapter} from './amqp.js'
 import {ManagementClient} from './management.js'
 import {DEFAULT_STATEMENT_TIMEOUT_MS, MysqlAdapter} from './mysql.js'
 import {RedisAdapter} from './redis.js'
+import {tlsForUrl, tlsOptions} from './tls.js'
 
 /**
  * The connections a command uses, opened on first use and all closed by close(),
@@ -30,7 +31,7 @@ export class Services {
   }
 
   mysql(): Promise<MysqlAdapter> {
-    this.mysqlConn ??= MysqlAdapter.connect(this.config.mysql.url, this.timeoutMs, this.mysqlPoolSize, this.mysqlStatementTimeoutMs)
+    this.mysqlConn ??= (async () => MysqlAdapter.connect(this.config.mysql.url, this.timeoutMs, this.mysqlPoolSize, this.mysqlStatementTimeoutMs, tlsOptions('mysql.tls', this.config.mysql.tls)))()
     return this.mysqlConn
   }
 
@@ -53,7 +54,7 @@ export class Services {
   private replicaAt(url: string): Promise<ReplicaAdapter> {
     let conn = this.replicaConns.get(url)
     if (!conn) {
-      conn = MysqlAdapter.connect(url, this.timeoutMs, this.mysqlPoolSize, this.mysqlStatementTimeoutMs).then(
+      conn = MysqlAdapter.connect(url, this.timeoutMs, this.mysqlPoolSize, this.mysqlStatementTimeoutMs, tlsOptions('mysql.tls', this.config.mysql.tls)).then(
         (adapter) => new ReplicaAdapter(adapter),
         (error: unknown) => {
           throw replicaError(url, error)
@@ -66,17 +67,18 @@ export class Services {
 
   amqp(): Promise<AmqpAdapter> {
     // amqplib is loaded only by the commands that talk to RabbitMQ.
-    this.amqpConn ??= import('./amqp.js').then(({AmqpAdapter}) => AmqpAdapter.connect(this.config.amqp.url, this.timeoutMs))
+    const {amqp} = this.config
+    this.amqpConn ??= import('./amqp.js').then(({AmqpAdapter}) => AmqpAdapter.connect(nodeUrls(amqp), this.timeoutMs, tlsForUrl('amqp.tls', amqp.tls, amqp.url, 'amqps:')))
     return this.amqpConn
   }
 
   redis(): Promise<RedisAdapter> {
-    this.redisConn ??= RedisAdapter.connect(this.config.redis.url, this.timeoutMs)
+    this.redisConn ??= (async () => RedisAdapter.connect(this.config.redis.url, this.timeoutMs, tlsForUrl('redis.tls', this.config.redis.tls, this.config.redis.url, 'rediss:')))()
     return this.redisConn
   }
 
   management(): ManagementClient {
-    return new ManagementClient(this.config.management.url, this.timeoutMs)
+    return new ManagementClient(this.config.management.url, this.timeoutMs, nodeUrls(this.config.management).slice(1))
   }
 
   async close(): Promise<void> {
@@ -129,4 +131,28 @@ export class ReplicaAdapter implements SqlPort {
   close(): Promise<void> {
     return this.mysql.close()
   }
+}
+
+/**
+ * The URLs to try, in order: amqp.urls / management.urls when set (their first is `url`, which holds the password from
+ * MSGOPS_*_PASSWORD or passwordFile; a URL of the list without a password takes the first's, for the same user), shuffled when
+ * asked, else `url` alone.
+ */
+export function nodeUrls(service: {url: string; urls?: string[]; shuffleUrls?: boolean}, random = Math.random): string[] {
+  const list = service.urls ?? []
+  if (list.length === 0) return [service.url]
+  const first = new URL(service.url)
+  const urls = [service.url, ...list.slice(1).map((u) => {
+    const url = new URL(u)
+    if (url.password !== '' || first.password === '') return u
+    if (url.username === '') url.username = first.username
+    else if (url.username !== first.username) return u
+    url.password = first.password
+    return url.toString()
+  })]
+  if (service.shuffleUrls) for (let i = urls.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    ;[urls[i], urls[j]] = [urls[j], urls[i]]
+  }
+  return urls
 }

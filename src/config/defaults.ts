@@ -4,10 +4,10 @@ import type {Config} from './schema.js'
 
 /** The reference schema of `msgops schema init` and the local services of a developer machine. */
 export const DEFAULTS: Config = {
-  mysql: {url: 'mysql://root@127.0.0.1:3306/test', passwordFile: null, replicaUrl: null, heartbeat: null},
-  amqp: {url: 'amqp://guest:guest@127.0.0.1:5672', passwordFile: null},
-  redis: {url: 'redis://127.0.0.1:6379', keyPrefix: 'msgops:', passwordFile: null},
-  management: {url: 'http://guest:guest@127.0.0.1:15672', passwordFile: null},
+  mysql: {url: 'mysql://root@127.0.0.1:3306/test', passwordFile: null, replicaUrl: null, heartbeat: null, tls: null},
+  amqp: {url: 'amqp://guest:guest@127.0.0.1:5672', urls: [], shuffleUrls: false, passwordFile: null, tls: null},
+  redis: {url: 'redis://127.0.0.1:6379', keyPrefix: 'msgops:', passwordFile: null, tls: null},
+  management: {url: 'http://guest:guest@127.0.0.1:15672', urls: [], passwordFile: null},
   connectTimeout: '5s',
   outbox: {
     table: 'outbox',

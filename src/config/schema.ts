@@ -77,6 +77,38 @@ export const orderColumns = z.strictObject({
 /** A file holding the service's password (read when connecting; refused when others may read it). */
 const passwordFile = z.string().min(1).max(4096).nullable().optional()
 
+const pemFile = z.string().min(1).max(4096).nullable().optional()
+/**
+ * TLS to a service: the CA that signed the server's certificate (else the system's), a client certificate and key (both
+ * or neither) and whether a certificate that does not verify is refused (default true). null: no TLS options.
+ */
+export const tlsSettings = z
+  .strictObject({ca: pemFile, cert: pemFile, key: pemFile, rejectUnauthorized: z.boolean().optional()})
+  .refine((t) => Boolean(t.cert) === Boolean(t.key), {message: 'cert and key go together: give both files or neither'})
+  .nullable()
+  .optional()
+export type TlsSettings = NonNullable<z.infer<typeof tlsSettings>>
+
+/**
+ * A list of URLs tried in turn (a cluster's nodes): when it is not empty it replaces `url`, which then holds the first of
+ * them (its vhost, user and host are what every command names), as Spring's `addresses` replaces `host`.
+ */
+function urlList(what: string, schemes: string[]) {
+  return z.array(urlOf(what, schemes)).max(32).optional()
+}
+
+/** The first URL of a non-empty list becomes `url`; every URL of an AMQP list must name the same virtual host. */
+function withUrlList<T extends {url: string; urls?: string[]}>(value: T, ctx: z.core.$RefinementCtx<T>, sameVhost: boolean): T {
+  const urls = value.urls ?? []
+  if (urls.length === 0) return value
+  if (sameVhost) {
+    const vhost = (u: string) => new URL(u).pathname.replace(/^\//, '') || '/'
+    const other = urls.findIndex((u) => vhost(u) !== vhost(urls[0]))
+    if (other > 0) ctx.addIssue({code: 'custom', path: ['urls', other], message: 'every URL of the list must name the same virtual host as the first'})
+  }
+  return {...value, url: urls[0]}
+}
+
 const mysqlUrl = urlOf('MySQL', ['mysql:'])
 
 const settings = {
@@ -87,14 +119,27 @@ const settings = {
     replicaUrl: z.union([mysqlUrl, z.array(mysqlUrl).min(1).max(32)]).nullable().optional(),
     /** A pt-heartbeat style table (a time column the primary updates every second): the replica's lag is read from it instead of SHOW REPLICA STATUS. */
     heartbeat: z.strictObject({table: identifier, column: identifier}).nullable().optional(),
+    tls: tlsSettings,
   }),
-  amqp: z.strictObject({url: urlOf('AMQP', ['amqp:', 'amqps:']), passwordFile}),
+  amqp: z
+    .strictObject({
+      url: urlOf('AMQP', ['amqp:', 'amqps:']),
+      urls: urlList('AMQP', ['amqp:', 'amqps:']),
+      // false: the URLs are tried in their order (a preferred node first); true: in a random order (spreads the clients).
+      shuffleUrls: z.boolean().optional(),
+      passwordFile,
+      tls: tlsSettings,
+    })
+    .transform((value, ctx) => withUrlList(value, ctx, true)),
   redis: z.strictObject({
     url: urlOf('Redis', ['redis:', 'rediss:']),
     keyPrefix: z.string().min(1).max(100).regex(/^[\w:.-]+$/, {message: 'may hold letters, digits, _ : . and - only'}),
     passwordFile,
+    tls: tlsSettings,
   }),
-  management: z.strictObject({url: urlOf('HTTP', ['http:', 'https:']), passwordFile}),
+  management: z
+    .strictObject({url: urlOf('HTTP', ['http:', 'https:']), urls: urlList('HTTP', ['http:', 'https:']), passwordFile})
+    .transform((value, ctx) => withUrlList(value, ctx, false)),
   connectTimeout: duration,
   outbox: z.strictObject({
     table: identifier,

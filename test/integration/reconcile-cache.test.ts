@@ -28,7 +28,7 @@ describe('RedisCache (the cache port of reconcile)', () => {
     expect(await cache.read([k('a'), k('none'), k('h')])).toEqual([
       {state: 'value', value: 'paid'},
       {state: 'missing'},
-      {state: 'invalid', reason: 'wrong Redis type'},
+      {state: 'invalid', reason: `wrong Redis type: ${k('h')} is a hash, expected a string`, wrongType: 'hash'},
     ])
     await cache.write([{key: k('a'), value: 'shipped'}])
     expect(await redis.client.get(k('a'))).toBe('shipped')
@@ -52,7 +52,7 @@ describe('RedisCache (the cache port of reconcile)', () => {
       null,
       {state: 'value', value: 'paid '},
       {state: 'missing'},
-      {state: 'invalid', reason: 'wrong Redis type'},
+      {state: 'invalid', reason: `wrong Redis type: ${k('hash')} is a hash, expected a string`, wrongType: 'hash'},
       // No status to expect: whatever the key holds is read, and cacheDrift decides.
       {state: 'value', value: 'paid'},
     ])
@@ -68,6 +68,27 @@ describe('RedisCache (the cache port of reconcile)', () => {
     expect(await cache.read([k])).toEqual([{state: 'value', value: 'created'}])
     await cache.write([{key: k, value: 'paid'}])
     expect(await redis.client.hgetall(k)).toEqual({status: 'paid', total: '12.50'})
+  })
+
+  it('write over keys of another type: replaced (TTL kept) or, with keep, left and returned; never an error', async () => {
+    const k = (s: string) => `${redis.prefix}w:${s}`
+    const hash = new RedisCache(adapter, 'hash', 'status')
+    const text = new RedisCache(adapter, 'string', 'status')
+    await redis.client.set(k('s'), 'paid', 'PX', 600_000)
+    await redis.client.hset(k('h'), 'status', 'created')
+    await redis.client.rpush(k('l'), 'x')
+    // keep: a string and a list under HSET, a hash and a list under SET are left; the right-typed keys are written.
+    expect(await hash.write([{key: k('s'), value: 'shipped'}, {key: k('h'), value: 'shipped'}, {key: k('l'), value: 'shipped'}], 'keep')).toEqual({left: [k('s'), k('l')]})
+    expect(await redis.client.hget(k('h'), 'status')).toBe('shipped')
+    expect(await text.write([{key: k('h'), value: 'paid'}, {key: k('s'), value: 'paid2'}, {key: k('l'), value: 'paid'}], 'keep')).toEqual({left: [k('h'), k('l')]})
+    expect(await redis.client.get(k('s'))).toBe('paid2')
+    expect([await redis.client.type(k('h')), await redis.client.type(k('l'))]).toEqual(['hash', 'list'])
+    // replace: every key ends the configured type, the string's TTL kept through the hash replace.
+    expect(await hash.write([{key: k('s'), value: 'shipped'}, {key: k('l'), value: 'shipped'}])).toEqual({left: []})
+    expect(await redis.client.hgetall(k('s'))).toEqual({status: 'shipped'})
+    expect(await redis.client.pttl(k('s'))).toBeGreaterThan(500_000)
+    expect(await text.write([{key: k('s'), value: 'paid'}], 'replace')).toEqual({left: []})
+    expect([await redis.client.get(k('s')), await redis.client.pttl(k('s')) > 500_000]).toEqual(['paid', true])
   })
 
   it('json: reads a field of a JSON document, flags what is not one, rewrites the field in place', async () => {

@@ -99,7 +99,9 @@ class FailingCache implements CachePort {
   async readDiffering(_pattern: string, _page: OrderPage): Promise<(CacheRead | null)[]> {
     throw this.error
   }
-  async write(): Promise<void> {}
+  async write(): Promise<{left: string[]}> {
+    return {left: []}
+  }
   async remove(): Promise<void> {}
 }
 

@@ -12,7 +12,7 @@ export default class ConfigShow extends BaseCommand<typeof ConfigShow> {
   async run(): Promise<{file: string | null; profile: string | null; values: ConfigEntry[]}> {
     const values = flattenConfig(this.settings, this.loaded.sources).map((e) => ({
       ...e,
-      value: typeof e.value === 'string' ? maskSecrets(e.value) : e.value,
+      value: typeof e.value === 'string' ? maskSecrets(e.value) : Array.isArray(e.value) ? e.value.map((v) => (typeof v === 'string' ? maskSecrets(v) : v)) : e.value,
     }))
     // Where each password comes from, masked: the variable, the file, the URL, or nowhere.
     for (const secret of Object.values(secretSources(this.settings, process.env)))

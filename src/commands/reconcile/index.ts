@@ -29,7 +29,7 @@ export default class Reconcile extends BaseCommand<typeof Reconcile> {
   static description = `Checks, each selectable with --check (default all):
 ${describeChecks()}
 Rows are read in keyset-paginated batches over the window (--since, --until, on each table's own timestamp) and rows younger than --grace are never flagged; Redis is read in pipelined batches.
---fix repairs what can be repaired after a confirmation (message_stuck is drained, sent_not_consumed set back to pending, cache_drift rewritten from MySQL or deleted as cache.onDrift says, message_dead set back to pending only with --fix-dead); the rest is reported, never invented. Every fix is audited.
+--fix repairs what can be repaired after a confirmation (message_stuck is drained, sent_not_consumed set back to pending, cache_drift rewritten from MySQL or deleted as cache.onDrift says, message_dead set back to pending only with --fix-dead); the rest is reported, never invented. A cache key of another Redis type than cache.format is a cache_drift finding naming the key; --fix replaces it (its TTL kept), or with --cache-wrong-type keep leaves it and reports it as left. Every fix is audited.
 With a read replica (--replica-url, mysql.replicaUrl) the scans read it; the window's clock, every final check of a finding, the fixes and the audit stay on the primary: its lag (SHOW REPLICA STATUS, or mysql.heartbeat) widens the grace, pauses the run while above --max-lag, and a candidate the primary does not confirm is never reported.
 --part I/N (or --parts N with $JOB_COMPLETION_INDEX) reconciles one of N key ranges cut by the index statistics; the parts of one run share their window and cuts (through Redis), take their own lock and join with \`msgops reconcile merge\`. --chunk-time sizes the chunks walked, with pauses on --max-load; --resume goes on from the last finished chunk of an interrupted run of the same window and part.
 Exit 0 when clean or when --fix repaired everything it found, 1 when anything was found and is left (a declined or dry-run --fix leaves it all), 2 on a usage, configuration or connection error, or when another reconcile holds the lock.`
@@ -63,6 +63,11 @@ Exit 0 when clean or when --fix repaired everything it found, 1 when anything wa
     fix: Flags.boolean({description: 'repair what can be repaired (asks first)'}),
     'fix-dead': Flags.boolean({description: 'with --fix, also set dead-letter rows back to pending', dependsOn: ['fix']}),
     'dry-run': Flags.boolean({description: 'with --fix, show what would be repaired and change nothing', dependsOn: ['fix']}),
+    'cache-wrong-type': Flags.string({
+      description: 'with --fix, a cache key of another Redis type than cache.format: replace it (default) or keep it and report it as left',
+      options: ['keep', 'replace'],
+      dependsOn: ['fix'],
+    }),
     yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation'}),
     'wait-lock': Flags.string({description: 'wait this long for another reconcile to finish instead of exiting 2, e.g. 10m'}),
     'metrics-file': Flags.string({description: 'write findings per check, duration and last success time in Prometheus text format'}),
@@ -140,8 +145,9 @@ Exit 0 when clean or when --fix repaired everything it found, 1 when anything wa
     if (!f.fix || fixable.length === 0) return report
     if (applying && actionable.length > 0 && !(await ctx.confirm(fixQuestion(report, actionable, this.settings, has, ctx.target)))) return report
     fixing.applied = applying && actionable.length > 0
+    const cacheWrongType = (f['cache-wrong-type'] ?? 'replace') as 'keep' | 'replace'
     // Fixes write to the primary, over the part's own ranges.
-    const fixes = await fixFindings({...ports, replica: undefined}, this.settings, {...options, signal: ctx.signal, fix: fixable, fixDead: f['fix-dead'], dryRun: !applying, keys: report.part?.ranges}, report)
+    const fixes = await fixFindings({...ports, replica: undefined}, this.settings, {...options, signal: ctx.signal, fix: fixable, fixDead: f['fix-dead'], dryRun: !applying, keys: report.part?.ranges, cacheWrongType}, report)
     return {...report, fixes}
   }
 

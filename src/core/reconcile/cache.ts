@@ -12,6 +12,7 @@ import {type ScanRow, text} from './scan.js'
  * | S            | value S          | no     |                              |
  * | S            | value V ≠ S      | yes    | cache=V db=S                 |
  * | any          | unreadable       | yes    | the reason (wrong type, …)   |
+ * |              |                  |        | (a wrong type names its key) |
  * | NULL         | missing          | no     |                              |
  * | NULL         | value V          | yes    | cache=V db=NULL              |
  */

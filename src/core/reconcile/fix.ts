@@ -38,6 +38,8 @@ export interface FixOptions extends ReconcileOptions {
   dryRun: boolean
   /** The key ranges of the part whose findings these are. */
   keys?: KeyRanges
+  /** A cache key of another Redis type than cache.format's: replaced (the default) or kept and reported as not fixed. */
+  cacheWrongType?: 'keep' | 'replace'
 }
 
 /**
@@ -88,17 +90,20 @@ export function selectFixes(report: ReconcileReport, config: Config, has: {drain
 interface FixContext {
   ports: ReconcilePorts
   config: Config
+  cacheWrongType: 'keep' | 'replace'
   schema: Schema
   bounds: Bounds
   orders: Partial<Record<'orders' | 'outbox', ScanOrder>>
   signal?: AbortSignal
 }
 
-/** What a fixer did with one page of findings: rows or keys changed, found but left, the ids it changed. */
+/** What a fixer did with one page of findings: rows or keys changed, found but left, the ids it changed, why some were left. */
 interface PageFix {
   fixed: number
   notFixed: number
   ids: string[]
+  /** Keys of another Redis type left as they are (--cache-wrong-type keep). */
+  wrongTypeLeft?: number
 }
 
 interface Fixer {
@@ -141,17 +146,24 @@ const FIXERS: Record<FixableCheck, Fixer> = {
     async fix(x, rows) {
       const {cache} = x.ports
       if (!cache) throw new Error('cache_drift needs a cache port')
-      const drifted = await compareCache(cache, x.config.cache.keyPattern, ordersOf(rows).page)
+      const found = await compareCache(cache, x.config.cache.keyPattern, ordersOf(rows).page)
+      // With keep, a key of another Redis type is left as it is (and counted), whatever the fix would have done.
+      const keep = x.cacheWrongType === 'keep'
+      const kept = keep ? found.filter((d) => d.read.state === 'invalid' && d.read.wrongType !== undefined) : []
+      const drifted = keep ? found.filter((d) => !kept.includes(d)) : found
       if (x.config.cache.onDrift === 'delete') {
         const present = drifted.filter((d) => d.read.state !== 'missing')
         if (present.length > 0) await cache.remove(present.map((d) => d.key))
-        return {fixed: present.length, notFixed: drifted.length - present.length, ids: present.map((d) => d.id)}
+        return {fixed: present.length, notFixed: found.length - present.length, ids: present.map((d) => d.id), wrongTypeLeft: kept.length}
       }
       const writes = drifted.flatMap((d) => (d.status === null ? [] : [{key: d.key, value: d.status}]))
       const removes = drifted.filter((d) => d.status === null).map((d) => d.key)
-      if (writes.length > 0) await cache.write(writes)
+      // A key that turned into another type between the read and the write is left too (keep) and counted.
+      const left = writes.length > 0 ? (await cache.write(writes, x.cacheWrongType)).left : []
       if (removes.length > 0) await cache.remove(removes)
-      return {fixed: drifted.length, notFixed: 0, ids: drifted.map((d) => d.id)}
+      const leftKeys = new Set(left)
+      const changed = drifted.filter((d) => !leftKeys.has(d.key))
+      return {fixed: changed.length, notFixed: kept.length + left.length, ids: changed.map((d) => d.id), wrongTypeLeft: kept.length + left.length}
     },
   },
 }
@@ -169,7 +181,7 @@ export async function fixFindings(ports: ReconcilePorts, config: Config, options
   const schema = await loadSchema(ports.sql, config, [...todo])
   // A part fixes its own key ranges only (its report's part.ranges).
   const bounds = {...(await resolveBounds(ports.sql, options.since, options.until, options.graceMs)), keys: options.keys}
-  const x: FixContext = {ports, config, schema, bounds, orders: await chooseScanOrders(ports.sql, schema, bounds), signal: options.signal}
+  const x: FixContext = {ports, config, cacheWrongType: options.cacheWrongType ?? 'replace', schema, bounds, orders: await chooseScanOrders(ports.sql, schema, bounds), signal: options.signal}
   const keepIds = Math.max(options.sample, 20)
   let done = 0
   for (const check of todo) {
@@ -187,6 +199,7 @@ export async function fixFindings(ports: ReconcilePorts, config: Config, options
     }
     if (out.interrupted) continue
     const fixer = FIXERS[check]
+    let wrongTypeLeft = 0
     try {
       for await (const rows of scanPages(ports.sql, fixer.scan(x), batch)) {
         if (options.signal?.aborted) {
@@ -197,6 +210,7 @@ export async function fixFindings(ports: ReconcilePorts, config: Config, options
         result.fixed += page.fixed
         result.notFixed += page.notFixed
         for (const id of page.ids) if (result.ids.length < keepIds) result.ids.push(id)
+        wrongTypeLeft += page.wrongTypeLeft ?? 0
         done += rows.length
         options.onProgress?.({done, label: `fix ${check}`})
       }
@@ -205,8 +219,14 @@ export async function fixFindings(ports: ReconcilePorts, config: Config, options
       result.note = `stopped: ${(error as Error).message}`
       throw Object.assign(error as Error, {partialFix: out})
     }
+    if (wrongTypeLeft > 0) result.note = wrongTypeNote(wrongTypeLeft)
   }
   return out
+}
+
+/** Why keys of another Redis type were left: they are findings still, and the run says how to replace them. */
+export function wrongTypeNote(count: number): string {
+  return `left ${count} key${count === 1 ? '' : 's'} of another Redis type as they are (--cache-wrong-type keep): run again with --cache-wrong-type replace to rewrite them`
 }
 
 /**

@@ -6,8 +6,8 @@ import type {OrderPage} from './packed-page.js'
 export type CacheRead =
   | {state: 'missing'}
   | {state: 'value'; value: string}
-  /** The key exists but cannot be read as configured: wrong Redis type, not JSON, no such field. */
-  | {state: 'invalid'; reason: string}
+  /** The key exists but cannot be read as configured: wrong Redis type (`wrongType`: the type it holds), not JSON, no such field. */
+  | {state: 'invalid'; reason: string; wrongType?: string}
 
 export interface CachePort {
   /** Reads every key in one pipelined round trip; results in the order of keys. */
@@ -18,8 +18,11 @@ export interface CachePort {
    * million clean keys costs no string per key. An order whose status is NULL expects nothing: its key is read.
    */
   readDiffering(pattern: string, page: OrderPage): Promise<(CacheRead | null)[]>
-  /** Writes each value the configured way (string SET, HSET field, JSON field), keeping any TTL; pipelined. */
-  write(entries: {key: string; value: string}[]): Promise<void>
+  /**
+   * Writes each value the configured way (string SET, HSET field, JSON field), keeping any TTL; pipelined. A key of
+   * another Redis type is replaced, or with 'keep' left as it is and returned in `left`: never an error.
+   */
+  write(entries: {key: string; value: string}[], onWrongType?: 'keep' | 'replace'): Promise<{left: string[]}>
   /** Deletes the keys; pipelined. */
   remove(keys: string[]): Promise<void>
 }
