@@ -78,7 +78,11 @@ export interface Mappings {
  * (a clear ConfigError otherwise). The checks of every table come back too, for callers that use a table when it is there.
  */
 export async function resolveMappings<R extends TableRole>(sql: SqlExecutor, config: Config, roles: readonly R[]): Promise<Pick<Mappings, R> & {checks: Record<TableRole, TableCheck>}> {
-  const checks = await inspectTables(sql, config)
+  return mapChecked(config, roles, await inspectTables(sql, config))
+}
+
+/** resolveMappings on checks already made (checkTables), for a caller that read information_schema for more than the names. */
+export function mapChecked<R extends TableRole>(config: Config, roles: readonly R[], checks: Record<TableRole, TableCheck>): Pick<Mappings, R> & {checks: Record<TableRole, TableCheck>} {
   const out: Partial<Mappings> = {}
   for (const role of roles) {
     const columns = requireTable(checks[role])

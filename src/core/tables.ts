@@ -1,6 +1,6 @@
 import type {Config} from '../config/schema.js'
 import {ConfigError} from './errors.js'
-import {tableColumns} from './introspect.js'
+import {type TableColumn, tableColumns} from './introspect.js'
 import type {SqlExecutor} from './ports.js'
 
 export type TableRole = 'outbox' | 'inbox' | 'orders'
@@ -22,15 +22,26 @@ export interface TableCheck {
   missingOptional: string[]
 }
 
+/** The tables the configuration maps, by role. */
+function mappedTables(config: Config): Record<TableRole, {table: string; columns: Record<string, string | null>}> {
+  return {outbox: config.outbox, inbox: config.inbox, orders: config.orders}
+}
+
+/** The names of the mapped tables, for the one information_schema read (tableColumns) that checkTables takes. */
+export function mappedTableNames(config: Config): string[] {
+  return Object.values(mappedTables(config)).map((m) => m.table)
+}
+
 /** Reads information_schema once and tells, for each mapped table, which mapped columns really exist. */
 export async function inspectTables(sql: SqlExecutor, config: Config): Promise<Record<TableRole, TableCheck>> {
-  const mapped: Record<TableRole, {table: string; columns: Record<string, string | null>}> = {
-    outbox: config.outbox,
-    inbox: config.inbox,
-    orders: config.orders,
-  }
+  return checkTables(config, await tableColumns(sql, mappedTableNames(config)))
+}
+
+/** inspectTables on columns already read (tableColumns of mappedTableNames), for a caller that also wants their types. */
+export function checkTables(config: Config, columns: TableColumn[]): Record<TableRole, TableCheck> {
+  const mapped = mappedTables(config)
   const present = new Map<string, Set<string>>()
-  for (const row of await tableColumns(sql, Object.values(mapped).map((m) => m.table))) {
+  for (const row of columns) {
     const t = row.table.toLowerCase()
     if (!present.has(t)) present.set(t, new Set())
     present.get(t)!.add(row.column.toLowerCase())

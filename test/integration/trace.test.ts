@@ -10,6 +10,7 @@ import {auditIdsDdl} from '../../src/core/audit.js'
 import type {SqlExecutor} from '../../src/core/ports.js'
 import {auditDdl} from '../../src/core/schema.js'
 import {gatherBatch, loadTraceSchema} from '../../src/core/trace/gather.js'
+import {traceIds} from '../../src/core/trace/run.js'
 import {cliEnv, createTestDatabase, runCli, type TestDatabase} from '../helpers/env.js'
 import {createReconcileWorld, type ReconcileWorld} from '../helpers/reconcile.js'
 
@@ -341,6 +342,50 @@ describe('msgops trace: every lookup on an index', () => {
         expect(row.key, `${row.table} in ${s.sql}`).not.toBeNull()
       }
     }
+  })
+})
+
+describe('msgops trace: the first round sent beside the schema read', () => {
+  const capturing = () => {
+    const statements: string[] = []
+    const sql: SqlExecutor = {
+      query: async (text, params = []) => {
+        statements.push(text)
+        return (await conn.query(text, params))[0] as never
+      },
+      execute: async () => ({affectedRows: 0}),
+    }
+    return {sql, statements}
+  }
+  const run = async (sql: SqlExecutor, config: typeof DEFAULTS, ids: string[]) => {
+    const ports = {sql, cache: {unavailable: 'not read here'}, broker: {management: null, deadLetters: async () => Promise.reject(new Error('not read here'))}}
+    const options = {kind: 'auto' as const, graceMs: 300_000, broker: {vhost: '/', scanAll: false, limit: 10, idleMs: 100, errorHeaders: []}}
+    const out = []
+    for await (const batch of traceIds(ports, config, options, ids)) out.push(...batch)
+    return out
+  }
+  const base = () => loadConfig({configPath: configFile, env: {}, flags: {mysqlUrl: world.db.url}}).config
+
+  it('is kept when the schema gives the same statements: each lookup goes out once, with the schema read beside it', async () => {
+    const {sql, statements} = capturing()
+    const [t] = await run(sql, base(), ['o-ok'])
+    expect(t.verdict.state).toBe('consistent')
+    expect(statements.filter((q) => /FROM `orders` WHERE `id` IN/.test(q))).toHaveLength(1)
+    expect(statements.filter((q) => /FROM `outbox` WHERE `aggregate_id` IN/.test(q))).toHaveLength(1)
+    expect(statements.filter((q) => /information_schema\.COLUMNS/.test(q))).toHaveLength(1)
+  })
+
+  it('is sent again as the schema says when a mapped column is not in the table, and the trace is what it would have been', async () => {
+    const config = base()
+    const missing = {...config, outbox: {...config.outbox, columns: {...config.outbox.columns, sentAt: 'no_such_column'}}}
+    const {sql, statements} = capturing()
+    const [t] = await run(sql, missing, ['o-ok'])
+    const [reference] = await run(capturing().sql, config, ['o-ok'])
+    expect(statements.filter((q) => /FROM `outbox` WHERE `aggregate_id` IN/.test(q))).toHaveLength(2)
+    expect(t.outbox[0].unknown).toContain('sentAt')
+    expect(t.outbox[0].sentAt).toBeNull()
+    expect({...t.outbox[0], sentAt: null, sentAgeMs: null, unknown: [], ageMs: 0}).toEqual({...reference.outbox[0], sentAt: null, sentAgeMs: null, unknown: [], ageMs: 0})
+    expect(t.order).toEqual({...reference.order, ageMs: t.order!.ageMs})
   })
 })
 

@@ -37,7 +37,7 @@ Exit 0 done (or the confirmation was declined), 2 a usage, configuration or conn
     const f = this.flags
     const options = {
       config: this.settings, group: checkGroup(f.group), ...parseWindow(f.since, f.until), eventType: f['event-type'], dryRun: f['dry-run'],
-      archivePath: f.archive, withoutArchive: f['without-archive'], batchSize: f['batch-size'],
+      archivePath: f.archive, withoutArchive: f['without-archive'], batchSize: f['batch-size'], yes: f.yes,
     }
     const sql = await this.services.mysql()
     return this.change({

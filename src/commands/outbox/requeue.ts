@@ -65,7 +65,7 @@ Exit 0 done (or nothing matched a filter), 2 a usage, configuration or connectio
 
   private async requeueGroup(group: string): Promise<GroupRequeueResult> {
     const f = this.flags
-    const options = {config: this.settings, group, ...parseWindow(f.since, f.until), eventType: f['event-type'], dryRun: f['dry-run'], batchSize: f['batch-size']}
+    const options = {config: this.settings, group, ...parseWindow(f.since, f.until), eventType: f['event-type'], dryRun: f['dry-run'], batchSize: f['batch-size'], yes: f.yes}
     const sql = await this.services.mysql()
     return this.change({
       needs: 'outbox requeue',

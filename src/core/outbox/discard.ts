@@ -7,7 +7,7 @@ import {oneLine, UsageError} from '../errors.js'
 import {fingerprint} from '../fingerprint.js'
 import type {ProgressCallback, Row, SqlExecutor, SqlPort} from '../ports.js'
 import type {TimeSpec} from '../reconcile/window.js'
-import {eachGroupChunk, type GroupPlan, planGroup} from './failures.js'
+import {type GroupPlan, planGroup, runGroupAction} from './failures.js'
 import {type OutboxTable, resolveOutbox} from './table.js'
 
 export interface DiscardOptions {
@@ -24,6 +24,8 @@ export interface DiscardOptions {
   /** Rows per transaction (default 500). */
   batchSize?: number
   confirm?: (plan: GroupPlan & {archive: string | null}) => Promise<boolean>
+  /** Nobody is asked (--yes): no counting pass, the rows are counted as they are deleted. */
+  yes?: boolean
   signal?: AbortSignal
 }
 
@@ -113,28 +115,36 @@ async function discardChunk(sql: SqlPort, table: OutboxTable, group: string, ids
 
 /**
  * Deletes the dead-letter rows of one failure group, each chunk archived (when asked) before its delete commits:
- * a counting pass for the question, then the group's rows in keyset batches. Running it again resumes.
+ * a counting pass for the question (none under --yes: counted as it goes), then the group's rows in keyset batches,
+ * one chunk at a time (the archive is appended in the order of the deletes). Running it again resumes.
  */
 export async function discardGroup(sql: SqlPort, options: DiscardOptions, openArchive: (path: string) => Promise<ArchiveSink>, onProgress?: ProgressCallback): Promise<DiscardResult> {
   const decision = archiveDecision(options)
   if (decision === 'archive') await checkArchivePath(options.archivePath!)
   const table = await resolveOutbox(sql, options.config)
-  const plan = await planGroup(sql, table, options)
   const archivePath = decision === 'archive' ? options.archivePath! : null
-  const result: DiscardResult = {...plan, dryRun: options.dryRun === true, cancelled: false, interrupted: false, archive: archivePath, archived: 0, discarded: 0}
-  if (options.dryRun) return result
-  if (options.confirm && !(await options.confirm({...plan, archive: archivePath}))) return {...result, cancelled: true}
-  const archive = archivePath === null ? undefined : await openArchive(archivePath)
+  const base = {dryRun: options.dryRun === true, cancelled: false, interrupted: false, archive: archivePath, archived: 0, discarded: 0}
+  if (options.dryRun) return {...(await planGroup(sql, table, options)), ...base}
+  let archive: ArchiveSink | undefined
+  let archived = 0
   try {
-    const run = await eachGroupChunk(sql, table, plan, {eventType: options.eventType, chunkSize: options.batchSize ?? 500, signal: options.signal}, async (ids) => {
-      const done = await discardChunk(sql, table, plan.group, ids, archive)
-      result.archived += done.archived
-      return done.deleted
-    }, onProgress)
-    result.discarded = run.done
-    result.interrupted = run.interrupted
+    const run = await runGroupAction(
+      sql, table,
+      {group: options.group, since: options.since, until: options.until, eventType: options.eventType, chunkSize: options.batchSize ?? 500, countFirst: options.yes !== true, signal: options.signal},
+      async (plan) => {
+        if (options.confirm && !(await options.confirm({...plan, archive: archivePath}))) return false
+        if (archivePath !== null) archive = await openArchive(archivePath)
+        return true
+      },
+      async (ids) => {
+        const done = await discardChunk(sql, table, options.group, ids, archive)
+        archived += done.archived
+        return done.deleted
+      },
+      onProgress,
+    )
+    return {...run.plan, ...base, cancelled: run.cancelled, interrupted: run.interrupted, archived, discarded: run.done}
   } finally {
     await archive?.close()
   }
-  return result
 }

@@ -348,37 +348,124 @@ export interface GroupPlan {
 }
 
 /** The dead-letter rows of one group, counted by a first pass; an unknown group (no row) is a usage error. */
-export async function planGroup(sql: SqlExecutor, table: OutboxTable, options: {group: string; since?: TimeSpec; until?: TimeSpec; eventType?: string}): Promise<GroupPlan> {
+export async function planGroup(sql: SqlExecutor, table: OutboxTable, options: GroupSelection): Promise<GroupPlan> {
   const report = await failureGroups(sql, table, {kinds: ['dead-letter'], group: checkGroup(options.group), since: options.since, until: options.until, eventType: options.eventType})
   const g = report.groups[0]
-  if (!g) {
-    const narrowed = options.since || options.until || options.eventType !== undefined ? ' with these filters' : ''
-    throw new UsageError(`no dead-letter row is in failure group ${options.group}${narrowed}`, 'msgops outbox failures --status dead-letter lists the groups')
-  }
+  if (!g) throw noSuchGroup(options)
   return {group: g.fingerprint, matching: g.count, pattern: g.pattern, sampleError: g.sampleError, eventTypes: g.eventTypes, sampleIds: g.sampleIds, window: report.window}
 }
 
+/** Which dead-letter rows a group action takes. */
+export interface GroupSelection {
+  group: string
+  since?: TimeSpec
+  until?: TimeSpec
+  eventType?: string
+}
+
+function noSuchGroup(options: GroupSelection): UsageError {
+  const narrowed = options.since || options.until || options.eventType !== undefined ? ' with these filters' : ''
+  return new UsageError(`no dead-letter row is in failure group ${options.group}${narrowed}`, 'msgops outbox failures --status dead-letter lists the groups')
+}
+
+export interface GroupActionOptions extends GroupSelection {
+  chunkSize: number
+  /** Chunks acted on at once while the scan reads ahead (default 1). */
+  inFlight?: number
+  /**
+   * Count the group in a first pass before asking (the question names the count). False when nobody is asked (--yes):
+   * one pass then counts as it goes, and confirm is called (asking nobody) when the first row of the group is met.
+   */
+  countFirst: boolean
+  signal?: AbortSignal
+}
+
+export interface GroupActionRun {
+  /** With countFirst false, counted as the rows were met: all of them once the run went to its end. */
+  plan: GroupPlan
+  cancelled: boolean
+  done: number
+  interrupted: boolean
+}
+
 /**
- * The second pass of a group action: the group's dead-letter rows again, in keyset batches, handed to act in chunks
- * of chunkSize ids. A row acted on leaves the dead-letter range, so running the action again resumes where it stopped.
+ * A group action over the group's dead-letter rows in keyset batches, handed to act in chunks of chunkSize ids,
+ * inFlight chunks at once while the next batch is read. A row acted on leaves the dead-letter range, so running the
+ * action again resumes where it stopped; act re-checks each row (status, group) in its statement or under its lock.
+ * An unknown group (no row) is a usage error, raised before confirm is called.
  */
-export async function eachGroupChunk(
+export async function runGroupAction(
   sql: SqlExecutor,
   table: OutboxTable,
-  plan: GroupPlan,
-  options: {eventType?: string; chunkSize: number; signal?: AbortSignal},
+  options: GroupActionOptions,
+  confirm: (plan: GroupPlan) => Promise<boolean>,
   act: (ids: string[]) => Promise<number>,
   progress?: ProgressCallback,
-): Promise<{done: number; interrupted: boolean}> {
+): Promise<GroupActionRun> {
+  let plan: GroupPlan
+  let asked: boolean | undefined
+  if (options.countFirst) {
+    plan = await planGroup(sql, table, options)
+    asked = await confirm(plan)
+    if (!asked) return {plan, cancelled: true, done: 0, interrupted: false}
+  } else {
+    const group = checkGroup(options.group)
+    if (options.eventType !== undefined && !table.c.eventType)
+      throw new UsageError(`the outbox table "${table.name}" has no event type column`, 'map outbox.columns.eventType, or leave out --event-type')
+    const window = await resolveWindow(sql, table, {since: options.since, until: options.until})
+    plan = {group, matching: 0, pattern: null, sampleError: null, eventTypes: [], sampleIds: [], window: {since: window.since ?? null, until: window.until ?? null}}
+  }
+  const counted = options.countFirst
+  const stop = new AbortController()
+  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal
+  const max = Math.max(1, options.inFlight ?? 1)
+  const running = new Set<Promise<void>>()
   let done = 0
+  const launch = async (ids: string[]) => {
+    while (running.size >= max) await Promise.race(running)
+    const chunk: Promise<void> = act(ids)
+      .then((n) => {
+        done += n
+        progress?.(counted ? {done, total: Math.max(done, plan.matching)} : {done})
+      })
+      .finally(() => running.delete(chunk))
+    // Its error is taken by the race above or by the wait below, never left unhandled.
+    chunk.catch(() => {})
+    running.add(chunk)
+  }
   const filter: FailureFilter = {kinds: ['dead-letter'], since: plan.window.since ?? undefined, until: plan.window.until ?? undefined, eventType: options.eventType}
-  await scanFailures(sql, table, filter, async (rows) => {
-    const ids = rows.filter((r) => r.fingerprint === plan.group).map((r) => r.id)
-    for (let at = 0; at < ids.length; at += options.chunkSize) {
-      if (options.signal?.aborted) return
-      done += await act(ids.slice(at, at + options.chunkSize))
-      progress?.({done, total: Math.max(done, plan.matching)})
-    }
-  }, {signal: options.signal})
-  return {done, interrupted: options.signal?.aborted === true}
+  let failure: {error: unknown} | undefined
+  try {
+    await scanFailures(sql, table, filter, async (rows) => {
+      const mine = rows.filter((r) => r.fingerprint === plan.group)
+      if (!counted) for (const row of mine) countRow(plan, row)
+      if (mine.length > 0 && asked === undefined) {
+        asked = await confirm(plan)
+        if (!asked) stop.abort()
+      }
+      for (let at = 0; at < mine.length && asked; at += options.chunkSize) {
+        if (signal.aborted) return
+        await launch(mine.slice(at, at + options.chunkSize).map((r) => r.id))
+      }
+    }, {signal})
+  } catch (error) {
+    failure = {error}
+  }
+  // The chunks in flight end before the run does, whatever stopped it (the scan's error first, else a chunk's).
+  const failed = (await Promise.allSettled([...running])).find((r): r is PromiseRejectedResult => r.status === 'rejected')
+  if (failure) throw failure.error
+  if (failed) throw failed.reason
+  if (asked === undefined) throw noSuchGroup(options)
+  return {plan, cancelled: !asked, done, interrupted: options.signal?.aborted === true}
+}
+
+/** A group row met by a counting-as-it-goes run, added to the plan as failureGroups would have counted it. */
+function countRow(plan: GroupPlan, row: FailureRow): void {
+  if (plan.matching === 0) {
+    plan.pattern = row.pattern
+    plan.sampleError = row.error?.trim().split('\n')[0].slice(0, 200) ?? null
+  }
+  plan.matching++
+  if (row.eventType !== null && plan.eventTypes.length < EVENT_TYPES && !plan.eventTypes.includes(row.eventType)) plan.eventTypes.push(row.eventType)
+  if (plan.sampleIds.length < SAMPLE_IDS) plan.sampleIds.push(row.id)
 }

@@ -2,7 +2,7 @@ import type {Config} from '../../config/schema.js'
 import {UsageError} from '../errors.js'
 import type {ProgressCallback, SqlPort} from '../ports.js'
 import type {TimeSpec} from '../reconcile/window.js'
-import {eachGroupChunk, type GroupPlan, planGroup} from './failures.js'
+import {type GroupPlan, planGroup, runGroupAction} from './failures.js'
 import {OutboxRepository, type RowFilter} from './repository.js'
 import {resolveOutbox} from './table.js'
 
@@ -92,6 +92,8 @@ export interface GroupRequeueOptions {
   batchSize?: number
   /** Asked once the group's rows are counted; false cancels. */
   confirm?: (plan: GroupPlan) => Promise<boolean>
+  /** Nobody is asked (--yes): no counting pass, the rows are counted as they are requeued. */
+  yes?: boolean
   signal?: AbortSignal
 }
 
@@ -102,20 +104,26 @@ export interface GroupRequeueResult extends GroupPlan {
   requeued: number
 }
 
+/** UPDATEs in flight while the scan reads the next batch: the database works while the client fingerprints. */
+export const GROUP_REQUEUE_IN_FLIGHT = 2
+
 /**
- * The dead-letter rows of one failure group back to pending, attempts reset: a counting pass for the question, then
- * the group's rows again in keyset batches, each chunk one UPDATE by primary key guarded by the dead-letter status
- * (a row another run moved meanwhile is left alone). Interrupted or killed, running it again does the rest.
+ * The dead-letter rows of one failure group back to pending, attempts reset: a counting pass for the question (none
+ * under --yes: counted as it goes), then the group's rows in keyset batches, each chunk one UPDATE by primary key
+ * guarded by the dead-letter status (a row another run moved meanwhile is left alone), two chunks in flight.
+ * Interrupted or killed, running it again does the rest.
  */
 export async function requeueGroup(sql: SqlPort, options: GroupRequeueOptions, onProgress?: ProgressCallback): Promise<GroupRequeueResult> {
   const table = await resolveOutbox(sql, options.config)
-  const plan = await planGroup(sql, table, options)
-  const result: GroupRequeueResult = {...plan, dryRun: options.dryRun === true, cancelled: false, interrupted: false, requeued: 0}
-  if (options.dryRun) return result
-  if (options.confirm && !(await options.confirm(plan))) return {...result, cancelled: true}
+  const base = {dryRun: options.dryRun === true, cancelled: false, interrupted: false, requeued: 0}
+  if (options.dryRun) return {...(await planGroup(sql, table, options)), ...base}
   const repo = new OutboxRepository(table)
-  const run = await eachGroupChunk(sql, table, plan, {eventType: options.eventType, chunkSize: options.batchSize ?? 1000, signal: options.signal}, (ids) => repo.requeue(sql, ids), onProgress)
-  result.requeued = run.done
-  result.interrupted = run.interrupted
-  return result
+  const run = await runGroupAction(
+    sql, table,
+    {group: options.group, since: options.since, until: options.until, eventType: options.eventType, chunkSize: options.batchSize ?? 1000, inFlight: GROUP_REQUEUE_IN_FLIGHT, countFirst: options.yes !== true, signal: options.signal},
+    (plan) => (options.confirm ? options.confirm(plan) : Promise.resolve(true)),
+    (ids) => repo.requeue(sql, ids),
+    onProgress,
+  )
+  return {...run.plan, ...base, cancelled: run.cancelled, interrupted: run.interrupted, requeued: run.done}
 }

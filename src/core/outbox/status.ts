@@ -18,8 +18,8 @@ export interface StatusOptions {
   failIfDeadLetters?: number
   /** The mapping, when the caller resolved it already (a live view reads information_schema once, not every refresh). */
   table?: OutboxTable
-  /** Figures left out, each one more query (a live view shows neither). */
-  skip?: ('attempts' | 'topEventTypes')[]
+  /** Figures left out, each one more query or more (a live view shows none of them; their report fields are then absent or null). */
+  skip?: ('attempts' | 'topEventTypes' | 'topFailures' | 'size' | 'prunable')[]
   failIfPrunable?: number
 }
 
@@ -95,121 +95,151 @@ export function statusAlerts(report: Pick<StatusReport, 'oldestPendingAgeMs' | '
 
 /**
  * The outbox at a glance, without a full scan: every query is an index probe or a bounded index range on
- * (status, created_at) (or sent_at), and only pending and dead-letter rows are read whole.
+ * (status, created_at) (or sent_at), and only pending and dead-letter rows are read whole. The figures that do not
+ * depend on each other are read side by side (the pool has several connections).
  */
 export async function outboxStatus(sql: SqlPort, options: StatusOptions): Promise<StatusReport> {
   const table = options.table ?? (await resolveOutbox(sql, options.config))
   const {t, c, statuses} = table
   const stuckAfterMs = options.stuckAfterMs ?? 300_000
+  const skip = new Set(options.skip ?? [])
   // An age threshold that can never be breached would pass silently.
   if (options.failIfPendingOlderThanMs !== undefined) new OutboxRepository(table).timeColumn('--fail-if-pending-older-than')
 
-  // The distinct statuses come from a loose index scan; each is counted exactly up to COUNT_CAP rows (an index
-  // range), and a bigger one (typically sent) is estimated from the table statistics instead of walking millions of entries.
-  const counts: Record<string, number> = {pending: 0, sent: 0, 'dead-letter': 0}
-  const approximate: string[] = []
-  const values = await sql.query<{s: unknown}>(`SELECT DISTINCT ${c.status} AS s FROM ${t}`)
-  let exactTotal = 0
-  for (const {s} of values) {
-    const [row] = await sql.query<{n: unknown}>(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${t} WHERE ${c.status} = ? LIMIT ?) AS capped`, [s, COUNT_CAP + 1])
-    const name = statusName(table, s)
-    const n = Number(row?.n ?? 0)
-    if (n > COUNT_CAP) approximate.push(name)
-    else exactTotal += n
-    counts[name] = (counts[name] ?? 0) + Math.min(n, COUNT_CAP)
-  }
-  if (approximate.length > 0) {
-    const [stats] = await tableStats(sql, [table.name])
-    const rest = (stats?.rows ?? 0) - exactTotal
-    for (const name of approximate) counts[name] = Math.max(COUNT_CAP, Math.round(rest / approximate.length))
-  }
+  const [countsPart, agePart, attempts, sentPart, topEventTypes, topFailuresPart, size, prunable] = await Promise.all([
+    statusCounts(sql, table),
+    c.createdAt ? pendingAges(sql, table, c.createdAt, stuckAfterMs) : Promise.resolve(null),
+    c.attempts && !skip.has('attempts') ? attemptBuckets(sql, table, c.attempts) : Promise.resolve(null),
+    sentRecentlyOf(sql, table),
+    c.eventType && !skip.has('topEventTypes') ? pendingEventTypes(sql, table, c.eventType, options.topEventTypes ?? 5) : Promise.resolve(null),
+    skip.has('topFailures') ? Promise.resolve(undefined) : topFailures(sql, table),
+    skip.has('size') ? Promise.resolve(undefined) : tableSize(sql, table.name),
+    skip.has('prunable') ? Promise.resolve(undefined) : prunableRows(sql, table, options.config.outbox.retention, COUNT_CAP),
+  ])
+  const {counts, approximate} = countsPart
   const total = Object.values(counts).reduce((sum, n) => sum + n, 0)
 
   const notes: string[] = []
-  let oldestPendingAgeMs: number | null = null
-  let stuck: number | null = null
-  if (c.createdAt) {
-    const [oldest] = await sql.query<{age: unknown; ahead: unknown}>(
-      `SELECT TIMESTAMPDIFF(MICROSECOND, MIN(${c.createdAt}), NOW(3)) DIV 1000 AS age, TIMESTAMPDIFF(MICROSECOND, NOW(3), MAX(${c.createdAt})) DIV 1000 AS ahead FROM ${t} WHERE ${c.status} = ?`,
-      [statuses.pending],
-    )
-    oldestPendingAgeMs = oldest?.age === null || oldest?.age === undefined ? null : Number(oldest.age)
-    const ahead = Number(oldest?.ahead ?? 0)
-    if (ahead > FUTURE_TOLERANCE_MS) notes.push(futureNote(await countFuture(sql, t, c.createdAt, c.status, statuses.pending), ahead))
-    const [stuckRow] = await sql.query<{n: unknown}>(
-      `SELECT COUNT(*) AS n FROM ${t} WHERE ${c.status} = ? AND ${c.createdAt} <= NOW(3) - INTERVAL ? MICROSECOND`,
-      [statuses.pending, stuckAfterMs * 1000],
-    )
-    stuck = Number(stuckRow?.n ?? 0)
-  } else {
-    notes.push(`the outbox table "${table.name}" has no time column: no ages, no stuck rows (map outbox.columns.createdAt to tell them)`)
-  }
-
-  let attempts: Record<string, number> | null = null
-  if (c.attempts && !options.skip?.includes('attempts')) {
-    attempts = Object.fromEntries(BUCKETS.map((b) => [b, 0]))
-    const rows = await sql.query<{a: unknown; n: unknown}>(
-      `SELECT ${c.attempts} AS a, COUNT(*) AS n FROM ${t} WHERE ${c.status} IN (?) GROUP BY ${c.attempts}`,
-      [[statuses.pending, statuses.deadLetter]],
-    )
-    for (const row of rows) attempts[attemptsBucket(Number(row.a ?? 0))] += Number(row.n)
-  }
-
-  let sentRecently: StatusReport['sentRecently'] = null
-  let sentBasis: StatusReport['sentBasis'] = null
-  if (table.names.sentAt) {
-    // Exact send times need an index on sent_at; without one, sent rows are counted by creation time on (status, created_at).
-    const indexed = leadsIndex(await indexColumns(sql, [table.name]), table.names.sentAt)
-    sentBasis = indexed ? 'sent_at' : c.createdAt ? 'created_at' : null
-  }
-  if (c.sentAt && sentBasis === null) notes.push('no send rate: sent_at has no index and there is no time column to count by')
-  if (c.sentAt && sentBasis !== null) {
-    const condition = sentBasis === 'sent_at' ? `${c.sentAt} >= NOW(3) - INTERVAL ? SECOND` : `${c.status} = ? AND ${c.createdAt!} >= NOW(3) - INTERVAL ? SECOND`
-    const windows = {'1m': 60, '5m': 300, '1h': 3600} as const
-    const figures: Record<string, number> = {}
-    for (const [name, seconds] of Object.entries(windows)) {
-      const params = sentBasis === 'sent_at' ? [seconds] : [statuses.sent, seconds]
-      const [row] = await sql.query<{n: unknown}>(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${t} WHERE ${condition} LIMIT ?) AS capped`, [...params, COUNT_CAP + 1])
-      figures[name] = Math.min(Number(row?.n ?? 0), COUNT_CAP)
-      if (Number(row?.n ?? 0) > COUNT_CAP) approximate.push(`sent ${name}`)
-    }
-    sentRecently = figures as StatusReport['sentRecently']
-  }
-
-  let topEventTypes: StatusReport['topEventTypes'] = null
-  if (c.eventType && !options.skip?.includes('topEventTypes')) {
-    const rows = await sql.query<{e: unknown; n: unknown}>(
-      `SELECT ${c.eventType} AS e, COUNT(*) AS n FROM ${t} WHERE ${c.status} = ? GROUP BY ${c.eventType} ORDER BY n DESC, e LIMIT ?`,
-      [statuses.pending, options.topEventTypes ?? 5],
-    )
-    topEventTypes = rows.map((r) => ({eventType: r.e === null ? '(none)' : String(r.e), count: Number(r.n)}))
-  }
+  if (agePart?.future) notes.push(agePart.future)
+  if (!c.createdAt) notes.push(`the outbox table "${table.name}" has no time column: no ages, no stuck rows (map outbox.columns.createdAt to tell them)`)
+  if (c.sentAt && sentPart.basis === null) notes.push('no send rate: sent_at has no index and there is no time column to count by')
+  approximate.push(...sentPart.approximate)
 
   const report: StatusReport = {
     table: table.name,
     counts,
     statusValues: statuses,
     total,
-    oldestPendingAgeMs,
+    oldestPendingAgeMs: agePart?.oldestPendingAgeMs ?? null,
     stuckAfterMs,
-    stuck,
+    stuck: agePart?.stuck ?? null,
     attempts,
-    sentRecently,
-    sentBasis,
+    sentRecently: sentPart.figures,
+    sentBasis: sentPart.basis,
     approximate,
     topEventTypes,
     alerts: [],
     notes,
-    topFailures: await topFailures(sql, table),
-    size: await tableSize(sql, table.name),
-    prunable: await prunableRows(sql, table, options.config.outbox.retention, COUNT_CAP),
+    topFailures: topFailuresPart,
+    size,
+    prunable,
   }
   report.alerts = statusAlerts(report, options)
   return report
 }
 
+/**
+ * Rows per status: the distinct statuses from a loose index scan, each counted exactly up to COUNT_CAP rows (an
+ * index range, side by side), and a bigger one (typically sent) estimated from the table statistics instead of
+ * walking millions of entries (read beside the counts: a big table needs them anyway).
+ */
+async function statusCounts(sql: SqlExecutor, table: OutboxTable): Promise<{counts: Record<string, number>; approximate: string[]}> {
+  const {t, c} = table
+  const counts: Record<string, number> = {pending: 0, sent: 0, 'dead-letter': 0}
+  const approximate: string[] = []
+  const stats = tableStats(sql, [table.name])
+  stats.catch(() => {})
+  const values = await sql.query<{s: unknown}>(`SELECT DISTINCT ${c.status} AS s FROM ${t}`)
+  const sized = await Promise.all(values.map(async ({s}) => {
+    const [row] = await sql.query<{n: unknown}>(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${t} WHERE ${c.status} = ? LIMIT ?) AS capped`, [s, COUNT_CAP + 1])
+    return {name: statusName(table, s), n: Number(row?.n ?? 0)}
+  }))
+  let exactTotal = 0
+  for (const {name, n} of sized) {
+    if (n > COUNT_CAP) approximate.push(name)
+    else exactTotal += n
+    counts[name] = (counts[name] ?? 0) + Math.min(n, COUNT_CAP)
+  }
+  if (approximate.length > 0) {
+    const [stat] = await stats
+    const rest = (stat?.rows ?? 0) - exactTotal
+    for (const name of approximate) counts[name] = Math.max(COUNT_CAP, Math.round(rest / approximate.length))
+  }
+  return {counts, approximate}
+}
+
+/** The oldest pending row's age, rows created in the future (a note), and pending rows older than stuckAfterMs. */
+async function pendingAges(sql: SqlExecutor, table: OutboxTable, createdAt: string, stuckAfterMs: number): Promise<{oldestPendingAgeMs: number | null; stuck: number; future: string | null}> {
+  const {t, c, statuses} = table
+  const [[oldest], [stuckRow]] = await Promise.all([
+    sql.query<{age: unknown; ahead: unknown}>(
+      `SELECT TIMESTAMPDIFF(MICROSECOND, MIN(${createdAt}), NOW(3)) DIV 1000 AS age, TIMESTAMPDIFF(MICROSECOND, NOW(3), MAX(${createdAt})) DIV 1000 AS ahead FROM ${t} WHERE ${c.status} = ?`,
+      [statuses.pending],
+    ),
+    sql.query<{n: unknown}>(`SELECT COUNT(*) AS n FROM ${t} WHERE ${c.status} = ? AND ${createdAt} <= NOW(3) - INTERVAL ? MICROSECOND`, [statuses.pending, stuckAfterMs * 1000]),
+  ])
+  const ahead = Number(oldest?.ahead ?? 0)
+  return {
+    oldestPendingAgeMs: oldest?.age === null || oldest?.age === undefined ? null : Number(oldest.age),
+    stuck: Number(stuckRow?.n ?? 0),
+    future: ahead > FUTURE_TOLERANCE_MS ? futureNote(await countFuture(sql, t, createdAt, c.status, statuses.pending), ahead) : null,
+  }
+}
+
+/** Failed attempts of pending and dead-letter rows, by bucket. */
+async function attemptBuckets(sql: SqlExecutor, table: OutboxTable, attemptsColumn: string): Promise<Record<string, number>> {
+  const {t, c, statuses} = table
+  const attempts: Record<string, number> = Object.fromEntries(BUCKETS.map((b) => [b, 0]))
+  const rows = await sql.query<{a: unknown; n: unknown}>(`SELECT ${attemptsColumn} AS a, COUNT(*) AS n FROM ${t} WHERE ${c.status} IN (?) GROUP BY ${attemptsColumn}`, [[statuses.pending, statuses.deadLetter]])
+  for (const row of rows) attempts[attemptsBucket(Number(row.a ?? 0))] += Number(row.n)
+  return attempts
+}
+
+/**
+ * Sent rows in the last 1 m, 5 m and 1 h (side by side, each capped at COUNT_CAP). Exact send times need an index on
+ * sent_at; without one, sent rows are counted by creation time on (status, created_at).
+ */
+async function sentRecentlyOf(sql: SqlExecutor, table: OutboxTable): Promise<{figures: StatusReport['sentRecently']; basis: StatusReport['sentBasis']; approximate: string[]}> {
+  const {t, c, statuses} = table
+  if (!table.names.sentAt) return {figures: null, basis: null, approximate: []}
+  const indexed = leadsIndex(await indexColumns(sql, [table.name]), table.names.sentAt)
+  const basis: StatusReport['sentBasis'] = indexed ? 'sent_at' : c.createdAt ? 'created_at' : null
+  if (!c.sentAt || basis === null) return {figures: null, basis, approximate: []}
+  const condition = basis === 'sent_at' ? `${c.sentAt} >= NOW(3) - INTERVAL ? SECOND` : `${c.status} = ? AND ${c.createdAt!} >= NOW(3) - INTERVAL ? SECOND`
+  const windows = {'1m': 60, '5m': 300, '1h': 3600} as const
+  const counted = await Promise.all(Object.entries(windows).map(async ([name, seconds]) => {
+    const params = basis === 'sent_at' ? [seconds] : [statuses.sent, seconds]
+    const [row] = await sql.query<{n: unknown}>(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${t} WHERE ${condition} LIMIT ?) AS capped`, [...params, COUNT_CAP + 1])
+    return {name, n: Number(row?.n ?? 0)}
+  }))
+  const figures: Record<string, number> = {}
+  const approximate: string[] = []
+  for (const {name, n} of counted) {
+    figures[name] = Math.min(n, COUNT_CAP)
+    if (n > COUNT_CAP) approximate.push(`sent ${name}`)
+  }
+  return {figures: figures as StatusReport['sentRecently'], basis, approximate}
+}
+
+/** The event types with the most pending rows. */
+async function pendingEventTypes(sql: SqlExecutor, table: OutboxTable, eventType: string, top: number): Promise<NonNullable<StatusReport['topEventTypes']>> {
+  const {t, c, statuses} = table
+  const rows = await sql.query<{e: unknown; n: unknown}>(`SELECT ${eventType} AS e, COUNT(*) AS n FROM ${t} WHERE ${c.status} = ? GROUP BY ${eventType} ORDER BY n DESC, e LIMIT ?`, [statuses.pending, top])
+  return rows.map((r) => ({eventType: r.e === null ? '(none)' : String(r.e), count: Number(r.n)}))
+}
+
 /** The top 3 failure groups, from a bounded read of the failed and dead-letter index ranges. */
-async function topFailures(sql: SqlExecutor, table: Awaited<ReturnType<typeof resolveOutbox>>): Promise<NonNullable<StatusReport['topFailures']>> {
+async function topFailures(sql: SqlExecutor, table: OutboxTable): Promise<NonNullable<StatusReport['topFailures']>> {
   const report = await failureGroups(sql, table, {top: 3, limit: COUNT_CAP})
   return {groups: report.groups, limited: report.limited}
 }

@@ -99,13 +99,28 @@ export class BrokerView {
     return {queues: known ? [...figures.values()] : null, deadLetterQueues: [...dlqNames], dlq, notes}
   }
 
+  /**
+   * Starts the management API reads of these messages' routes and dead-letter queues, so that they run while the
+   * database is still being read; describe() then finds them cached. Errors wait there too (describe handles them).
+   */
+  prefetch(outbox: TraceOutbox[]): void {
+    for (const m of outbox)
+      this.routesOf(m)
+        .then((routes) => (this.options.dlqs ? undefined : this.deadLetterQueuesOf(routes ?? [])))
+        .catch(() => {})
+  }
+
   /** The queues a message is routed to; null when the management API cannot tell. */
   private routesOf(m: TraceOutbox): Promise<Route[] | null> {
-    const exchange = m.exchange ?? ''
-    const key = `${exchange}\u0000${m.routingKey ?? ''}`
+    return this.routesFor(m.exchange ?? '', m.routingKey ?? '')
+  }
+
+  /** The routes of an exchange and routing key, read once per run. */
+  private routesFor(exchange: string, routingKey: string): Promise<Route[] | null> {
+    const key = `${exchange}\u0000${routingKey}`
     let routes = this.routes.get(key)
     if (!routes) {
-      routes = this.resolveRoutes(exchange, m.routingKey ?? '', new Set())
+      routes = this.resolveRoutes(exchange, routingKey, new Set())
       this.routes.set(key, routes)
     }
     return routes
@@ -183,7 +198,7 @@ export class BrokerView {
     const out: string[] = []
     for (const route of routes) {
       if (!route.dlx) continue
-      const dead = await this.resolveRoutes(route.dlx.exchange, route.dlx.routingKey ?? '', new Set())
+      const dead = await this.routesFor(route.dlx.exchange, route.dlx.routingKey ?? '')
       // A DLX without its own routing key keeps the message's: the queues bound for any key are candidates.
       for (const r of dead ?? []) out.push(r.queue)
     }

@@ -1,13 +1,13 @@
 import type {Config} from '../../config/schema.js'
 import {type AuditTouch, auditTouching, auditUnrecorded} from '../audit.js'
 import {INTEGER_TYPES, tableColumns} from '../introspect.js'
-import {type InboxMapping, inboxMapping, type OrdersMapping, ordersMapping, type OutboxMapping, resolveMappings} from '../mapping.js'
+import {type InboxMapping, inboxMapping, mapChecked, type OrdersMapping, ordersMapping, type OutboxMapping, outboxMapping} from '../mapping.js'
 import {statusName} from '../outbox/table.js'
 import type {Row, SqlExecutor} from '../ports.js'
 import {cacheDrift} from '../reconcile/cache.js'
 import {cacheKeys} from '../reconcile/key-pattern.js'
 import type {CacheRead} from '../reconcile/ports.js'
-import {requireTable} from '../tables.js'
+import {checkTables, mappedTableNames, requireTable} from '../tables.js'
 import type {IdKind, InboxState, OutboxState, TraceAudit, TraceCache, TraceInbox, TraceOrder, TraceOutbox} from './model.js'
 
 /** The tables trace reads: the outbox always; the inbox and orders when they exist (else what they tell is unknown). */
@@ -22,13 +22,10 @@ export interface TraceSchema {
   linkable: boolean
 }
 
-/** The one resolved mapping (core/mapping.ts) of the three tables, and the types of their id columns. */
+/** The one resolved mapping (core/mapping.ts) of the three tables and the types of their id columns, from one information_schema read. */
 export async function loadTraceSchema(sql: SqlExecutor, config: Config): Promise<TraceSchema> {
-  // Side by side: the column types of the configured tables need not wait for the mapping to be checked.
-  const [{outbox, checks}, types] = await Promise.all([
-    resolveMappings(sql, config, ['outbox']),
-    tableColumns(sql, [config.outbox.table, config.orders.table, config.inbox.table]),
-  ])
+  const types = await tableColumns(sql, mappedTableNames(config))
+  const {outbox, checks} = mapChecked(config, ['outbox'], checkTables(config, types))
   const inbox = checks.inbox.exists ? inboxMapping(config, requireTable(checks.inbox)) : null
   const orders = checks.orders.exists ? ordersMapping(config, requireTable(checks.orders)) : null
   const integer = (table: string | undefined, column: string | undefined) =>
@@ -154,12 +151,69 @@ function toInbox(row: Row, inbox: InboxMapping, unknown: string[]): TraceInbox {
 
 const INTEGER = /^-?\d{1,20}$/
 
-/** Runs a lookup for these values (none: no round trip); values an integer column cannot hold are left out. */
-async function lookup(sql: SqlExecutor, statement: {sql: string} | null, values: Iterable<string>, integer: boolean): Promise<Row[]> {
-  if (!statement) return []
+/** The statement and ids of a lookup for these values: null when there is nothing to ask (values an integer column cannot hold are left out). */
+function lookupArgs(statement: {sql: string} | null, values: Iterable<string>, integer: boolean): {sql: string; list: string[]} | null {
+  if (!statement) return null
   const list = [...new Set(values)].filter((v) => !integer || INTEGER.test(v))
-  if (list.length === 0) return []
-  return sql.query(statement.sql, [list])
+  return list.length === 0 ? null : {sql: statement.sql, list}
+}
+
+async function runLookup(sql: SqlExecutor, args: {sql: string; list: string[]} | null): Promise<Row[]> {
+  return args ? sql.query(args.sql, [args.list]) : []
+}
+
+/** Runs a lookup for these values (none: no round trip). */
+async function lookup(sql: SqlExecutor, statement: {sql: string} | null, values: Iterable<string>, integer: boolean): Promise<Row[]> {
+  return runLookup(sql, lookupArgs(statement, values, integer))
+}
+
+/** Round 1's lookups of a batch: the ids as orders and as messages, the outbox rows naming them as aggregates, the orders naming them as messages. */
+function firstLookups(schema: TraceSchema, ids: string[], hint: KindHint) {
+  const st = traceStatements(schema)
+  return [
+    hint === 'message' ? null : lookupArgs(st.ordersById, ids, schema.integerIds.orders),
+    hint === 'order' ? null : lookupArgs(st.outboxById, ids, schema.integerIds.outbox),
+    hint === 'message' ? null : lookupArgs(st.outboxByAggregate, ids, false),
+    hint === 'order' ? null : lookupArgs(st.ordersByMessage, ids, false),
+  ]
+}
+
+/** The rows of round 1, in firstLookups' order. */
+export type FirstRound = Row[][]
+
+/** The mapping as configured, before information_schema has said which tables and columns exist and which ids are integers. */
+function configuredSchema(config: Config): TraceSchema {
+  const outbox = outboxMapping(config, config.outbox.columns)
+  const orders = ordersMapping(config, config.orders.columns)
+  return {
+    outbox, inbox: inboxMapping(config, config.inbox.columns), orders, auditTable: config.audit.table,
+    integerIds: {outbox: false, orders: false, inbox: false},
+    linkable: orders.c.messageId !== null || outbox.c.aggregateId !== null,
+  }
+}
+
+/**
+ * The schema (being read: loadTraceSchema) and the first batch's round 1, side by side: round 1 is sent at once with the statements of the mapping as
+ * configured, and each of its lookups is kept only when information_schema then gives the very same statement and ids
+ * (every mapped column there, no id left out for an integer column); any other is sent again as the schema says (an
+ * error of the early one is then the same statement's, or is not ours). One round trip less for one id.
+ */
+export async function withFirstRound(sql: SqlExecutor, config: Config, schemaRead: Promise<TraceSchema>, ids: string[], hint: KindHint): Promise<{schema: TraceSchema; first: FirstRound}> {
+  let asked: ReturnType<typeof firstLookups> = []
+  try {
+    asked = firstLookups(configuredSchema(config), ids, hint)
+  } catch {
+    // A mapping error is loadTraceSchema's to report, after its own checks.
+  }
+  const early = asked.map((args) => runLookup(sql, args).then((rows) => rows, () => null))
+  const schema = await schemaRead
+  const same = (a: {sql: string; list: string[]} | null | undefined, b: {sql: string; list: string[]} | null) =>
+    !!a && !!b && a.sql === b.sql && a.list.length === b.list.length && a.list.every((v, i) => v === b.list[i])
+  const first = await Promise.all(firstLookups(schema, ids, hint).map(async (args, n) => {
+    const rows = same(asked[n], args) ? await early[n] : null
+    return rows ?? runLookup(sql, args)
+  }))
+  return {schema, first}
 }
 
 function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
@@ -178,17 +232,22 @@ function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
  * messages; then the other side of each (outbox rows of the orders, orders of the messages); then their inbox
  * records, audit records and cache keys, side by side.
  */
-export async function gatherBatch(ports: GatherPorts, schema: TraceSchema, ids: string[], hint: KindHint, cachePattern: string): Promise<Gathered[]> {
+export async function gatherBatch(
+  ports: GatherPorts,
+  schema: TraceSchema,
+  ids: string[],
+  hint: KindHint,
+  cachePattern: string,
+  /** Told every outbox row found, once the rows are known and before the last round (the broker reads start then). */
+  onOutbox?: (rows: TraceOutbox[]) => void,
+  /** Round 1 already done for these ids (withFirstRound). */
+  first?: FirstRound,
+): Promise<Gathered[]> {
   const st = traceStatements(schema)
   const {sql} = ports
   // Round 1, on the ids themselves: as orders and as messages, and (speculatively) the messages of the ids as orders
   // and the orders naming the ids as messages, so that the common case needs no second round.
-  const [orderRows, messageRows, aggregateRows, namingRows] = await Promise.all([
-    hint === 'message' ? [] : lookup(sql, st.ordersById, ids, schema.integerIds.orders),
-    hint === 'order' ? [] : lookup(sql, st.outboxById, ids, schema.integerIds.outbox),
-    hint === 'message' ? [] : lookup(sql, st.outboxByAggregate, ids, false),
-    hint === 'order' ? [] : lookup(sql, st.ordersByMessage, ids, false),
-  ])
+  const [orderRows, messageRows, aggregateRows, namingRows] = first ?? (await Promise.all(firstLookups(schema, ids, hint).map((args) => runLookup(sql, args))))
   const orders = new Map(orderRows.map((row) => [text(row.id)!, toOrder(row, st.ordersById!.unknown)]))
   const messages = new Map(messageRows.map((row) => [text(row.id)!, toOutbox(row, schema, st.outboxById.unknown)]))
   // An id that is both an order and a message is taken as the order (said in a note; --message says otherwise).
@@ -235,6 +294,8 @@ export async function gatherBatch(ports: GatherPorts, schema: TraceSchema, ids: 
     }
     return {id, order: null as TraceOrder | null, outbox: [] as TraceOutbox[]}
   })
+
+  onOutbox?.(plan.flatMap((p) => p.outbox))
 
   // Round 3: inbox records (also for ids found nowhere else: a consumed message with no outbox row), audit, cache.
   const inboxIds = plan.flatMap((p) => (p.outbox.length > 0 ? p.outbox.map((m) => m.id) : p.order || hint === 'order' ? [] : [p.id]))

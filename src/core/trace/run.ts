@@ -1,7 +1,7 @@
 import type {Config} from '../../config/schema.js'
 import {UsageError} from '../errors.js'
 import {type BrokerOptions, type BrokerPorts, BrokerView} from './broker.js'
-import {type Gathered, gatherBatch, type GatherPorts, type KindHint, loadTraceSchema, type TraceSchema} from './gather.js'
+import {type FirstRound, type Gathered, gatherBatch, type GatherPorts, type KindHint, loadTraceSchema, withFirstRound, type TraceSchema} from './gather.js'
 import {HEALTHY, type TimelineEvent, type Trace, type TraceOutbox, type TraceState} from './model.js'
 import {decideVerdict} from './verdict.js'
 
@@ -33,24 +33,39 @@ export const DEFAULT_BATCH = 1000
  * batch of ids and the run's broker caches (one read of each dead-letter queue, bounded by its --limit).
  */
 export async function* traceIds(ports: TracePorts, config: Config, options: TraceOptions, ids: AsyncIterable<string> | Iterable<string>): AsyncGenerator<Trace[]> {
-  const schema = await loadTraceSchema(ports.sql, config)
-  const broker = new BrokerView(ports.broker, options.broker)
+  // The schema is read while the first batch is collected; that batch's first round goes out with it (gather.ts).
+  const schemaRead = loadTraceSchema(ports.sql, config)
+  schemaRead.catch(() => {})
+  let known: {schema: TraceSchema; broker: BrokerView} | undefined
   const size = options.batchSize ?? DEFAULT_BATCH
   let batch: string[] = []
   const flush = async () => {
-    const traces = await traceBatch(ports, schema, broker, config, options, batch)
+    let traces: Trace[]
+    if (known) traces = await traceBatch(ports, known.schema, known.broker, config, options, batch)
+    else {
+      const {schema, first} = await withFirstRound(ports.sql, config, schemaRead, batch, options.kind)
+      known = {schema, broker: new BrokerView(ports.broker, options.broker)}
+      traces = await traceBatch(ports, schema, known.broker, config, options, batch, first)
+    }
     batch = []
     return traces
   }
-  for await (const id of ids) {
-    batch.push(id)
-    if (batch.length >= size) yield await flush()
+  try {
+    for await (const id of ids) {
+      batch.push(id)
+      if (batch.length >= size) yield await flush()
+    }
+  } catch (error) {
+    // A bad mapping is reported before a bad ids file, as when the schema was read before the first id.
+    if (!known) await schemaRead
+    throw error
   }
   if (batch.length > 0) yield await flush()
+  else if (!known) await schemaRead
 }
 
-async function traceBatch(ports: TracePorts, schema: TraceSchema, broker: BrokerView, config: Config, options: TraceOptions, ids: string[]): Promise<Trace[]> {
-  const gathered = await gatherBatch(ports, schema, ids, options.kind, config.cache.keyPattern)
+async function traceBatch(ports: TracePorts, schema: TraceSchema, broker: BrokerView, config: Config, options: TraceOptions, ids: string[], first?: FirstRound): Promise<Trace[]> {
+  const gathered = await gatherBatch(ports, schema, ids, options.kind, config.cache.keyPattern, (rows) => broker.prefetch(rows), first)
   const traces: Trace[] = []
   // One at a time: the broker's caches make every later id of the same route free.
   for (const g of gathered) traces.push(await finish(g, schema, broker, options))
