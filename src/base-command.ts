@@ -4,7 +4,10 @@ import {Services} from './adapters/services.js'
 import {loadConfig, type LoadedConfig} from './config/load.js'
 import type {Config} from './config/schema.js'
 import {withSecrets} from './config/secrets.js'
+import {queueKind} from './adapters/management.js'
 import {writeAudit} from './core/audit.js'
+import {deliveryLimitRisk} from './core/dlq/delivery-limit.js'
+import {vhostOfAmqpUrl} from './core/topology/model.js'
 import {parseDuration} from './core/duration.js'
 import {ConnectionError, EXIT, exitCodeFor, InterruptedError, MsgopsError, oneLine, UsageError} from './core/errors.js'
 import {acquireLock, type HeldLock} from './core/lock.js'
@@ -255,6 +258,16 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (failure) throw failure
     this.conclude(outcome)
     return result
+  }
+
+  /**
+   * Refuses to read a quorum queue with a delivery limit by hold-and-return (each read spends a delivery of every message,
+   * and past the limit RabbitMQ drops or dead-letters it), unless allowed; says when it could not tell.
+   */
+  protected async guardDeliveries(queue: string, allow: boolean): Promise<void> {
+    const risk = deliveryLimitRisk(await queueKind(this.services.management(), vhostOfAmqpUrl(this.settings.amqp.url), queue), queue)
+    if (risk.refuse && !allow) throw new UsageError(risk.refuse, 'pass --allow-deliveries to read it anyway, or raise or remove its delivery limit first')
+    if (risk.refuse) this.note(`warning: ${risk.refuse}`)
   }
 
   /** Takes a Redis lock named after the work, held until the command ends. */

@@ -15,6 +15,11 @@ export const changeFlags = {
   'wait-lock': Flags.string({description: 'wait this long for another run holding the lock to finish, e.g. 5m'}),
 }
 
+/** Reading a quorum queue that has a delivery limit (dlq inspect, replay, purge): each read spends a delivery. */
+export const deliveriesFlag = {
+  'allow-deliveries': Flags.boolean({description: 'read a quorum queue with a delivery limit anyway: each read counts as a delivery of every message held, and past the limit RabbitMQ dead-letters or drops it'}),
+}
+
 /** The dead-letter filters of replay and purge. */
 export const deadLetterFilterFlags = {
   group: Flags.string({description: 'only messages of this group (a group key or a fingerprint printed by dlq inspect); repeatable', multiple: true}),

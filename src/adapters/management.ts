@@ -100,3 +100,16 @@ export function fetchFailure(error: unknown, timeoutMs: number): string {
   if (/CERT|SELF_SIGNED|ERR_TLS/.test(code)) return `TLS: ${oneLine(e.cause?.message ?? code)}`
   return oneLine(e.cause?.message ?? e.message ?? String(error))
 }
+
+/** The type and delivery limit of a queue (its arguments, then its policy), or null when the management API cannot tell. */
+export async function queueKind(management: ManagementClient, vhost: string, queue: string): Promise<{type: string | null; deliveryLimit: number | null} | null> {
+  try {
+    const info = await management.get<{arguments?: Record<string, unknown>; type?: string; effective_policy_definition?: Record<string, unknown>}>(
+      `/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(queue)}`,
+    )
+    const limit = info.arguments?.['x-delivery-limit'] ?? info.effective_policy_definition?.['delivery-limit']
+    return {type: String(info.arguments?.['x-queue-type'] ?? info.type ?? 'classic'), deliveryLimit: typeof limit === 'number' ? limit : null}
+  } catch {
+    return null
+  }
+}

@@ -58,4 +58,19 @@ describe('dlq replay with dead letters that cannot go back', () => {
     expect((await ch.checkQueue('orders.q')).messageCount).toBe(10)
     expect((await ch.checkQueue(DLQ)).messageCount).toBe(2)
   })
+
+  it('a quorum dead-letter queue with a delivery limit is not read (each read spends a delivery) unless --allow-deliveries', async () => {
+    await ch.assertQueue('limited.dlq', {durable: true, arguments: {'x-queue-type': 'quorum', 'x-delivery-limit': 3}})
+    ch.sendToQueue('limited.dlq', Buffer.from('{}'), {messageId: 'lim-1', persistent: true})
+    while ((await ch.checkQueue('limited.dlq')).messageCount < 1) await new Promise((r) => setTimeout(r, 50))
+    for (const command of [['dlq', 'inspect', 'limited.dlq'], ['dlq', 'replay', 'limited.dlq', '--to-queue', 'orders.q', '--yes'], ['dlq', 'purge', 'limited.dlq', '--yes']]) {
+      const refused = await runCli(command, {env})
+      expect(refused.code, command.join(' ')).toBe(2)
+      expect(refused.stderr).toBe('Error: limited.dlq is a quorum queue with a delivery limit of 3: every read counts as a delivery of each message held, and past the limit RabbitMQ dead-letters or drops it; pass --allow-deliveries to read it anyway, or raise or remove its delivery limit first\n')
+    }
+    expect((await ch.checkQueue('limited.dlq')).messageCount).toBe(1)
+    const allowed = await runCli(['dlq', 'inspect', 'limited.dlq', '--allow-deliveries', '--json'], {env})
+    expect(allowed.code).toBe(1)
+    expect(JSON.parse(allowed.stdout).depth).toBe(1)
+  })
 })

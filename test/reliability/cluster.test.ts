@@ -222,9 +222,14 @@ describe('a three-node RabbitMQ cluster with quorum queues', () => {
       await waitFor(`${N} in limited.dlq`, async () => (await ch.checkQueue('limited.dlq')).messageCount >= N, 30_000)
     })
     const config = clusterConfig('inspect', nodes[0])
+    // msgops refuses to read it (one line, exit 2, nothing spent) unless told that each read spends a delivery.
+    const refused = await runCli(['dlq', 'inspect', 'limited.dlq', '--config', config], {env: base, timeoutMs: 60_000})
+    expect(refused.code, refused.stderr).toBe(2)
+    expect(refused.stderr).toMatch(/^Error: limited\.dlq is a quorum queue with a delivery limit of 2: every read counts as a delivery/)
+    expect(await depth('limited.dlq')).toBe(N)
     const depths: number[] = []
     for (let k = 0; k < 4; k++) {
-      const inspect = await runCli(['dlq', 'inspect', 'limited.dlq', '--json', '--config', config], {env: base, timeoutMs: 60_000})
+      const inspect = await runCli(['dlq', 'inspect', 'limited.dlq', '--allow-deliveries', '--json', '--config', config], {env: base, timeoutMs: 60_000})
       expect([0, 1], inspect.stderr).toContain(inspect.code)
       await new Promise((r) => setTimeout(r, 300))
       depths.push(await depth('limited.dlq'))
@@ -235,7 +240,7 @@ describe('a three-node RabbitMQ cluster with quorum queues', () => {
       ch.sendToQueue('counted.dlq', Buffer.from('{}'), {messageId: 'counted-1', persistent: true})
       await waitFor('1 in counted.dlq', async () => (await ch.checkQueue('counted.dlq')).messageCount >= 1, 30_000)
     })
-    const once = await runCli(['dlq', 'inspect', 'counted.dlq', '--json', '--config', config], {env: base, timeoutMs: 60_000})
+    const once = await runCli(['dlq', 'inspect', 'counted.dlq', '--allow-deliveries', '--json', '--config', config], {env: base, timeoutMs: 60_000})
     expect([0, 1], once.stderr).toContain(once.code)
     const count = await onAnyNode(async (ch) => {
       const msg = await ch.get('counted.dlq', {noAck: false})

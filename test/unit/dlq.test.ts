@@ -173,3 +173,14 @@ describe('archive lines', () => {
     expect([binary.bodyEncoding, binary.body]).toEqual(['base64', 'AP8='])
   })
 })
+
+describe('deliveryLimitRisk (decision table)', () => {
+  it('a quorum queue with a delivery limit is refused; one without, a classic one and an unknown one are read', async () => {
+    const {deliveryLimitRisk} = await import('../../src/core/dlq/delivery-limit.js')
+    expect(deliveryLimitRisk({type: 'quorum', deliveryLimit: 2}, 'q.dlq').refuse).toMatch(/^q\.dlq is a quorum queue with a delivery limit of 2/)
+    expect(deliveryLimitRisk({type: 'quorum', deliveryLimit: null}, 'q.dlq').refuse).toBeNull()
+    expect(deliveryLimitRisk({type: 'classic', deliveryLimit: 5}, 'q.dlq').refuse).toBeNull()
+    expect(deliveryLimitRisk({type: 'stream', deliveryLimit: null}, 'q.dlq').refuse).toBeNull()
+    expect(deliveryLimitRisk(null, 'q.dlq').refuse).toBeNull()
+  })
+})

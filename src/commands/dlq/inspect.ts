@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
+import {deliveriesFlag} from '../../flags.js'
 import {BaseCommand} from '../../base-command.js'
 import {AmqpDeadLetterQueues} from '../../adapters/dlq.js'
 import {DEFAULT_ERROR_HEADERS} from '../../config/defaults.js'
@@ -24,6 +25,7 @@ Exit 0 when the queue is empty, 1 when it holds messages, 2 on errors.`
   static args = {queue: Args.string({description: 'the dead-letter queue', required: true})}
 
   static flags = {
+    ...deliveriesFlag,
     limit: Flags.integer({description: 'read at most this many messages (--max is the old spelling)', default: 10_000, min: 1, aliases: ['max']}),
     sample: Flags.integer({description: 'show this many messages in full (headers, message id, cut body)', default: 0, min: 0}),
     'body-chars': Flags.integer({description: 'characters of each sample body shown', default: 200, min: 0}),
@@ -32,6 +34,7 @@ Exit 0 when the queue is empty, 1 when it holds messages, 2 on errors.`
   }
 
   async run(): Promise<InspectReport> {
+    await this.guardDeliveries(this.args.queue, this.flags['allow-deliveries'])
     const amqp = await this.services.amqp()
     const bar = progressBar('reading', !this.jsonEnabled())
     let report: InspectReport

@@ -5,7 +5,7 @@ import {AmqpDeadLetterQueues, JsonlArchive} from '../../adapters/dlq.js'
 import {purgeDeadLetters, type PurgeReport} from '../../core/dlq/purge.js'
 import {parseDuration} from '../../core/duration.js'
 import {changeOutcome} from '../../core/outcome.js'
-import {changeFlags, deadLetterFilterFlags, deadLetterFilters} from '../../flags.js'
+import {changeFlags, deadLetterFilterFlags, deadLetterFilters, deliveriesFlag} from '../../flags.js'
 import {purgeQuestion, renderPurge} from '../../render/dlq.js'
 
 export default class DlqPurge extends BaseCommand<typeof DlqPurge> {
@@ -26,6 +26,7 @@ Exit 0 on success (or when the confirmation was declined), 2 on errors.`
 
   static flags = {
     ...deadLetterFilterFlags,
+    ...deliveriesFlag,
     ...changeFlags,
     archive: Flags.string({description: 'append each message to this JSON-lines file (flushed) before removing it'}),
     limit: Flags.integer({description: 'remove at most this many messages', min: 1}),
@@ -38,6 +39,7 @@ Exit 0 on success (or when the confirmation was declined), 2 on errors.`
       queue, dryRun: f['dry-run'] === true, filters: deadLetterFilters(f), idleMs: parseDuration(f.idle, '--idle'), limit: f.limit, prefetch: f.prefetch,
       errorHeaders: f['error-header'] ?? this.settings.dlq.errorHeaders,
     }
+    await this.guardDeliveries(queue, f['allow-deliveries'])
     const queues = new AmqpDeadLetterQueues(await this.services.amqp())
     let archive: JsonlArchive | undefined
     try {

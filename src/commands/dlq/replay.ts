@@ -13,7 +13,7 @@ import {replayDeadLetters, type ReplayReport} from '../../core/dlq/replay.js'
 import {parseDuration} from '../../core/duration.js'
 import {OperationError, oneLine, UsageError} from '../../core/errors.js'
 import {changeOutcome} from '../../core/outcome.js'
-import {changeFlags, deadLetterFilterFlags, deadLetterFilters} from '../../flags.js'
+import {changeFlags, deadLetterFilterFlags, deadLetterFilters, deliveriesFlag} from '../../flags.js'
 import {editReplayQuestion, renderEditReplay, renderReplay, replayQuestion} from '../../render/dlq.js'
 import {chosenEditor, editText} from '../../render/editor.js'
 import {renderDiff} from '../../render/failures.js'
@@ -37,6 +37,7 @@ Exit 0 when everything that matched moved (or the confirmation was declined), 1 
 
   static flags = {
     ...deadLetterFilterFlags,
+    ...deliveriesFlag,
     ...changeFlags,
     limit: Flags.integer({description: 'move at most this many messages', min: 1}),
     'to-exchange': Flags.string({description: 'publish to this exchange instead of the original one', exclusive: ['to-queue']}),
@@ -62,6 +63,7 @@ Exit 0 when everything that matched moved (or the confirmation was declined), 1 
       maxReplays: f['max-replays'], limit: f.limit, rate: f.rate, prefetch: f.prefetch,
       errorHeaders: f['error-header'] ?? this.settings.dlq.errorHeaders,
     }
+    await this.guardDeliveries(queue, f['allow-deliveries'])
     const amqp = await this.services.amqp()
     const queues = new AmqpDeadLetterQueues(amqp)
     const touched = new TouchedIds()
