@@ -10,7 +10,7 @@ import {deliveryLimitRisk} from './core/dlq/delivery-limit.js'
 import {vhostOfAmqpUrl} from './core/topology/model.js'
 import {parseDuration} from './core/duration.js'
 import {ConnectionError, EXIT, exitCodeFor, InterruptedError, MsgopsError, oneLine, UsageError} from './core/errors.js'
-import {acquireLock, type HeldLock} from './core/lock.js'
+import {acquireLock, type HeldLock, lockRegistry} from './core/lock.js'
 import {requirePrivileges} from './core/privileges.js'
 import {maskSecrets} from './core/mask.js'
 import {type Outcome, OUTCOME_EXIT} from './core/outcome.js'
@@ -277,6 +277,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       command: this.id ?? 'msgops',
       waitMs: waitFlag ? parseDuration(waitFlag, '--wait-lock') : 0,
       signal: this.signal,
+      registry: lockRegistry(this.settings.redis.keyPrefix),
     })
     this.locks.push(held)
     return held

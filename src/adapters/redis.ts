@@ -80,6 +80,14 @@ export class RedisAdapter implements LockStore {
     return Number(await this.run(() => this.client.eval(RELEASE, 1, key, value))) === 1
   }
 
+  async addMember(set: string, member: string): Promise<void> {
+    await this.run(() => this.client.sadd(set, member))
+  }
+
+  async removeMember(set: string, member: string): Promise<void> {
+    await this.run(() => this.client.srem(set, member))
+  }
+
   /**
    * Sends encoded commands (resp.ts) on a second, raw connection (opened on first use) and compares the values they
    * answer with the expected bytes without decoding the equal ones; `array`: the replies come in one array (MGET).

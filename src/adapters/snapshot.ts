@@ -143,30 +143,27 @@ class BrokerSource implements SnapshotBroker {
   }
 }
 
-/** Held locks: SCAN MATCH (never KEYS), then their values and expiries in one pipeline. */
+/** Held locks: the registry's members (SMEMBERS), then their values and expiries in one pipeline; gone ones leave it. */
 class LockSource implements SnapshotLocks {
   constructor(private readonly redis: Reconnecting<RedisAdapter>) {}
 
-  async scan(pattern: string, limit: number): Promise<{key: string; value: string | null; ttlMs: number | null}[]> {
+  async members(set: string, limit: number): Promise<{key: string; value: string | null; ttlMs: number | null}[]> {
     const redis = await this.redis.get()
     return redis.run(async () => {
-      const keys: string[] = []
-      let cursor = '0'
-      do {
-        const [next, found] = await redis.client.scan(cursor, 'MATCH', pattern, 'COUNT', 500)
-        keys.push(...found)
-        cursor = next
-      } while (cursor !== '0' && keys.length < limit)
-      const unique = [...new Set(keys)].slice(0, limit)
-      if (unique.length === 0) return []
+      const keys = (await redis.client.smembers(set)).slice(0, limit)
+      if (keys.length === 0) return []
       const pipeline = redis.client.pipeline()
-      for (const key of unique) pipeline.get(key).pttl(key)
+      for (const key of keys) pipeline.get(key).pttl(key)
       const answers = (await pipeline.exec()) ?? []
-      return unique.map((key, i) => {
+      const found = keys.map((key, i) => {
         const value = answers[2 * i]?.[1]
         const ttl = Number(answers[2 * i + 1]?.[1])
         return {key, value: typeof value === 'string' ? value : null, ttlMs: ttl >= 0 ? ttl : null}
       })
+      // A holder killed -9 never removed its member: its lock expired, so the member goes (the only write of a snapshot).
+      const gone = found.filter((f) => f.value === null).map((f) => f.key)
+      if (gone.length > 0) await redis.client.srem(set, ...gone)
+      return found
     })
   }
 }

@@ -20,6 +20,8 @@ export interface LockOptions {
   waitMs?: number
   command: string
   signal?: AbortSignal
+  /** The set of held lock keys to add this one to while it is held (read by top and metrics serve). */
+  registry?: string
 }
 
 export interface HeldLock {
@@ -60,6 +62,8 @@ export async function acquireLock(store: LockStore, key: string, options: LockOp
     await sleep(Math.min(500, Math.max(50, deadline - Date.now())), options.signal)
   }
 
+  // Best effort: a registry that cannot be written leaves the lock itself as good, only unseen by top.
+  if (options.registry) await store.addMember?.(options.registry, key).catch(() => {})
   const lost = new AbortController()
   let renewedAt = Date.now()
   /** Past its lifetime since the last renewal: this process was stopped (SIGSTOP, a long pause) and the key expired. */
@@ -96,6 +100,7 @@ export async function acquireLock(store: LockStore, key: string, options: LockOp
       released = true
       clearInterval(timer)
       await store.deleteIfEquals(key, value)
+      if (options.registry) await store.removeMember?.(options.registry, key).catch(() => {})
     },
   }
 }
@@ -110,3 +115,8 @@ export function parseOwner(value: string | null): LockOwner | undefined {
   }
 }
 
+
+/** The set of the lock keys held under a key prefix: `<prefix>locks`. */
+export function lockRegistry(keyPrefix: string): string {
+  return `${keyPrefix}locks`
+}

@@ -25,6 +25,9 @@ export interface LockStore {
   renewIfEquals(key: string, value: string, ttlMs: number): Promise<boolean>
   /** Deletes the key only while it still holds value. */
   deleteIfEquals(key: string, value: string): Promise<boolean>
+  /** A set of the lock keys held (SADD / SREM): what reads them (top, metrics) needs no scan of the keyspace. */
+  addMember?(set: string, member: string): Promise<void>
+  removeMember?(set: string, member: string): Promise<void>
 }
 
 /** Reports progress of a long operation; the command decides how to show it. note: a word on the state of the run, shown at the end of the bar's line (prune: the chunk size, or why it is paused). */

@@ -44,6 +44,9 @@ describe('SIGTERM and the audit', () => {
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
     // Once something has moved, the run is mid-way.
     while ((await ch.checkQueue('orders.retry')).messageCount === 0) await new Promise((r) => setTimeout(r, 50))
+    // While it runs its lock is in the registry that top and metrics serve read (no scan of the keyspace).
+    const lockKey = `${world.redis.prefix}lock:dlq-replay:${DLQ}`
+    expect(await world.redis.client.sismember(`${world.redis.prefix}locks`, lockKey)).toBe(1)
     const sent = Date.now()
     child.kill('SIGTERM')
     expect(await exited).toBe(143)
@@ -54,6 +57,7 @@ describe('SIGTERM and the audit', () => {
     expect(moved).toBeLessThan(300)
     expect(moved + (await ch.checkQueue(DLQ)).messageCount).toBe(300)
     expect(await world.redis.client.exists(`${world.redis.prefix}lock:dlq-replay:${DLQ}`)).toBe(0)
+    expect(await world.redis.client.sismember(`${world.redis.prefix}locks`, lockKey)).toBe(0)
 
     const audit = await cli('audit', '--command', 'dlq replay', '--json')
     expect(audit.code).toBe(0)

@@ -9,7 +9,7 @@ import {MysqlAdapter} from '../../src/adapters/mysql.js'
 import {RedisAdapter} from '../../src/adapters/redis.js'
 import {DEFAULTS} from '../../src/config/defaults.js'
 import {writeAudit} from '../../src/core/audit.js'
-import {acquireLock, type HeldLock} from '../../src/core/lock.js'
+import {acquireLock, type HeldLock, lockRegistry} from '../../src/core/lock.js'
 import {resolveMappings} from '../../src/core/mapping.js'
 import type {Row, SqlExecutor} from '../../src/core/ports.js'
 import {readInbox} from '../../src/core/snapshot/inbox.js'
@@ -114,7 +114,7 @@ beforeAll(async () => {
   for (let i = 0; i < 2; i++) ch.publish('orders.x', 'order.created', Buffer.from('{}'), {messageId: `h${i}`, persistent: true})
 
   lockRedis = await RedisAdapter.connect(REDIS_URL, 5000)
-  lock = await acquireLock(lockRedis, `${redis.prefix}lock:drain`, {command: 'outbox:drain'})
+  lock = await acquireLock(lockRedis, `${redis.prefix}lock:drain`, {command: 'outbox:drain', registry: lockRegistry(redis.prefix)})
   silent = await startProxy(1)
   silent.cut('silent')
 })

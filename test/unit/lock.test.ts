@@ -1,7 +1,7 @@
 import {afterEach, describe, expect, it, vi} from 'vitest'
 
 import {LockHeldError} from '../../src/core/errors.js'
-import {acquireLock} from '../../src/core/lock.js'
+import {acquireLock, lockRegistry} from '../../src/core/lock.js'
 import type {LockStore} from '../../src/core/ports.js'
 
 /** A lock store in memory; expiry is not modelled: the lock must notice its own lifetime passing. */
@@ -44,5 +44,20 @@ describe('lock', () => {
     expect((held.lost.reason as Error).message).toBe('lock k was lost while the work ran')
     await held.release()
     expect(store.values.get('k')).toBe('someone else')
+  })
+})
+
+describe('the lock registry', () => {
+  it('a held lock is a member of <prefix>locks until it is released', async () => {
+    const sets = new Map<string, Set<string>>()
+    const store = {
+      ...memoryStore(),
+      addMember: async (set: string, member: string) => void (sets.get(set) ?? sets.set(set, new Set()).get(set)!).add(member),
+      removeMember: async (set: string, member: string) => void sets.get(set)?.delete(member),
+    }
+    const held = await acquireLock(store, 'p:lock:drain', {command: 'test', registry: lockRegistry('p:')})
+    expect([...sets.get('p:locks')!]).toEqual(['p:lock:drain'])
+    await held.release()
+    expect([...sets.get('p:locks')!]).toEqual([])
   })
 })

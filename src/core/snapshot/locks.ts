@@ -1,14 +1,17 @@
-import {parseOwner} from '../lock.js'
+import {lockRegistry, parseOwner} from '../lock.js'
 import type {LockFigures} from './model.js'
 import type {SnapshotLocks} from './ports.js'
 
 /** More held locks than this is not a state anyone reads on one screen. */
 const MAX_LOCKS = 100
 
-/** The locks held now: every key under `<prefix>lock:`, its owner (host, pid, since, command) and time to live. */
+/**
+ * The locks held now: the keys of the registry the lock holders keep (`<prefix>locks`, so that a refresh never scans a
+ * keyspace of millions of cached orders), each with its owner (host, pid, since, command) and time to live.
+ */
 export async function readLocks(store: SnapshotLocks, keyPrefix: string): Promise<LockFigures> {
   const base = `${keyPrefix}lock:`
-  const keys = await store.scan(`${base.replaceAll(/[*?[\]\\]/g, '\\$&')}*`, MAX_LOCKS)
+  const keys = await store.members(lockRegistry(keyPrefix), MAX_LOCKS)
   const locks = keys
     .filter((k) => k.value !== null)
     .map((k) => {

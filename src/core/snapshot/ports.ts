@@ -45,8 +45,11 @@ export interface SnapshotBroker {
 
 /** The Redis keys of held locks. */
 export interface SnapshotLocks {
-  /** Keys matching the pattern (SCAN, at most `limit`), each with its value and time to live (ms; null for none). */
-  scan(pattern: string, limit: number): Promise<{key: string; value: string | null; ttlMs: number | null}[]>
+  /**
+   * The keys of a set (the lock registry, at most `limit`), each with its value and time to live (ms; null for none);
+   * a member whose key is gone (its holder was killed and the lock expired) comes back with value null.
+   */
+  members(set: string, limit: number): Promise<{key: string; value: string | null; ttlMs: number | null}[]>
 }
 
 export interface SnapshotPorts {
