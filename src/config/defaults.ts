@@ -30,6 +30,7 @@ export const DEFAULTS: Config = {
     statuses: {pending: 'pending', sent: 'sent', deadLetter: 'dead_letter'},
     exchange: null,
     routingKey: null,
+    markDrained: false,
   },
   inbox: {
     table: 'inbox',

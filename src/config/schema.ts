@@ -85,6 +85,8 @@ const settings = {
     statuses: z.strictObject({pending: statusValue, sent: statusValue, deadLetter: statusValue}),
     exchange: z.string().max(255).nullable(),
     routingKey: z.string().max(255).nullable(),
+    /** Every drained message carries x-msgops-drained-at (a headers table costs the broker part of its rate). */
+    markDrained: z.boolean(),
   }),
   inbox: z.strictObject({
     table: identifier,

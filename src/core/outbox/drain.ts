@@ -26,7 +26,7 @@ export interface DrainOptions {
   olderThanMs?: number
   /** At most this many rows in the whole run. */
   limit?: number
-  /** Rows per transaction (default 500). */
+  /** Rows per transaction (default DEFAULT_BATCH_SIZE). */
   batchSize?: number
   /** A row whose failed attempts reach this becomes a dead letter (default 10). */
   maxAttempts?: number
@@ -45,6 +45,8 @@ export interface DrainOptions {
    * persistent messages only after its fsync, so it needs many unconfirmed messages to reach its rate; 1 = one at a time.
    */
   pipeline?: number
+  /** Add x-msgops-drained-at to every message (--mark-drained, outbox.markDrained; default no msgops header). */
+  markDrained?: boolean
   /** Only this part of the rows (by a hash of the aggregate id): N drains side by side, each aggregate in one of them. */
   part?: Part
   /** A row waits while an earlier row of its aggregate is unsent (pending or dead letter): a consumer never sees event 2 before event 1. */
@@ -139,30 +141,55 @@ export function decideRow(outcome: PublishOutcome['status'] | 'invalid', attempt
   return (attempts ?? 0) + 1 >= maxAttempts ? 'dead-letter' : 'retry'
 }
 
-/** The AMQP message of a row: body = payload JSON text, messageId = row id, exchange/routing key from the row or the configuration. */
-export function toMessage(row: OutboxRow, table: OutboxTable, drainedAt: string): OutgoingMessage | {invalid: string} {
+/**
+ * The AMQP message of a row: body = payload JSON text, messageId = row id, contentType, type = event type, exchange and
+ * routing key from the row or the configuration, and the row's own headers as the application wrote them. With
+ * drainedAt (--mark-drained, outbox.markDrained) it adds x-msgops-drained-at: a headers table costs the broker part of
+ * its rate, so nothing of msgops' own is added unless asked (docs/outbox.md, "What a drained message carries").
+ */
+export function toMessage(row: OutboxRow, table: OutboxTable, drainedAt?: string): OutgoingMessage | {invalid: string} {
   const exchange = row.exchange ?? table.exchange
   if (exchange === null) return {invalid: 'no exchange: the row has none and outbox.exchange is not configured'}
-  const headers = rowHeaders(row.headers)
-  if ('invalid' in headers) return headers
-  const properties: OutgoingMessage['properties'] = {
-    messageId: row.id,
-    contentType: 'application/json',
-    headers: {...headers.headers, 'x-msgops-drained-at': drainedAt},
-    timestamp: Math.floor(Date.now() / 1000),
-  }
+  const own = rowHeaders(row.headers)
+  if ('invalid' in own) return own
+  const properties: OutgoingMessage['properties'] = {messageId: row.id, contentType: 'application/json'}
   if (row.eventType) properties.type = row.eventType
+  const headers = drainedAt === undefined ? own.headers : {...own.headers, [DRAINED_AT_HEADER]: drainedAt}
+  // No table at all rather than an empty one: the broker and the client skip the property.
+  for (const _ in headers) {
+    properties.headers = headers
+    break
+  }
   const message = {exchange, routingKey: row.routingKey ?? table.routingKey ?? '', body: Buffer.from(payloadText(row.payload), 'utf8'), properties}
   // A row the protocol cannot carry would throw inside the batch (or close its channel): it is set aside alone.
   const limit = publishLimitError(message)
   return limit ? {invalid: limit} : message
 }
 
+/** The header --mark-drained adds: when msgops published the row (ISO 8601). */
+export const DRAINED_AT_HEADER = 'x-msgops-drained-at'
+
 /** Rows younger than this are left to the application's own relay, unless --older-than says otherwise. */
 export const DEFAULT_OLDER_THAN_MS = 30_000
 
 /** --ordered's passes stop once this many rows failed in the run (their ids are left out of the next pass in memory). */
 const MAX_EXCLUDED = 10_000
+
+/** Rows per batch (one transaction, one UPDATE per outcome, one commit). */
+export const DEFAULT_BATCH_SIZE = 500
+
+/**
+ * Transactions open at once for `depth` batches waiting for the broker (--in-flight):
+ *
+ * | depth | open transactions | so                                                                            |
+ * | ----- | ----------------- | ----------------------------------------------------------------------------- |
+ * | 1     | 1                 | one batch at a time: committed before the next is locked (fewest duplicates)  |
+ * | N > 1 | 2N                | N waiting for their confirms, and as many in their UPDATE and commit          |
+ * A crash can leave every open transaction's rows published and uncommitted: they are sent again (docs/RELIABILITY.md).
+ */
+export function openTransactions(depth: number): number {
+  return depth === 1 ? 1 : depth * 2
+}
 
 /** Measured by `npm run bench -- drain`: 2 → 0.81, 3 → 0.85–0.87, 4 → 0.90 of the raw rate (bench/RESULTS.md). */
 export const DEFAULT_PIPELINE = 3
@@ -193,7 +220,7 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
   const olderThanMs = timed ? (options.olderThanMs ?? DEFAULT_OLDER_THAN_MS) : undefined
   const maxAttempts = Math.floor(positive(options.maxAttempts, 10, 'max attempts'))
   const rate = options.ratePerSecond === undefined ? undefined : positive(options.ratePerSecond, 1, 'rate')
-  let batchSize = Math.floor(positive(options.batchSize, 500, 'batch size'))
+  let batchSize = Math.floor(positive(options.batchSize, DEFAULT_BATCH_SIZE, 'batch size'))
   if (rate !== undefined) batchSize = Math.max(1, Math.min(batchSize, Math.floor(rate)))
   const limit = options.limit === undefined ? Number.POSITIVE_INFINITY : Math.floor(positive(options.limit, 1, 'limit'))
   const timeoutMs = positive(options.confirmTimeoutMs, 30_000, 'confirm timeout')
@@ -203,6 +230,8 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
   if (!repo.hasAttempts) notes.push(`the outbox table has no attempts column: failed rows stay pending and never become dead letters`)
   if (!timed) notes.push(`the outbox table "${table.name}" has no time column: every pending row is eligible, whatever its age (the default --older-than ${formatDuration(DEFAULT_OLDER_THAN_MS)} does not apply)`)
 
+  const markDrained = options.markDrained ?? options.config.outbox.markDrained
+  const markedAt = () => (markDrained ? new Date(clock.now()).toISOString() : undefined)
   const base: RowFilter = {status: table.statuses.pending, olderThanMs, availableOnly: true, ids: options.ids, part: options.part, ordered: options.ordered}
   if (options.ordered) repo.orderedBy()
   const result: DrainResult = {
@@ -220,7 +249,7 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
   }
 
   if (options.dryRun) {
-    const drainedAt = new Date(clock.now()).toISOString()
+    const drainedAt = markedAt()
     const rows = await repo.rows(ports.sql, base, Math.min(options.sampleSize ?? 10, limit))
     result.sample = rows.map((row) => {
       const message = toMessage(row, table, drainedAt)
@@ -250,10 +279,13 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
   }
   started = clock.now()
 
-  // Up to `depth` batches in flight, each its own transaction: the next batch is locked and published while
-  // the previous one waits for its confirms and commits, so the broker is never idle during database work.
+  // Up to `depth` batches waiting for the broker, each its own transaction: a batch whose confirms are in gives its
+  // place to the next one before its UPDATE and commit, so the broker is never idle during database work. As many
+  // again may be committing (openTransactions) before the next batch waits for one of them.
   const depth = Math.floor(positive(options.pipeline, DEFAULT_PIPELINE, 'batches in flight'))
   const inflight = new Set<Promise<void>>()
+  /** The batches locked and not yet answered by the broker. */
+  const unconfirmed = new Set<Promise<void>>()
   let failure: unknown
   /** The first and last id of the batch that failed, for the error. */
   let failedRows: string | undefined
@@ -275,6 +307,10 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
     const take = Math.min(batchSize, limit - claimedRows)
     let claimed!: (claim: {rows: number; lastId?: string; failed?: boolean}) => void
     const claim = new Promise<{rows: number; lastId?: string; failed?: boolean}>((resolve) => (claimed = resolve))
+    let answered!: () => void
+    const answers = new Promise<void>((resolve) => (answered = resolve))
+    unconfirmed.add(answers)
+    void answers.then(() => unconfirmed.delete(answers))
     const cursor = afterId
     const work = ports.sql
       .transaction(async (tx) => {
@@ -282,7 +318,7 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
         claimed({rows: rows.length, lastId: lastCandidate})
         if (rows.length === 0) return undefined
         try {
-          return await publishAndRecord(tx, rows)
+          return await publishAndRecord(tx, rows, answered)
         } catch (error) {
           failedRows ??= rows.length === 1 ? `row ${rows[0].id}` : `${rows.length} rows, ids ${rows[0].id} to ${rows.at(-1)!.id}`
           throw error
@@ -304,7 +340,10 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
         },
       )
     inflight.add(work)
-    void work.finally(() => inflight.delete(work))
+    void work.finally(() => {
+      inflight.delete(work)
+      answered()
+    })
     const next = await claim
     if (next.failed) break
     // No candidates at all: the end of a pass. Candidates all held by another drain: move past them.
@@ -321,7 +360,8 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
     }
     afterId = next.lastId
     claimedRows += next.rows
-    if (inflight.size >= depth) await Promise.race(inflight)
+    if (unconfirmed.size >= depth) await Promise.race(unconfirmed)
+    while (inflight.size >= openTransactions(depth)) await Promise.race(inflight)
     if (rate !== undefined) await clock.sleep(started + (claimedRows * 1000) / rate - clock.now(), ports.signal)
   }
   await Promise.all(inflight)
@@ -334,8 +374,9 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
   }
   return finish()
 
-  async function publishAndRecord(tx: SqlExecutor, rows: OutboxRow[]): Promise<Tally & {rows: number}> {
-    const drainedAt = new Date(clock.now()).toISOString()
+  /** `answered` is called once the broker has answered for every message of the batch (before the UPDATE and commit). */
+  async function publishAndRecord(tx: SqlExecutor, rows: OutboxRow[], answered: () => void): Promise<Tally & {rows: number}> {
+    const drainedAt = markedAt()
     const messages: OutgoingMessage[] = []
     const publishedRows: OutboxRow[] = []
     const outcomes = new Map<OutboxRow, {status: PublishOutcome['status'] | 'invalid'; reason?: string}>()
@@ -362,6 +403,7 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
       handedOver()
     }
     const answers = await publishing
+    answered()
     for (const [i, answer] of answers.entries()) outcomes.set(publishedRows[i], {status: answer.status, reason: 'reason' in answer ? answer.reason : undefined})
     // Ordered: a row that failed in this run is not tried again by a later pass (one attempt per run, as unordered).
     if (options.ordered) for (const [row, outcome] of outcomes) if (outcome.status !== 'confirmed') triedAndFailed.add(row.id)
