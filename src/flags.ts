@@ -13,6 +13,9 @@ export const changeFlags = {
   'wait-lock': Flags.string({description: 'wait this long for another run holding the lock to finish, e.g. 5m'}),
 }
 
+/** Unacked deliveries of a dead-letter reader (replay, purge, edit): measured by `npm run bench -- replay`. */
+export const DEFAULT_PREFETCH = 2000
+
 /** The dead-letter filters of replay and purge. */
 export const deadLetterFilterFlags = {
   group: Flags.string({description: 'only messages of this group (a group key or a fingerprint printed by dlq inspect); repeatable', multiple: true}),
@@ -23,7 +26,7 @@ export const deadLetterFilterFlags = {
   'older-than': Flags.string({description: 'only messages dead-lettered at least this long ago, e.g. 30m, 2h'}),
   'error-header': Flags.string({description: `header holding the error text, for --group keys; repeatable; replaces the configured dlq.errorHeaders (by default ${DEFAULT_ERROR_HEADERS.join(', ')})`, multiple: true}),
   idle: Flags.string({description: 'stop reading when no message arrives for this long', default: '2s'}),
-  prefetch: Flags.integer({description: 'deliveries in flight from the queue', default: 200, min: 1, max: 65_535}),
+  prefetch: Flags.integer({description: 'deliveries in flight from the queue', default: DEFAULT_PREFETCH, min: 1, max: 65_535}),
 }
 
 export function deadLetterFilters(flags: {group?: string[]; 'routing-key'?: string; header?: string[]; 'message-id'?: string[]; reason?: string[]; 'older-than'?: string}): DeadLetterFilters {
