@@ -41,8 +41,9 @@ export interface DrainOptions {
   /** Rows shown by a dry run (default 10). */
   sampleSize?: number
   /**
-   * Batches in flight at once (default 3), each its own transaction on its own connection: the broker confirms
-   * persistent messages only after its fsync, so it needs many unconfirmed messages to reach its rate; 1 = one at a time.
+   * Batches waiting for the broker's confirms at once (default 3), each its own transaction on its own connection, and
+   * as many committing (openTransactions): the broker confirms persistent messages only after its fsync, so it needs
+   * many unconfirmed messages to reach its rate; 1 = one at a time.
    */
   pipeline?: number
   /** Add x-msgops-drained-at to every message (--mark-drained, outbox.markDrained; default no msgops header). */
@@ -191,6 +192,26 @@ export function openTransactions(depth: number): number {
   return depth === 1 ? 1 : depth * 2
 }
 
+/** A fixed number of places, given in the order they were asked for; each release gives its place back once. */
+class Slots {
+  private readonly waiting: (() => void)[] = []
+
+  constructor(private free: number) {}
+
+  async take(): Promise<() => void> {
+    if (this.free > 0) this.free--
+    else await new Promise<void>((resolve) => this.waiting.push(resolve))
+    let given = false
+    return () => {
+      if (given) return
+      given = true
+      const next = this.waiting.shift()
+      if (next) next()
+      else this.free++
+    }
+  }
+}
+
 /** Measured by `npm run bench -- drain`: 2 → 0.81, 3 → 0.85–0.87, 4 → 0.90 of the raw rate (bench/RESULTS.md). */
 export const DEFAULT_PIPELINE = 3
 
@@ -280,12 +301,12 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
   started = clock.now()
 
   // Up to `depth` batches waiting for the broker, each its own transaction: a batch whose confirms are in gives its
-  // place to the next one before its UPDATE and commit, so the broker is never idle during database work. As many
-  // again may be committing (openTransactions) before the next batch waits for one of them.
+  // place to the next one before its UPDATE and commit, and the next batches are locked ahead while the broker works,
+  // so the broker is never idle during database work. Transactions open at once (locked ahead, published, committing)
+  // are bounded by openTransactions.
   const depth = Math.floor(positive(options.pipeline, DEFAULT_PIPELINE, 'batches in flight'))
   const inflight = new Set<Promise<void>>()
-  /** The batches locked and not yet answered by the broker. */
-  const unconfirmed = new Set<Promise<void>>()
+  const slots = new Slots(depth)
   let failure: unknown
   /** The first and last id of the batch that failed, for the error. */
   let failedRows: string | undefined
@@ -307,10 +328,8 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
     const take = Math.min(batchSize, limit - claimedRows)
     let claimed!: (claim: {rows: number; lastId?: string; failed?: boolean}) => void
     const claim = new Promise<{rows: number; lastId?: string; failed?: boolean}>((resolve) => (claimed = resolve))
-    let answered!: () => void
-    const answers = new Promise<void>((resolve) => (answered = resolve))
-    unconfirmed.add(answers)
-    void answers.then(() => unconfirmed.delete(answers))
+    /** Gives the batch's place back once the broker has answered (or the batch failed); at most once. */
+    let answered = () => {}
     const cursor = afterId
     const work = ports.sql
       .transaction(async (tx) => {
@@ -318,7 +337,7 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
         claimed({rows: rows.length, lastId: lastCandidate})
         if (rows.length === 0) return undefined
         try {
-          return await publishAndRecord(tx, rows, answered)
+          return await publishAndRecord(tx, rows, (release) => (answered = release))
         } catch (error) {
           failedRows ??= rows.length === 1 ? `row ${rows[0].id}` : `${rows.length} rows, ids ${rows[0].id} to ${rows.at(-1)!.id}`
           throw error
@@ -360,7 +379,6 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
     }
     afterId = next.lastId
     claimedRows += next.rows
-    if (unconfirmed.size >= depth) await Promise.race(unconfirmed)
     while (inflight.size >= openTransactions(depth)) await Promise.race(inflight)
     if (rate !== undefined) await clock.sleep(started + (claimedRows * 1000) / rate - clock.now(), ports.signal)
   }
@@ -374,8 +392,8 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
   }
   return finish()
 
-  /** `answered` is called once the broker has answered for every message of the batch (before the UPDATE and commit). */
-  async function publishAndRecord(tx: SqlExecutor, rows: OutboxRow[], answered: () => void): Promise<Tally & {rows: number}> {
+  /** Takes a place among the `depth` batches waiting for the broker, and gives it back once the broker answered (before the UPDATE and commit). */
+  async function publishAndRecord(tx: SqlExecutor, rows: OutboxRow[], placed: (release: () => void) => void): Promise<Tally & {rows: number}> {
     const drainedAt = markedAt()
     const messages: OutgoingMessage[] = []
     const publishedRows: OutboxRow[] = []
@@ -384,6 +402,7 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
     // Batches are handed to the publisher in id order (it writes them in that order): each waits for the one before to
     // have been handed over, whatever its own checks below take.
     const previous = publishTurn
+    let release = () => {}
     let publishing: Promise<PublishOutcome[]> = Promise.resolve([])
     let handedOver!: () => void
     publishTurn = new Promise<void>((resolve) => (handedOver = resolve))
@@ -397,13 +416,16 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
         messages.push(message)
         publishedRows.push(row)
       }
+      // Taken in id order (inside the turn): a batch locked ahead waits here for a place among those the broker holds.
+      release = await slots.take()
+      placed(release)
       // A dying channel rejects the whole batch (the publisher's contract), so every answer here is the broker's own.
       publishing = publishWithDeadline(ports.publisher, messages, timeoutMs)
     } finally {
       handedOver()
     }
     const answers = await publishing
-    answered()
+    release()
     for (const [i, answer] of answers.entries()) outcomes.set(publishedRows[i], {status: answer.status, reason: 'reason' in answer ? answer.reason : undefined})
     // Ordered: a row that failed in this run is not tried again by a later pass (one attempt per run, as unordered).
     if (options.ordered) for (const [row, outcome] of outcomes) if (outcome.status !== 'confirmed') triedAndFailed.add(row.id)
