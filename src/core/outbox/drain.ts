@@ -212,7 +212,7 @@ class Slots {
   }
 }
 
-/** Measured by `npm run bench -- drain`: 2 → 0.81, 3 → 0.85–0.87, 4 → 0.90 of the raw rate (bench/RESULTS.md). */
+/** Batches waiting for confirms (--in-flight); its figures against bare publishes, by `npm run bench -- drain`, are in bench/RESULTS.md#drain. */
 export const DEFAULT_PIPELINE = 3
 
 function positive(value: number | undefined, fallback: number, what: string): number {
