@@ -72,8 +72,8 @@ const DETAIL_LIMIT = 100
 /**
  * A batch is an eighth of the prefetch window, so several are in flight and the window never runs dry: the broker
  * confirms in bursts (one per fsync), and a batch is acked only once all of it is confirmed. Measured at prefetch
- * 2,000 (`npm run bench -- replay`, bench/RESULTS.md): batches of 250, up to 12 in flight, moved as fast as the raw
- * loop; batches of 500 (a quarter), up to 6, about a third slower.
+ * 2,000 (bench/RESULTS.md#replay): batches of 250 × 12 in flight and 62 × 48 alike at about 0.8 of the raw loop in
+ * process; 500 × 6 (a quarter, the old rule) slower in most rounds.
  */
 const BATCHES_PER_WINDOW = 8
 /** Small batches (deliveries trickling in) must not pile up: each one in flight holds its outcomes and timers. */
