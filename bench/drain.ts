@@ -1,12 +1,15 @@
 /**
- * `npm run bench -- drain [--rows 100000] [--batch 500] [--window 1000] [--in-flight 3] [--trace]`
- * Fills an outbox with pending rows, then measures in the same run:
- *  - raw: confirmed persistent mandatory publishes of the same payloads with amqplib, a sliding window of confirms,
- *    once with bare properties and once with the drain's own (the ratio's reference: the same messages);
- *  - drain: drainOutbox() over the table (select … for update skip locked, publish, confirms, update, commit).
- * Prints the rates, the ratio (target ≥ 0.8), peak RSS, the EXPLAIN of the batch queries; --trace adds time per step.
+ * `npm run bench -- drain [--rows 100000] [--rounds 3] [--batch 500[,1000]] [--in-flight 3[,4,6]] [--window 1000]
+ *                          [--properties] [--mark-drained] [--trace]`
+ * Fills an outbox with pending rows, then measures in the same run, in alternating order over --rounds rounds:
+ *  - the anchor: bare confirmed publishes (persistent, mandatory, a message id and nothing else) of the same payloads
+ *    with amqplib, a sliding window of --window unconfirmed;
+ *  - the same publishes with exactly the properties the drain sends (toMessage of a row), and with --properties each
+ *    property the drain sets or once set on its own (contentType, type, timestamp, the x-msgops-drained-at header);
+ *  - drainOutbox() over the table at its defaults, and at each other --batch × --in-flight given; --mark-drained adds
+ *    the drain with outbox.markDrained.
+ * Prints one table (medians, every round, ratios to bare publishes) with the payload size, the row count and the load.
  */
-import {loadavg} from 'node:os'
 import amqp from 'amqplib'
 
 import {AmqpAdapter} from '../src/adapters/amqp.js'
@@ -14,20 +17,26 @@ import {MysqlAdapter} from '../src/adapters/mysql.js'
 import {ConfirmPublisher} from '../src/adapters/publisher.js'
 import {DEFAULTS} from '../src/config/defaults.js'
 import type {Config} from '../src/config/schema.js'
-import {DEFAULT_PIPELINE, drainOutbox, toMessage} from '../src/core/outbox/drain.js'
+import {DEFAULT_BATCH_SIZE, DEFAULT_PIPELINE, DRAINED_AT_HEADER, drainOutbox, openTransactions, toMessage} from '../src/core/outbox/drain.js'
 import type {OutboxRow} from '../src/core/outbox/repository.js'
 import {outboxStatus} from '../src/core/outbox/status.js'
 import {resolveOutbox} from '../src/core/outbox/table.js'
 import {initSchema} from '../src/core/schema.js'
 import {createTestDatabase, createTestVhost} from '../test/helpers/env.js'
+import {alternate, type Case, load, median, table} from './_rounds.js'
 import {report, traceSql, tracePublisher} from './_spans.js'
 
 export function option(args: string[], name: string, fallback: number): number {
+  return list(args, name, [fallback])[0]
+}
+
+/** A flag holding one positive integer or several separated by commas. */
+function list(args: string[], name: string, fallback: number[]): number[] {
   const i = args.indexOf(`--${name}`)
   if (i < 0) return fallback
-  const value = Number(args[i + 1])
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} needs a positive integer`)
-  return value
+  const values = String(args[i + 1]).split(',').map(Number)
+  if (values.some((v) => !Number.isInteger(v) || v < 1)) throw new Error(`--${name} needs positive integers (separated by commas)`)
+  return values
 }
 
 const cpuMsOf = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000
@@ -46,9 +55,9 @@ function syntheticRow(n: number): OutboxRow {
     routingKey: 'order.created', attempts: 0, lastError: null, createdAt: null, availableAt: null, sentAt: null, ageMs: 0}
 }
 
-/** Confirmed, persistent, mandatory publishes with at most `window` unconfirmed; bodies are the bench's payloads. */
-async function rawPublish(broker: amqp.ChannelModel, rows: number, window: number, properties: (n: number) => amqp.Options.Publish): Promise<{seconds: number; cpuMs: number}> {
-  const bodies = Array.from({length: Math.min(rows, 10_000)}, (_, i) => Buffer.from(payload(i)))
+/** Confirmed, persistent, mandatory publishes with at most `window` unconfirmed; bodies are the rows' payloads. */
+async function rawPublish(broker: amqp.ChannelModel, bodies: Buffer[], window: number, properties: (n: number) => amqp.Options.Publish): Promise<{seconds: number; cpuMs: number}> {
+  const rows = bodies.length
   const channel = await broker.createConfirmChannel()
   const cpu = process.cpuUsage()
   const start = performance.now()
@@ -60,7 +69,7 @@ async function rawPublish(broker: amqp.ChannelModel, rows: number, window: numbe
       while (inFlight < window && sent < rows) {
         const n = sent++
         inFlight++
-        channel.publish('bench.x', 'order.created', bodies[n % bodies.length], {...properties(n), persistent: true, mandatory: true}, (error) => {
+        channel.publish('bench.x', 'order.created', bodies[n], {...properties(n), persistent: true, mandatory: true}, (error) => {
           if (error) return reject(error)
           inFlight--
           if (++confirmed === rows) resolve()
@@ -78,14 +87,17 @@ async function rawPublish(broker: amqp.ChannelModel, rows: number, window: numbe
 
 export async function main(args: string[]): Promise<void> {
   const rows = option(args, 'rows', 100_000)
-  const batch = option(args, 'batch', 500)
+  const rounds = option(args, 'rounds', 3)
   const window = option(args, 'window', 1000)
-  const pipeline = option(args, 'in-flight', DEFAULT_PIPELINE)
+  const batches = list(args, 'batch', [DEFAULT_BATCH_SIZE])
+  const depths = list(args, 'in-flight', [DEFAULT_PIPELINE])
+  const trace = args.includes('--trace')
   const db = await createTestDatabase('msgops_bench')
   const vhost = await createTestVhost('msgops_bench')
   const config: Config = {...structuredClone(DEFAULTS), mysql: {url: db.url}, amqp: {url: vhost.amqpUrl}}
-  const sql = await MysqlAdapter.connect(db.url, 10_000, Math.max(4, pipeline + 1))
+  const sql = await MysqlAdapter.connect(db.url, 10_000, openTransactions(Math.max(...depths)) + 1)
   const broker = await amqp.connect(vhost.amqpUrl)
+  const out = (line: string) => process.stdout.write(`${line}\n`)
   try {
     const setup = await broker.createChannel()
     await setup.assertExchange('bench.x', 'topic', {durable: true})
@@ -93,72 +105,104 @@ export async function main(args: string[]): Promise<void> {
     await setup.bindQueue('bench.q', 'bench.x', '#')
 
     await initSchema(sql, config)
+    const fill = async () => {
+      await sql.execute('TRUNCATE TABLE outbox')
+      for (let i = 0; i < rows; i += 2000) {
+        const chunk = Array.from({length: Math.min(2000, rows - i)}, (_, k) => {
+          const n = i + k
+          return [rowId(n), 'order.created', 'bench.x', 'order.created', payload(n)]
+        })
+        await sql.execute('INSERT INTO outbox (id, event_type, exchange, routing_key, payload, created_at) VALUES ?', [chunk.map((r) => [...r, new Date(Date.now() - 3_600_000)])])
+      }
+      await sql.execute('ANALYZE TABLE outbox')
+    }
     process.stdout.write(`filling ${rows.toLocaleString('en-US')} pending rows… `)
     const fillStart = Date.now()
-    for (let i = 0; i < rows; i += 2000) {
-      const chunk = Array.from({length: Math.min(2000, rows - i)}, (_, k) => {
-        const n = i + k
-        return [rowId(n), 'order.created', 'bench.x', 'order.created', payload(n)]
-      })
-      await sql.execute('INSERT INTO outbox (id, event_type, exchange, routing_key, payload, created_at) VALUES ?', [chunk.map((r) => [...r, new Date(Date.now() - 3_600_000)])])
-    }
-    await sql.execute('ANALYZE TABLE outbox')
-    process.stdout.write(`${((Date.now() - fillStart) / 1000).toFixed(1)} s\n`)
+    await fill()
+    out(`${((Date.now() - fillStart) / 1000).toFixed(1)} s`)
 
     const filter = "`status` = 'pending' AND `created_at` <= NOW(3) - INTERVAL 30 SECOND AND (`available_at` IS NULL OR `available_at` <= NOW(3))"
     const explain = async (label: string, query: string) => {
       const plan = await sql.query<Record<string, unknown>>(`EXPLAIN ${query}`)
-      for (const p of plan) process.stdout.write(`  ${label}: type=${p.type} key=${p.key} rows=${p.rows} extra=${p.Extra}\n`)
+      for (const p of plan) out(`  ${label}: type=${p.type} key=${p.key} rows=${p.rows} extra=${p.Extra}`)
     }
-    process.stdout.write(`EXPLAIN at ${rows.toLocaleString('en-US')} pending rows:\n`)
+    const batch = batches[0]
+    out(`EXPLAIN at ${rows.toLocaleString('en-US')} pending rows:`)
     await explain('candidates, first batch', `SELECT id FROM outbox WHERE ${filter} ORDER BY id LIMIT ${batch}`)
     await explain('candidates, next batch ', `SELECT id FROM outbox WHERE ${filter} AND id > 'm-000050000' ORDER BY id LIMIT ${batch}`)
     await explain('lock by primary key    ', `SELECT id FROM outbox FORCE INDEX (PRIMARY) WHERE ${filter} AND id IN ('m-000000001','m-000000002') ORDER BY id LIMIT ${batch} FOR UPDATE SKIP LOCKED`)
-    await explain('one-step locking read  ', `SELECT id FROM outbox WHERE ${filter} ORDER BY id LIMIT ${batch} FOR UPDATE SKIP LOCKED`)
 
-    // Raw limit: the same payloads, persistent and mandatory, a sliding window of unconfirmed publishes, twice:
-    // bare (message id and content type only) and with the very properties the drain sends (toMessage of a row).
-    const table = await resolveOutbox(sql, config)
-    const bare = (n: number): amqp.Options.Publish => ({messageId: `raw-${n}`, contentType: 'application/json'})
-    const template = toMessage(syntheticRow(0), table, new Date().toISOString())
-    if ('invalid' in template) throw new Error(template.invalid)
-    // The drain's properties (messageId, contentType, type, timestamp, the x-msgops-drained-at header) with this message's id.
-    const same = (n: number): amqp.Options.Publish => ({...template.properties, messageId: rowId(n), headers: {...template.properties.headers}})
-    const rawBare = await rawPublish(broker, rows, window, bare)
-    await setup.purgeQueue('bench.q')
-    const rawSame = await rawPublish(broker, rows, window, same)
-    await setup.purgeQueue('bench.q')
-    const rawRss = process.resourceUsage().maxRSS
+    // The same payloads the rows hold, so that raw publishes and the drain move the same bytes.
+    const bodies = Array.from({length: rows}, (_, n) => Buffer.from(payload(n)))
+    const payloadBytes = Math.round(bodies.reduce((sum, b) => sum + b.length, 0) / rows)
+    const outbox = await resolveOutbox(sql, config)
+    const drainMessage = toMessage(syntheticRow(0), outbox)
+    if ('invalid' in drainMessage) throw new Error(drainMessage.invalid)
+    const cpu = new Map<string, number[]>()
+    const keepCpu = (name: string, ms: number, n: number) => cpu.set(name, [...(cpu.get(name) ?? []), ms / (n / 1000)])
+    const raw = (name: string, properties: (n: number) => amqp.Options.Publish, anchor = false): Case => ({
+      name, anchor,
+      async run() {
+        const r = await rawPublish(broker, bodies, window, properties)
+        keepCpu(name, r.cpuMs, rows)
+        return rows / r.seconds
+      },
+    })
+    const bare = (n: number): amqp.Options.Publish => ({messageId: rowId(n)})
+    const stamp = new Date().toISOString()
+    const cases: Case[] = [
+      raw(`bare publishes (window ${window})`, bare, true),
+      // Exactly what the drain sends (messageId, contentType, type; no header) with this message's id.
+      raw("publishes with the drain's properties", (n) => ({...drainMessage.properties, messageId: rowId(n)})),
+    ]
+    if (args.includes('--properties')) {
+      cases.push(
+        raw('bare + contentType', (n) => ({messageId: rowId(n), contentType: 'application/json'})),
+        raw('bare + type', (n) => ({messageId: rowId(n), type: 'order.created'})),
+        raw('bare + timestamp', (n) => ({messageId: rowId(n), timestamp: Math.floor(Date.now() / 1000)})),
+        raw(`bare + ${DRAINED_AT_HEADER} header`, (n) => ({messageId: rowId(n), headers: {[DRAINED_AT_HEADER]: stamp}})),
+        raw('bare + all four (the drain until 2026-12)', (n) => ({messageId: rowId(n), contentType: 'application/json', type: 'order.created', timestamp: Math.floor(Date.now() / 1000), headers: {[DRAINED_AT_HEADER]: stamp}})),
+      )
+    }
+    const drainCase = (batchSize: number, pipeline: number, markDrained: boolean): Case => {
+      const name = `msgops drain (batch ${batchSize}, in flight ${pipeline}${markDrained ? ', --mark-drained' : ''})${batchSize === DEFAULT_BATCH_SIZE && pipeline === DEFAULT_PIPELINE && !markDrained ? ' = defaults' : ''}`
+      return {
+        name,
+        async run() {
+          const amqpAdapter = await AmqpAdapter.connect(vhost.amqpUrl, 10_000)
+          const publisher = new ConfirmPublisher(amqpAdapter)
+          const used = process.cpuUsage()
+          const started = performance.now()
+          const result = await drainOutbox(trace ? {sql: traceSql(sql), publisher: tracePublisher(publisher)} : {sql, publisher}, {config, batchSize, pipeline, markDrained})
+          const seconds = (performance.now() - started) / 1000
+          keepCpu(name, cpuMsOf(process.cpuUsage(used)), result.published)
+          if (trace) out(report(seconds * 1000))
+          await publisher.close()
+          await amqpAdapter.close()
+          const {messageCount} = await setup.checkQueue('bench.q')
+          if (result.published !== rows || messageCount !== rows) throw new Error(`drain: ${result.published} published, ${messageCount} queued, expected ${rows}`)
+          // A fresh table for the next drain (not timed): resetting the rows by UPDATE left the next drain reading
+          // old row versions while InnoDB purged them (slower by a third in the same run).
+          await fill()
+          return result.published / seconds
+        },
+      }
+    }
+    for (const b of batches) for (const d of depths) cases.push(drainCase(b, d, false))
+    if (!batches.includes(DEFAULT_BATCH_SIZE) || !depths.includes(DEFAULT_PIPELINE)) cases.push(drainCase(DEFAULT_BATCH_SIZE, DEFAULT_PIPELINE, false))
+    if (args.includes('--mark-drained')) cases.push(drainCase(DEFAULT_BATCH_SIZE, DEFAULT_PIPELINE, true))
 
-    const amqpAdapter = await AmqpAdapter.connect(vhost.amqpUrl, 10_000)
-    const publisher = new ConfirmPublisher(amqpAdapter)
-    const drainCpu = process.cpuUsage()
-    const drainStart = performance.now()
-    const trace = args.includes('--trace')
-    const result = await drainOutbox(trace ? {sql: traceSql(sql), publisher: tracePublisher(publisher)} : {sql, publisher}, {config, batchSize: batch, pipeline})
-    const drainSeconds = (performance.now() - drainStart) / 1000
-    const drainCpuMs = cpuMsOf(process.cpuUsage(drainCpu))
-    if (trace) process.stdout.write(report(drainSeconds * 1000) + '\n')
-    await publisher.close()
-    await amqpAdapter.close()
-    const {messageCount} = await setup.checkQueue('bench.q')
-    await setup.purgeQueue('bench.q')
-
+    const before = load()
+    const {rates, loads} = await alternate(cases, rounds, async () => void (await setup.purgeQueue('bench.q')), out)
+    out('')
+    out(`drain: ${rows.toLocaleString('en-US')} messages per case per round, payload ${payloadBytes} bytes (JSON), persistent, mandatory, one durable queue; ${rounds} rounds in alternating order`)
+    out(`load average (1, 5, 15 min) before the run ${before}, before each round ${loads.join(' | ')}, after ${load()}`)
+    out(table(cases, rates))
+    out(`client CPU per 1000 messages (median): ${cases.map((c) => `${c.name} ${Math.round(median(cpu.get(c.name) ?? [0]))} ms`).join('; ')}`)
+    out(`peak RSS: ${mb(process.resourceUsage().maxRSS)}`)
     const statusStart = performance.now()
     await outboxStatus(sql, {config})
-    const statusMs = performance.now() - statusStart
-
-    const drain = result.published / drainSeconds
-    const raw = rows / rawSame.seconds
-    const rate = (seconds: number) => `${Math.round(rows / seconds).toLocaleString('en-US')} msg/s  (${seconds.toFixed(2)} s)`
-    process.stdout.write(`raw amqplib, bare properties (window ${window}):      ${rate(rawBare.seconds)}\n`)
-    process.stdout.write(`raw amqplib, the drain's properties (window ${window}): ${rate(rawSame.seconds)}\n`)
-    process.stdout.write(`outbox drain (batch ${batch}, in flight ${pipeline}): ${Math.round(drain).toLocaleString('en-US')} msg/s  (${drainSeconds.toFixed(2)} s, ${result.published.toLocaleString('en-US')} published, ${result.batches} batches, ${messageCount} in the queue)\n`)
-    process.stdout.write(`ratio drain/raw (the same messages): ${(drain / raw).toFixed(2)} (target >= 0.80); against bare publishes: ${(drain / (rows / rawBare.seconds)).toFixed(2)}\n`)
-    process.stdout.write(`client CPU per 1000 messages: raw ${(rawSame.cpuMs / (rows / 1000)).toFixed(0)} ms, drain ${(drainCpuMs / (result.published / 1000)).toFixed(0)} ms; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`)
-    process.stdout.write(`peak RSS: ${mb(rawRss)} after the raw run, ${mb(process.resourceUsage().maxRSS)} after the drain\n`)
-    process.stdout.write(`outbox status over ${rows.toLocaleString('en-US')} sent rows: ${Math.round(statusMs)} ms\n`)
-    if (result.published !== rows || messageCount !== rows) process.stdout.write(`WARNING: expected ${rows} published and queued\n`)
+    out(`outbox status over ${rows.toLocaleString('en-US')} rows: ${Math.round(performance.now() - statusStart)} ms`)
   } finally {
     await broker.close().catch(() => {})
     await sql.close()

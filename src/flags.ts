@@ -20,6 +20,9 @@ export const deliveriesFlag = {
   'allow-deliveries': Flags.boolean({description: 'read a quorum queue with a delivery limit anyway: each read counts as a delivery of every message held, and past the limit RabbitMQ dead-letters or drops it'}),
 }
 
+/** Unacked deliveries of a dead-letter reader (replay, purge, edit): measured by `npm run bench -- replay`. */
+export const DEFAULT_PREFETCH = 2000
+
 /** The dead-letter filters of replay and purge. */
 export const deadLetterFilterFlags = {
   group: Flags.string({description: 'only messages of this group (a group key or a fingerprint printed by dlq inspect); repeatable', multiple: true}),
@@ -30,7 +33,7 @@ export const deadLetterFilterFlags = {
   'older-than': Flags.string({description: 'only messages dead-lettered at least this long ago, e.g. 30m, 2h'}),
   'error-header': Flags.string({description: `header holding the error text, for --group keys; repeatable; replaces the configured dlq.errorHeaders (by default ${DEFAULT_ERROR_HEADERS.join(', ')})`, multiple: true}),
   idle: Flags.string({description: 'stop reading when no message arrives for this long', default: '2s'}),
-  prefetch: Flags.integer({description: 'deliveries in flight from the queue', default: 200, min: 1, max: 65_535}),
+  prefetch: Flags.integer({description: 'deliveries in flight from the queue', default: DEFAULT_PREFETCH, min: 1, max: 65_535}),
 }
 
 export function deadLetterFilters(flags: {group?: string[]; 'routing-key'?: string; header?: string[]; 'message-id'?: string[]; reason?: string[]; 'older-than'?: string}): DeadLetterFilters {

@@ -39,7 +39,9 @@ interface Waiter {
 }
 
 /**
- * One channel, one consumer at a time, manual acks, a per-consumer prefetch. Held deliveries stay unacked until
+ * One channel, one consumer at a time, manual acks, a per-consumer prefetch. Acks are batched: delivery tags count up
+ * by one per delivery on a channel, so once every delivery up to a tag is to be acked, one ack with `multiple` acks
+ * them all (AckWindow); above a held delivery each is acked alone. Held deliveries stay unacked until
  * close() (closing the channel returns every unacked delivery to its queue, in its original place for a classic
  * queue). Held deliveries would fill the prefetch window and stop the flow, so once half the window of the
  * current consumer is held, it is cancelled and a fresh consumer (with a fresh window) is started; the held
@@ -55,6 +57,7 @@ class AmqpDeadLetterReader implements DeadLetterReader {
   private heldOnCurrent = 0
   private rolling = false
   private closed = false
+  private readonly acks = new AckWindow()
 
   constructor(
     private readonly channel: Channel,
@@ -128,8 +131,12 @@ class AmqpDeadLetterReader implements DeadLetterReader {
   ack(letter: DeadLetter): boolean {
     this.consumerOf.delete(letter.tag)
     if (this.failure || this.closed) return false
+    return this.send(this.acks.ack(letter.tag))
+  }
+
+  private send(acks: {tag: number; multiple: boolean}[]): boolean {
     try {
-      this.channel.ack({fields: {deliveryTag: letter.tag}} as Message)
+      for (const {tag, multiple} of acks) this.channel.ack({fields: {deliveryTag: tag}} as Message, multiple)
       return true
     } catch {
       return false
@@ -137,6 +144,8 @@ class AmqpDeadLetterReader implements DeadLetterReader {
   }
 
   hold(letter: DeadLetter): void {
+    // Acks waiting above it can no longer be covered by one `multiple`: sent now, one by one.
+    if (!this.failure && !this.closed) this.send(this.acks.hold(letter.tag))
     const tag = this.consumerOf.get(letter.tag)
     this.consumerOf.delete(letter.tag)
     if (tag !== this.consumerTag) return
@@ -167,12 +176,59 @@ class AmqpDeadLetterReader implements DeadLetterReader {
       clearTimeout(waiter.timer)
       waiter.resolve(null)
     }
+    // Acks still waiting for an earlier delivery that was neither acked nor held (read, then the run stopped).
+    if (!this.failure) this.send(this.acks.rest())
     this.buffer = []
     this.head = 0
     this.consumerOf.clear()
     // Closing the channel returns every unacked delivery; acks sent before it are processed first (same channel).
     if (this.consumerTag) await this.channel.cancel(this.consumerTag).catch(() => {})
     await this.channel.close().catch(() => {})
+  }
+}
+
+/**
+ * Which acks to send for a channel's deliveries (tags 1, 2, 3… in delivery order), as few as possible:
+ *
+ * | the delivery acked                    | every earlier delivery acked or waiting | sent                                          |
+ * | ------------------------------------- | --------------------------------------- | --------------------------------------------- |
+ * | above a held delivery                 | -                                       | its own ack                                   |
+ * | at or below every held one            | yes                                     | one ack, multiple, up to the last waiting one |
+ * | at or below every held one            | no (an earlier one is still out)        | nothing yet: it waits                         |
+ * A hold sends the waiting acks above it one by one; rest() (at close) sends every waiting ack one by one.
+ */
+export class AckWindow {
+  /** Every delivery up to this tag is acked. */
+  private through = 0
+  private readonly waiting = new Set<number>()
+  private lowestHeld = Number.POSITIVE_INFINITY
+
+  ack(tag: number): {tag: number; multiple: boolean}[] {
+    if (tag > this.lowestHeld) return [{tag, multiple: false}]
+    this.waiting.add(tag)
+    let upTo = this.through
+    while (this.waiting.delete(upTo + 1)) upTo++
+    if (upTo === this.through) return []
+    const first = this.through + 1
+    this.through = upTo
+    return [{tag: upTo, multiple: upTo > first}]
+  }
+
+  hold(tag: number): {tag: number; multiple: boolean}[] {
+    if (tag >= this.lowestHeld) return []
+    this.lowestHeld = tag
+    return this.takeWaiting((t) => t > tag)
+  }
+
+  rest(): {tag: number; multiple: boolean}[] {
+    return this.takeWaiting(() => true)
+  }
+
+  private takeWaiting(which: (tag: number) => boolean): {tag: number; multiple: boolean}[] {
+    const out: {tag: number; multiple: boolean}[] = []
+    for (const tag of this.waiting) if (which(tag)) out.push({tag, multiple: false})
+    for (const {tag} of out) this.waiting.delete(tag)
+    return out.sort((a, b) => a.tag - b.tag)
   }
 }
 

@@ -26,6 +26,8 @@ export class ConfirmPublisher implements PublisherPort {
   private readonly pending = new Map<number, Pending>()
   /** The batch being written to the channel: batches in flight are written one after another, never interleaved. */
   private writing: Promise<void> = Promise.resolve()
+  /** The batches waiting for confirms, told when the channel closes (one listener for all of them, however many). */
+  private readonly waiting = new Set<() => void>()
   /** What this publisher knows of each exchange it was asked about (or saw refused): exists or not. */
   private readonly exchanges = new Map<string, Promise<boolean>>()
 
@@ -54,6 +56,7 @@ export class ConfirmPublisher implements PublisherPort {
     channel.on('close', () => {
       this.failure ??= channelFailure(this.amqp.closedWith ?? new Error('channel closed'))
       this.channel = undefined
+      for (const closed of this.waiting) closed()
     })
     this.channel = channel
     return channel
@@ -104,7 +107,7 @@ export class ConfirmPublisher implements PublisherPort {
     all.catch(() => {})
     if (messages.length === 0) done()
     const onClose = () => fail(this.failure ?? channelFailure(new Error('channel closed')))
-    channel.once('close', onClose)
+    this.waiting.add(onClose)
     const timer = setTimeout(() => {
       const blocked = this.amqp.blocked ? ` (the broker is blocking publishers: ${this.amqp.blocked})` : ''
       fail(new OperationError(`RabbitMQ did not confirm ${messages.length - settled} of ${messages.length} messages within ${timeoutMs} ms${blocked}`, 'nothing unconfirmed was marked done; check the broker (memory or disk alarm) and run again'))
@@ -147,7 +150,7 @@ export class ConfirmPublisher implements PublisherPort {
     } finally {
       written()
       clearTimeout(timer)
-      channel.removeListener('close', onClose)
+      this.waiting.delete(onClose)
       for (const seq of seqs) this.pending.delete(seq)
     }
     return outcomes as PublishOutcome[]

@@ -31,6 +31,7 @@ export const DEFAULTS: Config = {
     exchange: null,
     routingKey: null,
     retention: '7d',
+    markDrained: false,
   },
   inbox: {
     table: 'inbox',

@@ -149,6 +149,8 @@ const settings = {
     routingKey: z.string().max(255).nullable(),
     /** How long sent rows are kept: outbox status counts older ones as prunable, outbox prune's default --older-than. */
     retention: positiveDuration,
+    /** Every drained message carries x-msgops-drained-at (a headers table costs the broker part of its rate). */
+    markDrained: z.boolean(),
   }),
   inbox: z.strictObject({
     table: identifier,

@@ -170,8 +170,24 @@ describe.each([reference, integer])('outbox on the $name', (variant) => {
     expect(first.properties.contentType).toBe('application/json')
     expect(first.properties.deliveryMode).toBe(2)
     expect(first.fields.routingKey).toBe(ROUTING_KEY)
-    expect(first.properties.headers?.['x-msgops-drained-at']).toMatch(/^\d{4}-\d\d-\d\dT/)
-    if (variant === reference) expect(first.properties.headers?.['x-tenant']).toBe('t1')
+    expect(first.properties.type).toBe(variant === reference ? 'order.created' : undefined)
+    // No msgops header by default: the row's own headers as written, and no table at all when the row has none.
+    if (variant === reference) expect(first.properties.headers).toEqual({'x-tenant': 't1'})
+    else expect(first.properties.headers ?? {}).toEqual({})
+  })
+
+  it('--mark-drained adds x-msgops-drained-at beside the row\'s own headers', async () => {
+    await variant.clear(conn)
+    await takeAll('orders.q')
+    await variant.insert(conn, [{id: 'mark-1', ageSec: 3600, exchange: 'orders.x'}])
+    const before = Date.now()
+    const run = await cli(['outbox', 'drain', '--yes', '--json', '--mark-drained'])
+    expect(run.code, run.stderr).toBe(0)
+    const [message] = await takeAll('orders.q')
+    const stamp = String(message.properties.headers?.['x-msgops-drained-at'])
+    expect(stamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+    expect(Date.parse(stamp)).toBeGreaterThanOrEqual(before - 1000)
+    if (variant === reference) expect(message.properties.headers?.['x-tenant']).toBe('t1')
   })
 
   it('--in-flight sets how many batches are published at once; every row is published once either way', async () => {
@@ -412,6 +428,20 @@ describe('the drain on the reference schema: missing exchanges, its confirmation
 
   afterAll(async () => {
     await sql?.close()
+  })
+
+  it('outbox.markDrained: true in the configuration marks every message as --mark-drained does; false (the default) does not', async () => {
+    for (const mark of [true, false]) {
+      await takeAll('orders.q')
+      await insert([[`cfg-${mark}`, 'orders.x']])
+      const path = join(tempDir, `mark-${mark}.yaml`)
+      writeFileSync(path, `outbox:\n  markDrained: ${mark}\n`)
+      const run = await runCli(['outbox', 'drain', '--yes', '--json', '--config', path], {env})
+      expect(run.code, run.stderr).toBe(0)
+      const [message] = await takeAll('orders.q')
+      expect(message.properties.messageId).toBe(`cfg-${mark}`)
+      expect(message.properties.headers?.['x-msgops-drained-at'] !== undefined).toBe(mark)
+    }
   })
 
   it('sets the row aside with an attempt and its error, sends the rest of its batch, and dead-letters it at --max-attempts', async () => {

@@ -1,5 +1,6 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {DEFAULT_PIPELINE, openTransactions} from '../../src/core/outbox/drain.js'
 import {runCli} from '../helpers/env.js'
 import {killRounds} from './helpers/kill.js'
 import {createWorld, figure, random, type World} from './helpers/setup.js'
@@ -8,8 +9,8 @@ import {outboxByStatus, QueueRecorder, seedOutbox} from './helpers/world.js'
 const ROWS = Number(process.env.RELIABILITY_DRAIN_ROWS ?? 20_000)
 const KILLS = 20
 const BATCH = 200
-/** Batches in flight at once (outbox drain --in-flight): bounds the duplicates one kill can cause. */
-const PIPELINE = 3
+/** Batches waiting for confirms at once (outbox drain --in-flight, its default): with as many committing, the open transactions bound the duplicates one kill can cause. */
+const PIPELINE = DEFAULT_PIPELINE
 const SEED = Number(process.env.RELIABILITY_SEED ?? Date.now() % 1_000_000)
 
 let world: World
@@ -58,8 +59,8 @@ describe('kill -9 of outbox drain', () => {
     await recorder.quiet(500, 30_000)
     const duplicates = recorder.duplicates()
     // A duplicate can only come from batches published but not committed when the process died: at most the
-    // drain's batches in flight per kill.
-    expect(duplicates).toBeLessThanOrEqual(moments.length * PIPELINE * BATCH)
+    // drain's open transactions (batches waiting for confirms and those committing) per kill.
+    expect(duplicates).toBeLessThanOrEqual(moments.length * openTransactions(PIPELINE) * BATCH)
     figure('drain-kill', {early: moments.filter((m) => m < 0).length, rows: ROWS, kills: moments.length, killedMidway, rounds, seed: SEED, delivered: recorder.total, duplicates, seconds: Math.round((Date.now() - started) / 1000)})
     expect(moments.length).toBe(KILLS)
   })

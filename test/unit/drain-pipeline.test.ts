@@ -3,7 +3,7 @@ import {describe, expect, it} from 'vitest'
 import {DEFAULTS} from '../../src/config/defaults.js'
 import {OperationError} from '../../src/core/errors.js'
 import {drainOutbox} from '../../src/core/outbox/drain.js'
-import type {PublishOutcome} from '../../src/core/ports.js'
+import type {PublishOutcome, SqlPort} from '../../src/core/ports.js'
 import {FakeOutboxSql, ScriptedPublisher, until} from './fake-outbox.js'
 
 /** The drain's pipeline in process: the real repository SQL on an in-memory outbox, a broker that answers when told. */
@@ -13,18 +13,18 @@ const confirmAll = () => ({status: 'confirmed'}) as const
 const statusOf = (sql: FakeOutboxSql) => Object.fromEntries([...sql.rows.values()].map((r) => [r.id, r.status]))
 
 describe('drainOutbox over fakes of its ports', () => {
-  it('keeps up to --pipeline batches in flight, each its own transaction, and marks a row sent only after its confirm', async () => {
+  it('keeps up to --pipeline batches waiting for the broker, each its own transaction, the next locked ahead, and marks a row sent only after its confirm', async () => {
     const sql = new FakeOutboxSql(rows(6))
     const publisher = new ScriptedPublisher(confirmAll, true)
     const run = drainOutbox({sql, publisher}, {config: DEFAULTS, batchSize: 2, pipeline: 2})
-    await until(() => publisher.batches.length === 2)
-    // Two batches wait for the broker: the third is not claimed, nothing is sent yet, each batch holds its own rows.
+    await until(() => publisher.batches.length === 2 && sql.locks.size === 6)
+    // Two batches wait for the broker; the third is locked ahead but not published; nothing is sent yet; each batch holds its own rows.
+    for (let turn = 0; turn < 50; turn++) await new Promise((resolve) => setImmediate(resolve))
     expect(publisher.batches.map((b) => b.ids)).toEqual([['r1', 'r2'], ['r3', 'r4']])
     expect(Object.values(statusOf(sql))).toEqual(Array(6).fill('pending'))
-    expect(new Set(sql.locks.values()).size).toBe(2)
-    expect([...sql.locks.keys()].sort()).toEqual(['r1', 'r2', 'r3', 'r4'])
+    expect(new Set(sql.locks.values()).size).toBe(3)
     publisher.batches[1].settle()
-    await until(() => sql.commits === 1)
+    await until(() => statusOf(sql).r3 === 'sent')
     // The second batch is committed although the first still waits; the third takes its place in flight.
     expect(statusOf(sql)).toMatchObject({r1: 'pending', r2: 'pending', r3: 'sent', r4: 'sent'})
     await until(() => publisher.batches.length === 3)
@@ -36,6 +36,28 @@ describe('drainOutbox over fakes of its ports', () => {
     expect(publisher.maxInFlight).toBe(2)
     expect(Object.values(statusOf(sql))).toEqual(Array(6).fill('sent'))
     expect(sql.locks.size).toBe(0)
+  })
+
+  it('a batch whose confirms are in gives its place to the next before its UPDATE and commit; --in-flight 1 is one transaction at a time', async () => {
+    for (const [pipeline, publishedBeforeCommit] of [[2, 3], [1, 1]]) {
+      const sql = new FakeOutboxSql(rows(6))
+      let open!: () => void
+      const gate = new Promise<void>((resolve) => (open = resolve))
+      // Every UPDATE waits at the gate: no batch can commit until it opens.
+      const gated: SqlPort = {
+        query: (q, p) => sql.query(q, p), execute: (q, p) => sql.execute(q, p), version: () => sql.version(),
+        transaction: (work) => sql.transaction((tx) => work({query: (q, p) => tx.query(q, p), execute: async (q, p) => (await gate, tx.execute(q, p))})),
+      }
+      const publisher = new ScriptedPublisher(confirmAll)
+      const run = drainOutbox({sql: gated, publisher}, {config: DEFAULTS, batchSize: 2, pipeline})
+      await until(() => publisher.batches.length === publishedBeforeCommit)
+      for (let turn = 0; turn < 50; turn++) await new Promise((resolve) => setImmediate(resolve))
+      expect(publisher.batches.length).toBe(publishedBeforeCommit)
+      expect(Object.values(statusOf(sql))).toEqual(Array(6).fill('pending'))
+      open()
+      expect(await run).toMatchObject({published: 6, batches: 3})
+      expect(Object.values(statusOf(sql))).toEqual(Array(6).fill('sent'))
+    }
   })
 
   it('a nack and a return cost the row an attempt and record why, the rest of the batch is sent; at --max-attempts it becomes a dead letter', async () => {

@@ -3,7 +3,7 @@ import {describe, expect, it} from 'vitest'
 import {DEFAULTS} from '../../src/config/defaults.js'
 import {type Config, outboxColumns} from '../../src/config/schema.js'
 import {ConfigError, UsageError} from '../../src/core/errors.js'
-import {decideRow, idleReason, sortBatch, toMessage} from '../../src/core/outbox/drain.js'
+import {decideRow, idleReason, openTransactions, sortBatch, toMessage} from '../../src/core/outbox/drain.js'
 import {OutboxRepository, toOutboxRow} from '../../src/core/outbox/repository.js'
 import {attemptsBucket, statusAlerts} from '../../src/core/outbox/status.js'
 import {headersOf, outboxTableFrom, parseJsonValue, parseStatus, payloadText, statusName} from '../../src/core/outbox/table.js'
@@ -45,6 +45,14 @@ describe('decideRow', () => {
   })
 })
 
+describe('openTransactions', () => {
+  it('--in-flight 1: one transaction at a time', () => expect(openTransactions(1)).toBe(1))
+  it('--in-flight N > 1: N waiting for confirms and as many committing', () => {
+    expect(openTransactions(2)).toBe(4)
+    expect(openTransactions(3)).toBe(6)
+  })
+})
+
 describe('toMessage', () => {
   it('uses the row id as message id, the payload JSON text as body, and the row exchange and routing key', () => {
     const m = toMessage(row({exchange: 'orders', routingKey: 'order.paid', headers: '{"x-tenant":"t1"}', eventType: 'order.paid'}), reference, '2026-01-01T00:00:00.000Z')
@@ -53,6 +61,15 @@ describe('toMessage', () => {
     expect(m).toMatchObject({exchange: 'orders', routingKey: 'order.paid', properties: {messageId: 'm-1', contentType: 'application/json', type: 'order.paid'}})
     expect(m.properties.headers).toEqual({'x-tenant': 't1', 'x-msgops-drained-at': '2026-01-01T00:00:00.000Z'})
     expect(m.body.toString()).toBe('{"a":1}')
+  })
+
+  it('adds no header of its own unless asked: the row\'s headers as written, no table at all when it has none', () => {
+    const own = toMessage(row({exchange: 'orders', headers: '{"traceparent":"00-ab-cd-01"}'}), reference)
+    expect('invalid' in own ? own.invalid : own.properties.headers).toEqual({traceparent: '00-ab-cd-01'})
+    const none = toMessage(row({exchange: 'orders', headers: null}), reference)
+    expect('invalid' in none ? none.invalid : Object.keys(none.properties)).toEqual(['messageId', 'contentType'])
+    const marked = toMessage(row({exchange: 'orders', headers: null}), reference, '2026-01-01T00:00:00.000Z')
+    expect('invalid' in marked ? marked.invalid : marked.properties.headers).toEqual({'x-msgops-drained-at': '2026-01-01T00:00:00.000Z'})
   })
 
   it('normalises a payload that MySQL 8 returned as an object', () => {

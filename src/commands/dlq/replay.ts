@@ -9,7 +9,7 @@ import {readFile} from 'node:fs/promises'
 
 import {jsonSafe} from '../../core/dlq/deaths.js'
 import {bodyForEditor, editedBody, type EditReplayReport, replayEdited, withHeaders} from '../../core/dlq/edit.js'
-import {replayDeadLetters, type ReplayReport} from '../../core/dlq/replay.js'
+import {DEFAULT_MAX_REPLAYS, replayDeadLetters, type ReplayReport} from '../../core/dlq/replay.js'
 import {parseDuration} from '../../core/duration.js'
 import {OperationError, oneLine, UsageError} from '../../core/errors.js'
 import {changeOutcome} from '../../core/outcome.js'
@@ -43,7 +43,7 @@ Exit 0 when everything that matched moved (or the confirmation was declined), 1 
     'to-exchange': Flags.string({description: 'publish to this exchange instead of the original one', exclusive: ['to-queue']}),
     'to-routing-key': Flags.string({description: 'with --to-exchange: this routing key instead of the original one', dependsOn: ['to-exchange']}),
     'to-queue': Flags.string({description: 'publish to this queue through the default exchange', exclusive: ['to-exchange', 'to-routing-key']}),
-    'max-replays': Flags.integer({description: 'leave in place (and report) messages already replayed this many times', default: 5, min: 1}),
+    'max-replays': Flags.integer({description: 'leave in place (and report) messages already replayed this many times', default: DEFAULT_MAX_REPLAYS, min: 1}),
     rate: Flags.integer({description: 'messages per second at most', min: 1}),
     edit: Flags.boolean({description: 'with one --message-id: edit its body in $VISUAL/$EDITOR, publish the edited copy with confirms, then ack the original'}),
     'body-file': Flags.string({description: 'with one --message-id: publish this file as the body instead (edit without an editor)', aliases: ['payload-file']}),

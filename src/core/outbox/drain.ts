@@ -26,7 +26,7 @@ export interface DrainOptions {
   olderThanMs?: number
   /** At most this many rows in the whole run. */
   limit?: number
-  /** Rows per transaction (default 500). */
+  /** Rows per transaction (default DEFAULT_BATCH_SIZE). */
   batchSize?: number
   /** A row whose failed attempts reach this becomes a dead letter (default 10). */
   maxAttempts?: number
@@ -41,10 +41,13 @@ export interface DrainOptions {
   /** Rows shown by a dry run (default 10). */
   sampleSize?: number
   /**
-   * Batches in flight at once (default 3), each its own transaction on its own connection: the broker confirms
-   * persistent messages only after its fsync, so it needs many unconfirmed messages to reach its rate; 1 = one at a time.
+   * Batches waiting for the broker's confirms at once (default 3), each its own transaction on its own connection, and
+   * as many committing (openTransactions): the broker confirms persistent messages only after its fsync, so it needs
+   * many unconfirmed messages to reach its rate; 1 = one at a time.
    */
   pipeline?: number
+  /** Add x-msgops-drained-at to every message (--mark-drained, outbox.markDrained; default no msgops header). */
+  markDrained?: boolean
   /** Only this part of the rows (by a hash of the aggregate id): N drains side by side, each aggregate in one of them. */
   part?: Part
   /** A row waits while an earlier row of its aggregate is unsent (pending or dead letter): a consumer never sees event 2 before event 1. */
@@ -139,24 +142,33 @@ export function decideRow(outcome: PublishOutcome['status'] | 'invalid', attempt
   return (attempts ?? 0) + 1 >= maxAttempts ? 'dead-letter' : 'retry'
 }
 
-/** The AMQP message of a row: body = payload JSON text, messageId = row id, exchange/routing key from the row or the configuration. */
-export function toMessage(row: OutboxRow, table: OutboxTable, drainedAt: string): OutgoingMessage | {invalid: string} {
+/**
+ * The AMQP message of a row: body = payload JSON text, messageId = row id, contentType, type = event type, exchange and
+ * routing key from the row or the configuration, and the row's own headers as the application wrote them. With
+ * drainedAt (--mark-drained, outbox.markDrained) it adds x-msgops-drained-at: a headers table costs the broker part of
+ * its rate, so nothing of msgops' own is added unless asked (docs/outbox.md, "What a drained message carries").
+ */
+export function toMessage(row: OutboxRow, table: OutboxTable, drainedAt?: string): OutgoingMessage | {invalid: string} {
   const exchange = row.exchange ?? table.exchange
   if (exchange === null) return {invalid: 'no exchange: the row has none and outbox.exchange is not configured'}
-  const headers = rowHeaders(row.headers)
-  if ('invalid' in headers) return headers
-  const properties: OutgoingMessage['properties'] = {
-    messageId: row.id,
-    contentType: 'application/json',
-    headers: {...headers.headers, 'x-msgops-drained-at': drainedAt},
-    timestamp: Math.floor(Date.now() / 1000),
-  }
+  const own = rowHeaders(row.headers)
+  if ('invalid' in own) return own
+  const properties: OutgoingMessage['properties'] = {messageId: row.id, contentType: 'application/json'}
   if (row.eventType) properties.type = row.eventType
+  const headers = drainedAt === undefined ? own.headers : {...own.headers, [DRAINED_AT_HEADER]: drainedAt}
+  // No table at all rather than an empty one: the broker and the client skip the property.
+  for (const _ in headers) {
+    properties.headers = headers
+    break
+  }
   const message = {exchange, routingKey: row.routingKey ?? table.routingKey ?? '', body: Buffer.from(payloadText(row.payload), 'utf8'), properties}
   // A row the protocol cannot carry would throw inside the batch (or close its channel): it is set aside alone.
   const limit = publishLimitError(message)
   return limit ? {invalid: limit} : message
 }
+
+/** The header --mark-drained adds: when msgops published the row (ISO 8601). */
+export const DRAINED_AT_HEADER = 'x-msgops-drained-at'
 
 /** Rows younger than this are left to the application's own relay, unless --older-than says otherwise. */
 export const DEFAULT_OLDER_THAN_MS = 30_000
@@ -164,7 +176,43 @@ export const DEFAULT_OLDER_THAN_MS = 30_000
 /** --ordered's passes stop once this many rows failed in the run (their ids are left out of the next pass in memory). */
 const MAX_EXCLUDED = 10_000
 
-/** Measured by `npm run bench -- drain`: 2 → 0.81, 3 → 0.85–0.87, 4 → 0.90 of the raw rate (bench/RESULTS.md). */
+/** Rows per batch (one transaction, one UPDATE per outcome, one commit). */
+export const DEFAULT_BATCH_SIZE = 500
+
+/**
+ * Transactions open at once for `depth` batches waiting for the broker (--in-flight):
+ *
+ * | depth | open transactions | so                                                                            |
+ * | ----- | ----------------- | ----------------------------------------------------------------------------- |
+ * | 1     | 1                 | one batch at a time: committed before the next is locked (fewest duplicates)  |
+ * | N > 1 | 2N                | N waiting for their confirms, and as many in their UPDATE and commit          |
+ * A crash can leave every open transaction's rows published and uncommitted: they are sent again (docs/RELIABILITY.md).
+ */
+export function openTransactions(depth: number): number {
+  return depth === 1 ? 1 : depth * 2
+}
+
+/** A fixed number of places, given in the order they were asked for; each release gives its place back once. */
+class Slots {
+  private readonly waiting: (() => void)[] = []
+
+  constructor(private free: number) {}
+
+  async take(): Promise<() => void> {
+    if (this.free > 0) this.free--
+    else await new Promise<void>((resolve) => this.waiting.push(resolve))
+    let given = false
+    return () => {
+      if (given) return
+      given = true
+      const next = this.waiting.shift()
+      if (next) next()
+      else this.free++
+    }
+  }
+}
+
+/** Batches waiting for confirms (--in-flight); its figures against bare publishes, by `npm run bench -- drain`, are in bench/RESULTS.md#drain. */
 export const DEFAULT_PIPELINE = 3
 
 function positive(value: number | undefined, fallback: number, what: string): number {
@@ -193,7 +241,7 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
   const olderThanMs = timed ? (options.olderThanMs ?? DEFAULT_OLDER_THAN_MS) : undefined
   const maxAttempts = Math.floor(positive(options.maxAttempts, 10, 'max attempts'))
   const rate = options.ratePerSecond === undefined ? undefined : positive(options.ratePerSecond, 1, 'rate')
-  let batchSize = Math.floor(positive(options.batchSize, 500, 'batch size'))
+  let batchSize = Math.floor(positive(options.batchSize, DEFAULT_BATCH_SIZE, 'batch size'))
   if (rate !== undefined) batchSize = Math.max(1, Math.min(batchSize, Math.floor(rate)))
   const limit = options.limit === undefined ? Number.POSITIVE_INFINITY : Math.floor(positive(options.limit, 1, 'limit'))
   const timeoutMs = positive(options.confirmTimeoutMs, 30_000, 'confirm timeout')
@@ -203,6 +251,8 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
   if (!repo.hasAttempts) notes.push(`the outbox table has no attempts column: failed rows stay pending and never become dead letters`)
   if (!timed) notes.push(`the outbox table "${table.name}" has no time column: every pending row is eligible, whatever its age (the default --older-than ${formatDuration(DEFAULT_OLDER_THAN_MS)} does not apply)`)
 
+  const markDrained = options.markDrained ?? options.config.outbox.markDrained
+  const markedAt = () => (markDrained ? new Date(clock.now()).toISOString() : undefined)
   const base: RowFilter = {status: table.statuses.pending, olderThanMs, availableOnly: true, ids: options.ids, part: options.part, ordered: options.ordered}
   if (options.ordered) repo.orderedBy()
   const result: DrainResult = {
@@ -220,7 +270,7 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
   }
 
   if (options.dryRun) {
-    const drainedAt = new Date(clock.now()).toISOString()
+    const drainedAt = markedAt()
     const rows = await repo.rows(ports.sql, base, Math.min(options.sampleSize ?? 10, limit))
     result.sample = rows.map((row) => {
       const message = toMessage(row, table, drainedAt)
@@ -250,10 +300,13 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
   }
   started = clock.now()
 
-  // Up to `depth` batches in flight, each its own transaction: the next batch is locked and published while
-  // the previous one waits for its confirms and commits, so the broker is never idle during database work.
+  // Up to `depth` batches waiting for the broker, each its own transaction: a batch whose confirms are in gives its
+  // place to the next one before its UPDATE and commit, and the next batches are locked ahead while the broker works,
+  // so the broker is never idle during database work. Transactions open at once (locked ahead, published, committing)
+  // are bounded by openTransactions.
   const depth = Math.floor(positive(options.pipeline, DEFAULT_PIPELINE, 'batches in flight'))
   const inflight = new Set<Promise<void>>()
+  const slots = new Slots(depth)
   let failure: unknown
   /** The first and last id of the batch that failed, for the error. */
   let failedRows: string | undefined
@@ -275,6 +328,8 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
     const take = Math.min(batchSize, limit - claimedRows)
     let claimed!: (claim: {rows: number; lastId?: string; failed?: boolean}) => void
     const claim = new Promise<{rows: number; lastId?: string; failed?: boolean}>((resolve) => (claimed = resolve))
+    /** Gives the batch's place back once the broker has answered (or the batch failed); at most once. */
+    let answered = () => {}
     const cursor = afterId
     const work = ports.sql
       .transaction(async (tx) => {
@@ -282,7 +337,7 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
         claimed({rows: rows.length, lastId: lastCandidate})
         if (rows.length === 0) return undefined
         try {
-          return await publishAndRecord(tx, rows)
+          return await publishAndRecord(tx, rows, (release) => (answered = release))
         } catch (error) {
           failedRows ??= rows.length === 1 ? `row ${rows[0].id}` : `${rows.length} rows, ids ${rows[0].id} to ${rows.at(-1)!.id}`
           throw error
@@ -304,7 +359,10 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
         },
       )
     inflight.add(work)
-    void work.finally(() => inflight.delete(work))
+    void work.finally(() => {
+      inflight.delete(work)
+      answered()
+    })
     const next = await claim
     if (next.failed) break
     // No candidates at all: the end of a pass. Candidates all held by another drain: move past them.
@@ -321,7 +379,7 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
     }
     afterId = next.lastId
     claimedRows += next.rows
-    if (inflight.size >= depth) await Promise.race(inflight)
+    while (inflight.size >= openTransactions(depth)) await Promise.race(inflight)
     if (rate !== undefined) await clock.sleep(started + (claimedRows * 1000) / rate - clock.now(), ports.signal)
   }
   await Promise.all(inflight)
@@ -334,8 +392,9 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
   }
   return finish()
 
-  async function publishAndRecord(tx: SqlExecutor, rows: OutboxRow[]): Promise<Tally & {rows: number}> {
-    const drainedAt = new Date(clock.now()).toISOString()
+  /** Takes a place among the `depth` batches waiting for the broker, and gives it back once the broker answered (before the UPDATE and commit). */
+  async function publishAndRecord(tx: SqlExecutor, rows: OutboxRow[], placed: (release: () => void) => void): Promise<Tally & {rows: number}> {
+    const drainedAt = markedAt()
     const messages: OutgoingMessage[] = []
     const publishedRows: OutboxRow[] = []
     const outcomes = new Map<OutboxRow, {status: PublishOutcome['status'] | 'invalid'; reason?: string}>()
@@ -343,6 +402,7 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
     // Batches are handed to the publisher in id order (it writes them in that order): each waits for the one before to
     // have been handed over, whatever its own checks below take.
     const previous = publishTurn
+    let release = () => {}
     let publishing: Promise<PublishOutcome[]> = Promise.resolve([])
     let handedOver!: () => void
     publishTurn = new Promise<void>((resolve) => (handedOver = resolve))
@@ -356,12 +416,16 @@ export async function drainOutbox(ports: DrainPorts, options: DrainOptions, onPr
         messages.push(message)
         publishedRows.push(row)
       }
+      // Taken in id order (inside the turn): a batch locked ahead waits here for a place among those the broker holds.
+      release = await slots.take()
+      placed(release)
       // A dying channel rejects the whole batch (the publisher's contract), so every answer here is the broker's own.
       publishing = publishWithDeadline(ports.publisher, messages, timeoutMs)
     } finally {
       handedOver()
     }
     const answers = await publishing
+    release()
     for (const [i, answer] of answers.entries()) outcomes.set(publishedRows[i], {status: answer.status, reason: 'reason' in answer ? answer.reason : undefined})
     // Ordered: a row that failed in this run is not tried again by a later pass (one attempt per run, as unordered).
     if (options.ordered) for (const [row, outcome] of outcomes) if (outcome.status !== 'confirmed') triedAndFailed.add(row.id)
