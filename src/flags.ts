@@ -4,6 +4,7 @@ import {DEFAULT_ERROR_HEADERS} from './config/defaults.js'
 import {type DeadLetterFilters, filtersFromInput} from './core/dlq/decide.js'
 import {parseDuration} from './core/duration.js'
 import {UsageError} from './core/errors.js'
+import {parseSleepCoef} from './core/prune/decide.js'
 import type {PruneOptions} from './core/prune/run.js'
 
 /** The flag sets several commands share, so that one idea has one name and one description everywhere. */
@@ -61,8 +62,9 @@ export const pruneFlags = {
   'chunk-size': Flags.integer({description: 'rows in the first chunk; then tuned to --chunk-time', default: 1000, min: 1}),
   'max-chunk-size': Flags.integer({description: 'never more rows than this in one chunk', default: 10_000, min: 1}),
   'chunk-time': Flags.string({description: 'each chunk (one short transaction) should take about this long', default: '500ms'}),
-  sleep: Flags.string({description: 'wait this long between chunks, e.g. 100ms', exclusive: ['rate']}),
-  rate: Flags.integer({description: 'delete at most this many rows per second', min: 1, exclusive: ['sleep']}),
+  sleep: Flags.string({description: 'wait this long between chunks, e.g. 100ms', exclusive: ['rate', 'sleep-coef']}),
+  'sleep-coef': Flags.string({description: "after each chunk, wait this many times the chunk's own time, e.g. 1 (with --chunk-time 10ms: the polite setting of docs/retention.md)", exclusive: ['rate', 'sleep']}),
+  rate: Flags.integer({description: 'delete at most this many rows per second', min: 1, exclusive: ['sleep', 'sleep-coef']}),
   'max-load': Flags.integer({description: "pause while the server's Threads_running (other than this run) is above this", default: 25, min: 1}),
   'max-lag': Flags.string({description: 'pause while a replica lags more than this', default: '1s'}),
   archive: Flags.string({description: 'write each row to this JSON-lines file (.gz: gzip), fsynced before its chunk is deleted'}),
@@ -73,16 +75,18 @@ export const pruneFlags = {
 }
 
 /** The chunking and throttling options of a prune, from its flags. */
-export function pruneOptions(flags: {'dry-run': boolean; 'chunk-size': number; 'max-chunk-size': number; 'chunk-time': string; sleep?: string; rate?: number; 'max-load': number; 'max-lag': string; limit?: number; until?: string}): PruneOptions {
+export function pruneOptions(flags: {'dry-run': boolean; 'chunk-size': number; 'max-chunk-size': number; 'chunk-time': string; sleep?: string; 'sleep-coef'?: string; rate?: number; 'max-load': number; 'max-lag': string; limit?: number; until?: string}): PruneOptions {
   const positive = (text: string, flag: string) => {
     const ms = parseDuration(text, flag)
     if (ms <= 0) throw new UsageError(`${flag} must be more than zero`, `give a duration such as ${flag === '--until' ? '20m' : '500ms'}`)
     return ms
   }
+  const coef = flags['sleep-coef'] === undefined ? undefined : parseSleepCoef(flags['sleep-coef'])
+  if (coef && 'error' in coef) throw new UsageError(coef.error, 'e.g. --sleep-coef 1')
   if (flags['chunk-size'] > flags['max-chunk-size']) throw new UsageError(`--chunk-size ${flags['chunk-size']} is above --max-chunk-size ${flags['max-chunk-size']}`, 'lower --chunk-size or raise --max-chunk-size')
   return {
     dryRun: flags['dry-run'], chunkSize: flags['chunk-size'], maxChunkSize: flags['max-chunk-size'], chunkTimeMs: positive(flags['chunk-time'], '--chunk-time'),
-    sleepMs: flags.sleep === undefined ? undefined : parseDuration(flags.sleep, '--sleep'), rate: flags.rate, maxLoad: flags['max-load'],
+    sleepMs: flags.sleep === undefined ? undefined : parseDuration(flags.sleep, '--sleep'), sleepCoef: coef?.coef, rate: flags.rate, maxLoad: flags['max-load'],
     maxLagS: positive(flags['max-lag'], '--max-lag') / 1000, limit: flags.limit, untilMs: flags.until === undefined ? undefined : positive(flags.until, '--until'),
   }
 }

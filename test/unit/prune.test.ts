@@ -7,7 +7,7 @@ import {afterAll, describe, expect, it} from 'vitest'
 import {DEFAULTS} from '../../src/config/defaults.js'
 import {letterOf} from '../../src/core/dlq/restore.js'
 import {JsonLinesArchive} from '../../src/core/prune/archive.js'
-import {decidePartitions, dedupeWindowDecision, MIN_CHUNK_SIZE, nextChunkSize, nextStartMs, throttleReason} from '../../src/core/prune/decide.js'
+import {decidePartitions, dedupeWindowDecision, MAX_SLEEP_COEF, MIN_CHUNK_SIZE, nextChunkSize, nextStartMs, parseSleepCoef, throttleReason} from '../../src/core/prune/decide.js'
 import {addDays, boundLiteral, dayPartitions} from '../../src/core/prune/partitions.js'
 import type {LoadProbe} from '../../src/core/prune/load.js'
 import {pruneRows} from '../../src/core/prune/run.js'
@@ -30,6 +30,7 @@ describe('nextChunkSize (decision table rows)', () => {
   it('at least ÷2 per chunk (one slow chunk does not crash it)', () => expect(nextChunkSize({...base, rows: 1000, elapsedMs: 60_000})).toBe(500))
   it('never above --max-chunk-size', () => expect(nextChunkSize({...base, size: 8000, rows: 8000, elapsedMs: 10})).toBe(10_000))
   it(`never below ${MIN_CHUNK_SIZE}`, () => expect(nextChunkSize({...base, size: 12, rows: 12, elapsedMs: 60_000})).toBe(MIN_CHUNK_SIZE))
+  it(`a --max-chunk-size below ${MIN_CHUNK_SIZE} wins over it`, () => expect(nextChunkSize({...base, size: 4, max: 4, rows: 4, elapsedMs: 60_000})).toBe(4))
 })
 
 describe('throttleReason (decision table rows)', () => {
@@ -47,13 +48,30 @@ describe('throttleReason (decision table rows)', () => {
   })
 })
 
-describe('nextStartMs', () => {
-  it('--rate spreads the rows over the run', () => expect(nextStartMs({now: 1000, started: 0, deleted: 500, rate: 100})).toBe(5000))
-  it('--rate never waits when behind', () => expect(nextStartMs({now: 9000, started: 0, deleted: 500, rate: 100})).toBe(9000))
-  it('--sleep waits between chunks; neither: at once', () => {
-    expect(nextStartMs({now: 1000, started: 0, deleted: 5, sleepMs: 250})).toBe(1250)
-    expect(nextStartMs({now: 1000, started: 0, deleted: 5})).toBe(1000)
+describe('nextStartMs (decision table rows)', () => {
+  const at = {now: 1000, started: 0, deleted: 500, chunkMs: 40}
+  it('--rate spreads the rows over the run', () => expect(nextStartMs({...at, rate: 100})).toBe(5000))
+  it('--rate never waits when behind', () => expect(nextStartMs({...at, now: 9000, rate: 100})).toBe(9000))
+  it('--sleep waits a fixed time between chunks, whatever the chunk took', () => expect(nextStartMs({...at, sleepMs: 250})).toBe(1250))
+  it('--sleep-coef waits that many times the last chunk', () => {
+    expect(nextStartMs({...at, sleepCoef: 1})).toBe(1040)
+    expect(nextStartMs({...at, sleepCoef: 0.5, chunkMs: 300})).toBe(1150)
   })
+  it('--sleep-coef never goes back in time (a clock that stepped back)', () => expect(nextStartMs({...at, sleepCoef: 1, chunkMs: -20})).toBe(1000))
+  it('none of them: at once', () => expect(nextStartMs(at)).toBe(1000))
+})
+
+describe('parseSleepCoef', () => {
+  it('a number above 0: taken', () => {
+    expect(parseSleepCoef('1')).toEqual({coef: 1})
+    expect(parseSleepCoef('0.5')).toEqual({coef: 0.5})
+    expect(parseSleepCoef('.25')).toEqual({coef: 0.25})
+  })
+  it('zero: refused (leave the flag out)', () => expect(parseSleepCoef('0')).toEqual({error: expect.stringMatching(/more than 0/)}))
+  it('not a number, a negative or a unit: refused', () => {
+    for (const bad of ['x', '-1', '1s', '', '1e3']) expect(parseSleepCoef(bad)).toEqual({error: expect.stringMatching(/is not a number/)})
+  })
+  it(`above ${MAX_SLEEP_COEF}: refused`, () => expect(parseSleepCoef('101')).toEqual({error: expect.stringMatching(/above 100/)}))
 })
 
 describe('decidePartitions (decision table rows)', () => {
@@ -157,6 +175,38 @@ describe('pruneRows with a fake lag source (the replica-lag throttle without a r
     expect(report.pauses.ms).toBe(2000)
     expect(report.deleted).toBe(3)
     expect(rows).toEqual([])
+  })
+})
+
+describe('pruneRows with --sleep-coef', () => {
+  it('pauses after each chunk as long as the chunk took, times the coefficient, and not after the last', async () => {
+    let now = 0
+    const sleeps: number[] = []
+    const clock: Clock = {now: () => now, sleep: async (ms) => {
+      sleeps.push(ms)
+      now += Math.max(0, ms)
+    }}
+    let rows = Array.from({length: 25}, (_, i) => `k${String(i).padStart(2, '0')}`)
+    const sql = {
+      async query(_text: string, params: unknown[]) {
+        const limit = Number(params.at(-1))
+        return rows.slice(0, limit).map((k) => ({k0: k})) as Row[]
+      },
+      async execute(_text: string, params: unknown[]) {
+        const keys = params[0] as string[]
+        rows = rows.filter((r) => !keys.includes(r))
+        // Each chunk's DELETE takes 30 ms of the fake clock.
+        now += 30
+        return {affectedRows: keys.length}
+      },
+      transaction: async () => { throw new Error('not used') },
+      version: async () => '10.11',
+    } as unknown as SqlPort & SqlExecutor
+    const load: LoadProbe = {read: async () => ({threadsRunning: 1, replicas: []})}
+    const target = {kind: 'outbox', name: 'outbox', t: '`outbox`', key: ['`id`'], keyNames: ['id'], basis: 'sent_at', time: '`sent_at`', eligible: {sql: '1 = 1', params: []}, mustStay: {sql: '1 = 0', params: []}, archiveColumns: '*', describe: 'rows'} as PruneTarget
+    // Chunks of 10 (max 10): 10, 10, then 5 (the last, short: no pause after it).
+    const report = await pruneRows({sql, load, clock}, target, {dryRun: false, chunkSize: 10, maxChunkSize: 10, chunkTimeMs: 30, sleepCoef: 1.5, maxLoad: 25, maxLagS: 1}, {rows: 25, oldest: null, newest: null})
+    expect({deleted: report.deleted, chunks: report.chunks, sleeps}).toEqual({deleted: 25, chunks: 3, sleeps: [45, 45]})
   })
 })
 

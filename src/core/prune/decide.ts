@@ -28,9 +28,11 @@ export interface ChunkFeedback {
  * | held fewer rows than asked (end, sparse)     | size when it was on time, else as below      |
  * | otherwise                                    | rows / elapsed × target                      |
  * | any result                                   | within [size ÷ 2, size × 2], then [10, max]  |
+ * |                                              | (max wins where it is below 10)              |
  */
 export function nextChunkSize(f: ChunkFeedback): number {
-  const clamp = (n: number) => Math.max(MIN_CHUNK_SIZE, Math.min(f.max, Math.round(n)))
+  // --max-chunk-size is a promise to the operator: it wins over the floor when it is below it.
+  const clamp = (n: number) => Math.min(f.max, Math.max(MIN_CHUNK_SIZE, Math.round(n)))
   if (f.elapsedMs <= 0) return clamp(f.size * 2)
   if (f.rows <= 0) return clamp(f.size)
   if (f.rows < f.size && f.elapsedMs <= f.targetMs) return clamp(f.size)
@@ -66,10 +68,52 @@ export function throttleReason(reading: LoadReading, limits: {maxLoad: number; m
   return null
 }
 
-/** When the next chunk may start under --rate (rows per second over the whole run) or --sleep (between chunks). */
-export function nextStartMs(o: {now: number; started: number; deleted: number; rate?: number; sleepMs?: number}): number {
+/** The largest --sleep-coef: a typo beyond it would make the prune all but stop. */
+export const MAX_SLEEP_COEF = 100
+
+export interface NextStart {
+  now: number
+  /** When the run's first chunk started. */
+  started: number
+  /** Rows deleted so far. */
+  deleted: number
+  /** How long the last chunk took, from its candidate read to its commit. */
+  chunkMs: number
+  /** --rate: rows per second over the whole run. */
+  rate?: number
+  /** --sleep: a fixed pause between chunks. */
+  sleepMs?: number
+  /** --sleep-coef: a pause of this many times the last chunk's own time (pt-archiver's --sleep-coef). */
+  sleepCoef?: number
+}
+
+/**
+ * When the next chunk may start. The three are exclusive flags (the parser refuses two); --sleep-coef gives the
+ * server a share of its time back: coef 1 leaves it idle of the prune half the time, whatever the chunk's size or the
+ * server's speed, so the pause follows the chunk when the server slows down (measured in docs/retention.md).
+ *
+ * | --rate | --sleep | --sleep-coef | next chunk starts                                         |
+ * | ------ | ------- | ------------ | --------------------------------------------------------- |
+ * | R      | -       | -            | max(now, started + deleted / R): the run's average ≤ R     |
+ * | -      | S       | -            | now + S                                                   |
+ * | -      | -       | C            | now + C × the last chunk's time (never less than now)      |
+ * | -      | -       | -            | now                                                       |
+ */
+export function nextStartMs(o: NextStart): number {
   if (o.rate !== undefined) return Math.max(o.now, o.started + (o.deleted / o.rate) * 1000)
-  return o.now + (o.sleepMs ?? 0)
+  if (o.sleepMs !== undefined) return o.now + o.sleepMs
+  if (o.sleepCoef !== undefined) return o.now + Math.max(0, o.sleepCoef * o.chunkMs)
+  return o.now
+}
+
+/** --sleep-coef's value: a plain number above 0 and at most MAX_SLEEP_COEF, or the one-line reason it is not. */
+export function parseSleepCoef(text: string): {coef: number} | {error: string} {
+  const trimmed = text.trim()
+  if (!/^\d+(\.\d+)?$|^\.\d+$/.test(trimmed)) return {error: `--sleep-coef "${text}" is not a number (give e.g. 1 for a pause as long as each chunk)`}
+  const coef = Number(trimmed)
+  if (!(coef > 0)) return {error: '--sleep-coef must be more than 0 (leave it out for no pause)'}
+  if (coef > MAX_SLEEP_COEF) return {error: `--sleep-coef ${trimmed} is above ${MAX_SLEEP_COEF} (the prune would all but stop)`}
+  return {coef}
 }
 
 export interface PartitionFacts {

@@ -14,6 +14,8 @@ export interface PruneOptions {
   /** Each chunk should take about this long (--chunk-time). */
   chunkTimeMs: number
   sleepMs?: number
+  /** --sleep-coef: after each chunk, a pause of this many times the chunk's own time. */
+  sleepCoef?: number
   /** Rows per second at most over the run. */
   rate?: number
   limit?: number
@@ -154,7 +156,7 @@ export async function pruneRows(ports: PrunePorts, target: PruneTarget, options:
     report.chunkSize.largest = Math.max(report.chunkSize.largest, want)
     show()
     if (keys.length < want) break
-    const at = nextStartMs({now: clock.now(), started, deleted: report.deleted, rate: options.rate, sleepMs: options.sleepMs})
+    const at = nextStartMs({now: clock.now(), started, deleted: report.deleted, chunkMs: elapsedMs, rate: options.rate, sleepMs: options.sleepMs, sleepCoef: options.sleepCoef})
     await clock.sleep(Math.min(at, deadline) - clock.now(), ports.signal)
   }
   report.elapsedMs = Math.round(clock.now() - started)
