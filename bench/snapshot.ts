@@ -6,9 +6,8 @@
  * in turn after one untimed run of each (the machine's noise is ±10%):
  *   raw limit: the single cheapest query a snapshot needs, the oldest pending row (MIN(created_at) on (status, created_at));
  *   snapshot: Snapshotter.take() over the real services (MySQL, the management API, Redis), every part side by side.
- * Prints each pair, the medians, every part's own time and the ratio (the locks part SCANs the Redis keyspace: a
- * shared Redis full of other keys shows there). Target: a snapshot under 200 ms
- * at 10,000,000 rows (--rows 10000000; loading takes a while, --keep keeps the database for another run).
+ * Prints each pair, the medians, every part's own time and the ratio. Target: a snapshot under 200 ms at 10,000,000
+ * rows (--rows 10000000 loads in about 2.5 min; --keep keeps the database, --database NAME runs again on it).
  */
 import {randomBytes} from 'node:crypto'
 
@@ -21,7 +20,8 @@ import {initSchema} from '../src/core/schema.js'
 import {Snapshotter} from '../src/core/snapshot/snapshot.js'
 
 const MYSQL_ROOT = process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test'
-const CHUNK = 1_000_000
+// 200,000 rows a statement (as bench/trace.ts): a 1,000,000-row INSERT … SELECT holds a big undo log in a 128 MB buffer pool.
+const CHUNK = 200_000
 
 function arg(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(name)
@@ -29,6 +29,30 @@ function arg(args: string[], name: string, fallback: string): string {
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+
+/**
+ * Loads `rows` outbox rows and inbox records (the shape above) with INSERT … SELECT from the sequence engine, then
+ * ANALYZE; bench/top.ts loads its database with it too.
+ */
+export async function loadRows(sql: MysqlAdapter, rows: number): Promise<void> {
+  const loadStart = Date.now()
+  for (let from = 1; from <= rows; from += CHUNK) {
+    const to = Math.min(rows, from + CHUNK - 1)
+    // Ids zero-padded so that every index is appended to in order ('m10' sorts before 'm2': B-tree page splits all over).
+    // seq % 100: 0 pending, 1 dead letter (its kind by seq DIV 100: seq % 4 would be 1 for all), else sent; one second apart back from now.
+    await sql.execute(`INSERT INTO outbox (id, aggregate_id, event_type, payload, status, attempts, last_error, created_at, sent_at)
+      SELECT CONCAT('m', LPAD(seq, 9, '0')), CONCAT('o', LPAD(seq, 9, '0')), 'order.created', '{}', ELT(1 + LEAST(seq % 100, 2), 'pending', 'dead_letter', 'sent'),
+        IF(seq % 100 = 1, 5, 0), IF(seq % 100 = 1, ELT(1 + (seq DIV 100) % 4, 'timeout after 30000 ms', 'NO_ROUTE 312', 'connection refused to 10.0.0.1:5672', 'bad payload'), NULL),
+        NOW(3) - INTERVAL (${rows} - seq) SECOND, IF(seq % 100 >= 2, NOW(3) - INTERVAL (${rows} - seq) SECOND, NULL)
+      FROM seq_${from}_to_${to}`)
+    await sql.execute(`INSERT INTO inbox (message_id, consumer, status, received_at, processed_at)
+      SELECT CONCAT('m', LPAD(seq, 9, '0')), 'billing', IF(seq % 200 = 0, 'failed', 'processed'), NOW(3) - INTERVAL (${rows} - seq) SECOND,
+        IF(seq % 200 = 0, NULL, NOW(3) - INTERVAL (${rows} - seq) SECOND + INTERVAL (20 + seq % 1980) * 1000 MICROSECOND)
+      FROM seq_${from}_to_${to}`)
+    if (to % 1_000_000 === 0 || to === rows) process.stdout.write(`  loaded ${to.toLocaleString('en')} (${((Date.now() - loadStart) / 1000).toFixed(0)} s)\n`)
+  }
+  await sql.query('ANALYZE TABLE outbox, inbox')
+}
 
 export async function main(args: string[]): Promise<void> {
   const rows = Number(arg(args, '--rows', '1000000'))
@@ -49,22 +73,7 @@ export async function main(args: string[]): Promise<void> {
     if (!reuse) {
       process.stdout.write(`snapshot bench: ${rows.toLocaleString('en')} outbox rows and inbox records, database ${dbName}\n`)
       await initSchema(sql, config)
-      const loadStart = Date.now()
-      for (let from = 1; from <= rows; from += CHUNK) {
-        const to = Math.min(rows, from + CHUNK - 1)
-        // seq % 100: 0 pending, 1 dead letter, else sent; created one second apart going back from now.
-        await sql.execute(`INSERT INTO outbox (id, aggregate_id, event_type, payload, status, attempts, last_error, created_at, sent_at)
-          SELECT CONCAT('m', seq), CONCAT('o', seq), 'order.created', '{}', ELT(1 + LEAST(seq % 100, 2), 'pending', 'dead_letter', 'sent'),
-            IF(seq % 100 = 1, 5, 0), IF(seq % 100 = 1, ELT(1 + seq % 4, 'timeout after 30000 ms', 'NO_ROUTE 312', 'connection refused to 10.0.0.1:5672', 'bad payload'), NULL),
-            NOW(3) - INTERVAL (${rows} - seq) SECOND, IF(seq % 100 >= 2, NOW(3) - INTERVAL (${rows} - seq) SECOND, NULL)
-          FROM seq_${from}_to_${to}`)
-        await sql.execute(`INSERT INTO inbox (message_id, consumer, status, received_at, processed_at)
-          SELECT CONCAT('m', seq), 'billing', IF(seq % 200 = 0, 'failed', 'processed'), NOW(3) - INTERVAL (${rows} - seq) SECOND,
-            IF(seq % 200 = 0, NULL, NOW(3) - INTERVAL (${rows} - seq) SECOND + INTERVAL (20 + seq % 1980) * 1000 MICROSECOND)
-          FROM seq_${from}_to_${to}`)
-        process.stdout.write(`  loaded ${to.toLocaleString('en')} (${((Date.now() - loadStart) / 1000).toFixed(0)} s)\n`)
-      }
-      await sql.query('ANALYZE TABLE outbox, inbox')
+      await loadRows(sql, rows)
     }
     const rawQuery = "SELECT TIMESTAMPDIFF(MICROSECOND, MIN(`created_at`), NOW(3)) DIV 1000 AS age FROM `outbox` WHERE `status` = 'pending'"
     const snapshotter = new Snapshotter(sources, {config, queues: [], timeoutMs: 60_000})

@@ -30,7 +30,7 @@ export function renderStatus(report: StatusReport): string {
   if (report.stuck === null) lines.push('oldest pending: unknown · stuck: unknown (no time column)')
   else {
     const oldest = report.oldestPendingAgeMs === null ? 'none' : formatDuration(report.oldestPendingAgeMs)
-    const stuck = report.stuck > 0 ? paint('yellow', n(report.stuck)) : '0'
+    const stuck = report.stuck > 0 ? paint('yellow', `${report.approximate.includes('stuck') ? '≥' : ''}${n(report.stuck)}`) : '0'
     lines.push(`oldest pending: ${oldest} · stuck (pending > ${formatDuration(report.stuckAfterMs)}): ${stuck}`)
   }
   if (report.sentRecently) {
@@ -38,8 +38,10 @@ export function renderStatus(report: StatusReport): string {
     const f = (w: '1m' | '5m' | '1h') => `${report.approximate.includes(`sent ${w}`) ? '≥' : ''}${n(report.sentRecently![w])}`
     lines.push(`sent in the last 1m: ${f('1m')} · 5m: ${f('5m')} · 1h: ${f('1h')}${basis}`)
   }
-  const estimated = report.approximate.filter((a) => !a.startsWith('sent '))
+  const estimated = report.approximate.filter((a) => !a.startsWith('sent ') && a !== 'stuck' && !a.startsWith('≥'))
   if (estimated.length > 0) lines.push(paint('dim', `(${estimated.join(', ')}: estimated from table statistics)`))
+  const atLeast = report.approximate.filter((a) => a.startsWith('≥')).map((a) => a.slice(1))
+  if (atLeast.length > 0) lines.push(paint('dim', `(${atLeast.join(', ')}: more than ${n(COUNT_CAP)}, not counted further)`))
   if (report.attempts) lines.push(`attempts (pending + dead letters): ${Object.entries(report.attempts).map(([b, c]) => `${b}: ${n(c)}`).join(' · ')}`)
   if (report.topEventTypes && report.topEventTypes.length > 0)
     lines.push(`top pending event types: ${report.topEventTypes.map((e) => `${e.eventType} ${n(e.count)}`).join(' · ')}`)

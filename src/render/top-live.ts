@@ -72,6 +72,20 @@ export function onKey(state: KeyState, key: {name?: string; ctrl?: boolean; sequ
 }
 
 /**
+ * The promise, or undefined as soon as the signal aborts. Its abort listener goes with the promise: one left per
+ * refresh piled up on the view's stop signal (a MaxListenersExceededWarning on the screen after 11 refreshes).
+ */
+export async function unlessStopped<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return undefined
+  let onAbort: (() => void) | undefined
+  try {
+    return await Promise.race([promise, new Promise<undefined>((resolve) => signal.addEventListener('abort', (onAbort = () => resolve(undefined)), {once: true}))])
+  } finally {
+    signal.removeEventListener('abort', onAbort!)
+  }
+}
+
+/**
  * The full-screen live view: the alternate screen, a frame every interval drawn by log-update (only the lines that
  * changed are written), keys in raw mode, a full redraw on resize; the terminal is given back as it was whatever ends it.
  */
@@ -130,7 +144,7 @@ export async function runLive(options: LiveOptions): Promise<LiveEnd> {
       const started = Date.now()
       if (!state.paused || !shown) {
         // q during a slow read ends the view at once; the read is left to its own timeout.
-        const snapshot = await Promise.race([options.take(), new Promise<undefined>((resolve) => stop.signal.addEventListener('abort', () => resolve(undefined), {once: true}))])
+        const snapshot = await unlessStopped(options.take(), stop.signal)
         if (!snapshot || stop.signal.aborted) break
         history = record(history, snapshot)
         shown = {snapshot, judgement: options.judge(snapshot)}

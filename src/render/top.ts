@@ -118,7 +118,7 @@ function outboxLines(v: TopView, now: number, sparkWidth: number): Line[] {
   const o = part.data
   const lv = (key: string) => LEVEL_COLOR[v.judgement.levels[key] ?? 'ok']
   if (!o) return [title('OUTBOX', part, now)]
-  const approx = (status: string) => (o.approximate.includes(status) ? '~' : '')
+  const approx = (status: string) => (o.approximate.includes(`≥${status}`) ? '≥' : o.approximate.includes(status) ? '~' : '')
   const others = Object.entries(o.counts).filter(([k]) => !['pending', 'sent', 'dead-letter'].includes(k))
   const first: Line = [
     ...title('OUTBOX', part, now, [` ${o.table}`]),
@@ -130,7 +130,7 @@ function outboxLines(v: TopView, now: number, sparkWidth: number): Line[] {
   const oldest = o.stuck === null ? 'unknown (no time column)' : o.oldestPendingAgeMs === null ? 'none' : formatDuration(o.oldestPendingAgeMs)
   const second: Line = [
     '  oldest pending ', [oldest, lv('oldestPending')],
-    '  stuck ', [o.stuck === null ? '-' : n(o.stuck), lv('stuck')],
+    '  stuck ', [o.stuck === null ? '-' : `${o.approximate.includes('stuck') ? '≥' : ''}${n(o.stuck)}`, lv('stuck')],
     `  sent/1m ${o.sentLastMinute === null ? '-' : `${o.approximate.includes('sent 1m') ? '≥' : ''}${n(o.sentLastMinute)}`}`,
   ]
   if (v.live && sparkWidth > 0) second.push(['  backlog ', 'dim'], sparkline(v.history.backlog, sparkWidth), ['  age ', 'dim'], sparkline(v.history.oldestS, sparkWidth))

@@ -14,6 +14,7 @@ import {resolveMappings} from '../../src/core/mapping.js'
 import type {Row, SqlExecutor} from '../../src/core/ports.js'
 import {readInbox} from '../../src/core/snapshot/inbox.js'
 import {readOutbox} from '../../src/core/snapshot/outbox.js'
+import {COUNT_CAP} from '../../src/core/outbox/status.js'
 import {readLastReconcile} from '../../src/core/snapshot/reconcile.js'
 import {startProxy, type CutProxy} from '../reliability/helpers/proxy.js'
 import {createTestDatabase, createTestRedis, createTestVhost, makeAll, REDIS_URL, runCli, type TestDatabase, type TestRedis, type TestVhost, cliEnv} from '../helpers/env.js'
@@ -234,6 +235,57 @@ describe('the snapshot against real services', () => {
         await sql.close()
       }
     } finally {
+      await c.end()
+    }
+  })
+
+  it('caps the stuck count as every count: past COUNT_CAP it is COUNT_CAP, marked a lower bound', async () => {
+    expect((await runCli(['schema', 'init'], {env: cliEnv({db: big, vhost, redis})})).code).toBe(0)
+    const c = await mysql.createConnection(big.url)
+    const sql = await MysqlAdapter.connect(big.url, 5000)
+    try {
+      // COUNT_CAP + 1 pending rows an hour old, beside the EXPLAIN test's ~3,000 (fewer than COUNT_CAP once these go).
+      await c.query(`INSERT INTO outbox (id, payload, status, created_at) SELECT CONCAT('s', seq), '{}', 'pending', NOW(3) - INTERVAL 1 HOUR FROM seq_1_to_${COUNT_CAP + 1}`)
+      const config = {...DEFAULTS, mysql: {url: big.url}}
+      const {outbox} = await resolveMappings(sql, config, ['outbox'])
+      const figures = await readOutbox(sql, config, outbox, 300_000)
+      expect(figures.stuck).toBe(COUNT_CAP)
+      expect(figures.approximate).toContain('stuck')
+      await c.query("DELETE FROM outbox WHERE id LIKE 's%'")
+      const fewer = await readOutbox(sql, config, outbox, 300_000)
+      expect(fewer.stuck).toBeLessThan(COUNT_CAP)
+      expect(fewer.approximate).not.toContain('stuck')
+    } finally {
+      await sql.close()
+      await c.end()
+    }
+  })
+
+  it('two statuses past COUNT_CAP: the smaller one a lower bound, the bigger the rest of the table, not the table split evenly', async () => {
+    expect((await runCli(['schema', 'init'], {env: cliEnv({db: big, vhost, redis})})).code).toBe(0)
+    const c = await mysql.createConnection(big.url)
+    const sql = await MysqlAdapter.connect(big.url, 5000)
+    try {
+      // Beside the EXPLAIN test's rows: pending past the cap by a little, sent by three times as much.
+      await c.query(`INSERT INTO outbox (id, payload, status, created_at) SELECT CONCAT('p', seq), '{}', 'pending', NOW(3) - INTERVAL 1 HOUR FROM seq_1_to_${COUNT_CAP + 1}`)
+      await c.query(`INSERT INTO outbox (id, payload, status, created_at, sent_at) SELECT CONCAT('x', seq), '{}', 'sent', NOW(3) - INTERVAL 1 HOUR, NOW(3) FROM seq_1_to_${3 * COUNT_CAP}`)
+      await c.query('ANALYZE TABLE outbox')
+      const [[truth]] = await c.query<mysql.RowDataPacket[]>("SELECT SUM(status = 'pending') AS pending, SUM(status = 'sent') AS sent FROM outbox")
+      const config = {...DEFAULTS, mysql: {url: big.url}}
+      const {outbox} = await resolveMappings(sql, config, ['outbox'])
+      const {counts, approximate} = await readOutbox(sql, config, outbox, 300_000)
+      // An even split gave both ~(pending + sent) / 2: pending twice too many, sent a third too few.
+      expect(approximate).toEqual(expect.arrayContaining(['≥pending', 'sent']))
+      expect(counts.pending).toBe(COUNT_CAP)
+      expect(Number(truth.pending)).toBeGreaterThan(COUNT_CAP)
+      // Sent is the table statistics' rows (sampled: ±35% here) less the exact counts and the pending lower bound.
+      const [[stat]] = await c.query<mysql.RowDataPacket[]>("SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'outbox'")
+      const exact = Object.entries(counts).filter(([name]) => !['pending', 'sent'].includes(name)).reduce((sum, [, n]) => sum + n, 0)
+      expect(counts.sent).toBe(Math.max(COUNT_CAP, Number(stat.n) - exact - COUNT_CAP))
+      expect(Number(truth.sent)).toBeGreaterThan(2 * COUNT_CAP)
+    } finally {
+      await c.query("DELETE FROM outbox WHERE id LIKE 'p%' OR id LIKE 'x%'")
+      await sql.close()
       await c.end()
     }
   })

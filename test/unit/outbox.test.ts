@@ -5,7 +5,7 @@ import {type Config, outboxColumns} from '../../src/config/schema.js'
 import {ConfigError, UsageError} from '../../src/core/errors.js'
 import {decideRow, idleReason, openTransactions, sortBatch, toMessage} from '../../src/core/outbox/drain.js'
 import {OutboxRepository, toOutboxRow} from '../../src/core/outbox/repository.js'
-import {attemptsBucket, statusAlerts} from '../../src/core/outbox/status.js'
+import {attemptsBucket, COUNT_CAP, estimateCounts, statusAlerts} from '../../src/core/outbox/status.js'
 import {headersOf, outboxTableFrom, parseJsonValue, parseStatus, payloadText, statusName} from '../../src/core/outbox/table.js'
 import {REQUIRED_COLUMNS} from '../../src/core/tables.js'
 import {formatMetrics} from '../../src/render/metrics.js'
@@ -143,6 +143,15 @@ describe('status decisions', () => {
     expect(statusAlerts({oldestPendingAgeMs: null, counts: {}}, {failIfPendingOlderThanMs: 1, failIfDeadLetters: 1})).toEqual([])
     expect(statusAlerts(report, {failIfDeadLetters: 2})).toEqual(['2 dead-letter rows (threshold 2)'])
     expect(statusAlerts(report, {failIfDeadLetters: 3})).toEqual([])
+  })
+
+  it('estimateCounts follows its decision table, a row each', () => {
+    // One status past the cap: the rest of the table statistics, at least COUNT_CAP.
+    expect(estimateCounts(9_700_000, [0])).toEqual([{n: 9_700_000, lowerBound: false}])
+    expect(estimateCounts(50_000, [0])).toEqual([{n: COUNT_CAP, lowerBound: false}])
+    // Several: the biggest range takes the rest less COUNT_CAP for each other one; the others are lower bounds.
+    expect(estimateCounts(9_700_000, [178_876, 4_847_930])).toEqual([{n: COUNT_CAP, lowerBound: true}, {n: 9_700_000 - COUNT_CAP, lowerBound: false}])
+    expect(estimateCounts(150_000, [4_847_930, 221_130, 178_876])).toEqual([{n: COUNT_CAP, lowerBound: false}, {n: COUNT_CAP, lowerBound: true}, {n: COUNT_CAP, lowerBound: true}])
   })
 
   it('buckets attempts', () => {

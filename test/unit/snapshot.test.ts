@@ -1,3 +1,5 @@
+import {getEventListeners} from 'node:events'
+
 import {describe, expect, it} from 'vitest'
 
 import {parseListen} from '../../src/adapters/metrics-http.js'
@@ -12,7 +14,7 @@ import type {Part, QueueFigures, Snapshot} from '../../src/core/snapshot/model.j
 import {boundedDuration} from '../../src/core/snapshot/options.js'
 import {Absent, PartReader} from '../../src/core/snapshot/part.js'
 import {METRICS} from '../../src/render/metrics.js'
-import {onKey} from '../../src/render/top-live.js'
+import {onKey, unlessStopped} from '../../src/render/top-live.js'
 import {metricsRegistry, snapshotMetrics} from '../../src/render/top-metrics.js'
 import {record, renderTop, sparkline} from '../../src/render/top.js'
 
@@ -237,6 +239,19 @@ describe('onKey (its decision table)', () => {
     expect(onKey({...none, detail: true, selected: {panel: 'queues', row: 0}}, {name: 'escape'}, rows).state).toMatchObject({detail: false, selected: {panel: 'queues', row: 0}})
     expect(onKey({...none, selected: {panel: 'queues', row: 0}}, {name: 'escape'}, rows).state.selected).toBeUndefined()
     expect(onKey(none, {name: 'x'}, rows)).toEqual({state: none})
+  })
+})
+
+describe('unlessStopped (the live loop\'s wait for a snapshot)', () => {
+  it('leaves no listener on the stop signal after each read, and answers undefined at once when stopped', async () => {
+    const stop = new AbortController()
+    for (let i = 0; i < 20; i++) expect(await unlessStopped(Promise.resolve(i), stop.signal)).toBe(i)
+    await expect(unlessStopped(Promise.reject(new Error('down')), stop.signal)).rejects.toThrow('down')
+    expect(getEventListeners(stop.signal, 'abort')).toHaveLength(0)
+    const waiting = unlessStopped(new Promise<number>(() => {}), stop.signal)
+    stop.abort()
+    expect(await waiting).toBeUndefined()
+    expect(getEventListeners(stop.signal, 'abort')).toHaveLength(0)
   })
 })
 

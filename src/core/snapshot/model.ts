@@ -35,7 +35,7 @@ export interface OutboxFigures {
   table: string
   /** Rows per status (pending, sent, dead-letter or a raw value), as `outbox status` counts them. */
   counts: Record<string, number>
-  /** Statuses (and "sent 1m") estimated or capped beyond COUNT_CAP. */
+  /** Past COUNT_CAP: statuses (estimated), and "≥" and a status, "sent 1m", "stuck" (lower bounds). */
   approximate: string[]
   oldestPendingAgeMs: number | null
   stuck: number | null

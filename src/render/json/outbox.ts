@@ -69,7 +69,7 @@ export const outboxStatusOutput = z.strictObject({
   attempts: z.record(z.string(), count).nullable().describe('failed attempts of pending and dead-letter rows: bucket (0, 1, 2, 3-5, 6-9, 10+) to rows; null without an attempts column'),
   sentRecently: z.strictObject({'1m': count, '5m': count, '1h': count}).nullable().describe('rows sent in the last minute, 5 minutes and hour; null without a sent-at column'),
   sentBasis: z.enum(['sent_at', 'created_at']).nullable().describe('what sentRecently counts by: sent_at when it has an index, else created_at of rows now sent'),
-  approximate: z.array(z.string()).describe('figures past the count cap: a status name (estimated from table statistics) or "sent 1m"/"sent 5m"/"sent 1h" (a lower bound)'),
+  approximate: z.array(z.string()).describe('figures past the count cap: a status name (estimated from table statistics), or "sent 1m"/"sent 5m"/"sent 1h", "stuck" or "≥" and a status name (a lower bound)'),
   topEventTypes: z.array(z.strictObject({eventType: z.string(), count})).nullable().describe('event types of pending rows, most first; null without an event type column'),
   alerts: z.array(z.string()).describe('--fail-if-* thresholds breached; non-empty means exit 1'),
   notes: z.array(z.string()).describe('what the report could not tell, and why'),

@@ -20,7 +20,7 @@ const flows = z.strictObject({publish: z.number(), deliver: z.number(), ack: z.n
 const outbox = z.strictObject({
   table: z.string(),
   counts: z.record(z.string(), count).describe('rows per status'),
-  approximate: z.array(z.string()).describe('the figures estimated beyond the exact-count cap'),
+  approximate: z.array(z.string()).describe('figures past the exact-count cap: a status name (estimated), or "≥" and a status name, "sent 1m", "stuck" (a lower bound)'),
   oldestPendingAgeMs: z.number().nullable(),
   stuck: count.nullable(),
   stuckAfterMs: z.number(),
