@@ -3,6 +3,7 @@ import https from 'node:https'
 
 import {ConnectionError, OperationError, oneLine} from '../core/errors.js'
 import {maskUrl} from '../core/mask.js'
+import {isTlsFailure, tlsReason} from './tls.js'
 
 const SUGGESTION = 'enable it with `rabbitmq-plugins enable rabbitmq_management` and check --management-url (MSGOPS_MANAGEMENT_URL or management.url)'
 
@@ -128,7 +129,7 @@ function send(url: string, method: string, authorization: string, body: string |
  * | ENOTFOUND, EAI_AGAIN                          | host not found                                                |
  * | a timeout (TimeoutError, ETIMEDOUT, UND_ERR_CONNECT_TIMEOUT) | no answer within N ms                          |
  * | ECONNRESET, UND_ERR_SOCKET, HPE_* (not HTTP)  | the connection was closed: is this the management port?        |
- * | a TLS certificate code (CERT_*, *_SELF_SIGNED*, ERR_TLS_*) | TLS: the cause's message                          |
+ * | a TLS certificate code (CERT_*, *_SELF_SIGNED*, ERR_TLS_*), another TLS failure (EPROTO: https to a plain port) | TLS: the reason (tlsReason) |
  * | anything else                                 | the cause's message, else the error's                          |
  */
 export function fetchFailure(error: unknown, timeoutMs: number): string {
@@ -138,7 +139,7 @@ export function fetchFailure(error: unknown, timeoutMs: number): string {
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found'
   if (e.name === 'TimeoutError' || e.cause?.name === 'TimeoutError' || code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return `no answer within ${timeoutMs} ms`
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code.startsWith('HPE_')) return 'the connection was closed without an HTTP answer (is this the management port, 15672?)'
-  if (/CERT|SELF_SIGNED|ERR_TLS/.test(code)) return `TLS: ${oneLine(e.cause?.message ?? code)}`
+  if (/CERT|SELF_SIGNED|ERR_TLS/.test(code) || (e.cause !== undefined && isTlsFailure(e.cause))) return `TLS: ${tlsReason(oneLine(e.cause?.message ?? code))}`
   return oneLine(e.cause?.message ?? e.message ?? String(error))
 }
 
