@@ -80,9 +80,13 @@ export async function main(args: string[]): Promise<void> {
   try {
     let rows = requested
     if (reuse) {
-      // A kept database: its orders are o000000000… in order, so the highest id tells how many there are.
-      const [top] = await sql.query<{id: string | null}>('SELECT MAX(id) AS id FROM orders')
-      rows = top?.id ? Number(String(top.id).slice(1)) + 1 : 0
+      // A kept database: each table's ids are o/m000000000… in key order, so the highest tells how many rows it holds
+      // (a load cut short leaves the tables at different counts: the ids traced are those all three hold).
+      const [top] = await sql.query<{o: string | null; x: string | null; i: string | null}>('SELECT (SELECT MAX(id) FROM orders) AS o, (SELECT MAX(id) FROM outbox) AS x, (SELECT MAX(message_id) FROM inbox) AS i')
+      const count = (v: string | null) => (v ? Number(String(v).slice(1)) + 1 : 0)
+      const counts = [count(top?.o ?? null), count(top?.x ?? null), count(top?.i ?? null)]
+      rows = Math.min(...counts)
+      process.stdout.write(`tables: orders ${counts[0].toLocaleString('en')}, outbox ${counts[1].toLocaleString('en')}, inbox ${counts[2].toLocaleString('en')} rows\n`)
       if (rows < 10_000) throw new Error(`database ${dbName} holds no trace bench data`)
       process.stdout.write(`trace bench: reusing ${rows.toLocaleString('en')} orders, outbox rows and inbox records of database ${dbName}\n`)
     } else {
