@@ -331,7 +331,8 @@ describe('msgops trace: every lookup on an index', () => {
     statements.length = 0
     await gatherBatch({sql: capture, cache: {unavailable: 'not needed'}}, schema, ['o-ok', 'o-stuck', 'm-o-fail', 'm-audit', 'x-1'], 'auto', DEFAULTS.cache.keyPattern)
     // Every kind of lookup a batch makes is among them.
-    const where = statements.map((s) => /FROM (`\w+`)(?: i JOIN `\w+` a ON a\.`id` = i\.`audit_id`)? WHERE (\S+)/.exec(s.sql)?.slice(1).join(' '))
+    // Each lookup of a statement, a UNION ALL's branches one by one.
+    const where = statements.flatMap((s) => [...s.sql.matchAll(/FROM (`\w+`)(?: i JOIN `\w+` a ON a\.`id` = i\.`audit_id`)? WHERE (\S+)/g)].map((m) => m.slice(1).join(' ')))
     for (const lookup of ['`orders` `id`', '`orders` `message_id`', '`outbox` `id`', '`outbox` `aggregate_id`', '`inbox` `message_id`', '`msgops_audit_ids` i.`item_id`'])
       expect(where, lookup).toContain(lookup)
     for (const s of statements) {
@@ -345,7 +346,7 @@ describe('msgops trace: every lookup on an index', () => {
   })
 })
 
-describe('msgops trace: the first round sent beside the schema read', () => {
+describe('msgops trace: the first round under the mapping as configured', () => {
   const capturing = () => {
     const statements: string[] = []
     const sql: SqlExecutor = {
@@ -366,12 +367,21 @@ describe('msgops trace: the first round sent beside the schema read', () => {
   }
   const base = () => loadConfig({configPath: configFile, env: {}, flags: {mysqlUrl: world.db.url}}).config
 
-  it('is kept when the schema gives the same statements: each lookup goes out once, with the schema read beside it', async () => {
+  it('when every mapped column exists: each lookup goes out once, one statement per table in round 1, information_schema not read', async () => {
     const {sql, statements} = capturing()
     const [t] = await run(sql, base(), ['o-ok'])
     expect(t.verdict.state).toBe('consistent')
     expect(statements.filter((q) => /FROM `orders` WHERE `id` IN/.test(q))).toHaveLength(1)
     expect(statements.filter((q) => /FROM `outbox` WHERE `aggregate_id` IN/.test(q))).toHaveLength(1)
+    expect(statements.filter((q) => /FROM `orders` WHERE `id` IN .* UNION ALL .*FROM `orders` WHERE `message_id` IN/.test(q))).toHaveLength(1)
+    expect(statements.filter((q) => /information_schema\.COLUMNS/.test(q))).toHaveLength(0)
+  })
+
+  it('a mapped table that does not exist: information_schema read, the same one-line error as before', async () => {
+    const config = base()
+    const missing = {...config, outbox: {...config.outbox, table: 'no_such_outbox'}}
+    const {sql, statements} = capturing()
+    await expect(run(sql, missing, ['o-ok'])).rejects.toThrow(/the outbox table "no_such_outbox" does not exist/)
     expect(statements.filter((q) => /information_schema\.COLUMNS/.test(q))).toHaveLength(1)
   })
 
@@ -382,6 +392,7 @@ describe('msgops trace: the first round sent beside the schema read', () => {
     const [t] = await run(sql, missing, ['o-ok'])
     const [reference] = await run(capturing().sql, config, ['o-ok'])
     expect(statements.filter((q) => /FROM `outbox` WHERE `aggregate_id` IN/.test(q))).toHaveLength(2)
+    expect(statements.filter((q) => /information_schema\.COLUMNS/.test(q))).toHaveLength(1)
     expect(t.outbox[0].unknown).toContain('sentAt')
     expect(t.outbox[0].sentAt).toBeNull()
     expect({...t.outbox[0], sentAt: null, sentAgeMs: null, unknown: [], ageMs: 0}).toEqual({...reference.outbox[0], sentAt: null, sentAgeMs: null, unknown: [], ageMs: 0})

@@ -130,6 +130,7 @@ describe('fetchFailure (decision table)', () => {
     [{code: 'UND_ERR_SOCKET'}, /management port/],
     [{code: 'HPE_INVALID_CONSTANT'}, /management port/],
     [{code: 'DEPTH_ZERO_SELF_SIGNED_CERT', message: 'self-signed certificate'}, /^TLS: self-signed certificate$/],
+    [{code: 'EPROTO', message: 'write EPROTO 80:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../ssl3_record.c:350:'}, /^TLS: wrong version number$/],
     [{message: 'bad port'}, /^bad port$/],
   ])('%j', (cause, reason) => expect(fetchFailure(failed(cause), 5000)).toMatch(reason))
   it('a timeout of the whole request', () => expect(fetchFailure(Object.assign(new Error('t'), {name: 'TimeoutError'}), 10)).toBe('no answer within 10 ms'))

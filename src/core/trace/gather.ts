@@ -66,16 +66,17 @@ const OUTBOX_COLUMNS: Record<string, Kind> = {
 }
 const INBOX_COLUMNS: Record<string, Kind> = {messageId: 'text', consumer: 'text', status: 'text', attempts: 'int', lastError: 'text', receivedAt: 'time', processedAt: 'time'}
 
-/** The select list of a table under fixed aliases (times as UNIX_TIMESTAMP, server side), and the columns it lacks. */
-function selectList(table: {c: object}, columns: Record<string, Kind>): {list: string; unknown: string[]} {
+/** The select list of a table under fixed aliases (times as UNIX_TIMESTAMP, server side), and the columns it lacks; `alias.` before each column in a join. */
+function selectList(table: {c: object}, columns: Record<string, Kind>, alias?: string): {list: string; unknown: string[]} {
   const c = table.c as Record<string, string | null>
   const unknown: string[] = []
   const parts = Object.entries(columns).map(([logical, kind]) => {
-    const col = c[logical]
-    if (col === null || col === undefined) {
+    const name = c[logical]
+    if (name === null || name === undefined) {
       unknown.push(logical)
       return `NULL AS \`${logical}\``
     }
+    const col = alias ? `${alias}.${name}` : name
     return kind === 'time' ? `UNIX_TIMESTAMP(${col}) AS \`${logical}\`` : `${col} AS \`${logical}\``
   })
   // The server's clock, for ages that no client or session time zone can distort.
@@ -83,7 +84,7 @@ function selectList(table: {c: object}, columns: Record<string, Kind>): {list: s
   return {list: parts.join(', '), unknown}
 }
 
-/** The statements of one batch, each an index lookup with the ids as one `IN (?)` parameter; EXPLAINed by the tests. */
+/** The single-table lookups, each an index lookup with the ids as one `IN (?)` parameter (round 2 and the later lookups); EXPLAINed by the tests. */
 export function traceStatements(schema: TraceSchema) {
   const o = selectList(schema.outbox, OUTBOX_COLUMNS)
   const r = schema.orders ? selectList(schema.orders, ORDER_COLUMNS) : null
@@ -151,10 +152,15 @@ function toInbox(row: Row, inbox: InboxMapping, unknown: string[]): TraceInbox {
 
 const INTEGER = /^-?\d{1,20}$/
 
-/** The statement and ids of a lookup for these values: null when there is nothing to ask (values an integer column cannot hold are left out). */
+/** The ids a lookup on this column can match (none that an integer column cannot hold), each once. */
+function idList(values: Iterable<string>, integer: boolean): string[] {
+  return [...new Set(values)].filter((v) => !integer || INTEGER.test(v))
+}
+
+/** The statement and ids of a lookup for these values: null when there is nothing to ask. */
 function lookupArgs(statement: {sql: string} | null, values: Iterable<string>, integer: boolean): {sql: string; list: string[]} | null {
   if (!statement) return null
-  const list = [...new Set(values)].filter((v) => !integer || INTEGER.test(v))
+  const list = idList(values, integer)
   return list.length === 0 ? null : {sql: statement.sql, list}
 }
 
@@ -167,22 +173,50 @@ async function lookup(sql: SqlExecutor, statement: {sql: string} | null, values:
   return runLookup(sql, lookupArgs(statement, values, integer))
 }
 
-/** Round 1's lookups of a batch: the ids as orders and as messages, the outbox rows naming them as aggregates, the orders naming them as messages. */
-function firstLookups(schema: TraceSchema, ids: string[], hint: KindHint) {
-  const st = traceStatements(schema)
-  return [
-    hint === 'message' ? null : lookupArgs(st.ordersById, ids, schema.integerIds.orders),
-    hint === 'order' ? null : lookupArgs(st.outboxById, ids, schema.integerIds.outbox),
-    hint === 'message' ? null : lookupArgs(st.outboxByAggregate, ids, false),
-    hint === 'order' ? null : lookupArgs(st.ordersByMessage, ids, false),
-  ]
+interface Statement {
+  sql: string
+  params: unknown[]
 }
 
-/** The rows of round 1, in firstLookups' order. */
-export type FirstRound = Row[][]
+/** A lookup of one UNION ALL, tagged `_b`; left out when it has no ids. */
+type Branch = {select: string; list: string[]} | null
+
+function unionOf(branches: Branch[]): Statement | null {
+  const sent = branches.filter((b): b is NonNullable<Branch> => b !== null && b.list.length > 0)
+  if (sent.length === 0) return null
+  return {sql: sent.map((b) => `(${b.select})`).join(' UNION ALL '), params: sent.map((b) => b.list)}
+}
+
+/**
+ * Round 1 of a batch, two statements side by side: the ids as orders with the orders naming them as messages, and
+ * the ids as messages with the outbox rows naming them as aggregates, each an index lookup per branch of a UNION ALL
+ * (one round trip per table instead of one per lookup; EXPLAINed by the tests).
+ */
+export function firstStatements(schema: TraceSchema, ids: string[], hint: KindHint): {orders: Statement | null; outbox: Statement | null} {
+  const {outbox: x, orders: r} = schema
+  const any = [...new Set(ids)]
+  const o = selectList(x, OUTBOX_COLUMNS)
+  const rl = r ? selectList(r, ORDER_COLUMNS) : null
+  const orders = r && rl ? unionOf([
+    hint === 'message' ? null : {select: `SELECT ${rl.list}, 'i' AS _b FROM ${r.t} WHERE ${r.c.id} IN (?)`, list: idList(ids, schema.integerIds.orders)},
+    hint === 'order' || !r.c.messageId ? null : {select: `SELECT ${rl.list}, 'm' AS _b FROM ${r.t} WHERE ${r.c.messageId} IN (?)`, list: any},
+  ]) : null
+  const outbox = unionOf([
+    hint === 'order' ? null : {select: `SELECT ${o.list}, 'i' AS _b FROM ${x.t} WHERE ${x.c.id} IN (?)`, list: idList(ids, schema.integerIds.outbox)},
+    hint === 'message' || !x.c.aggregateId ? null : {select: `SELECT ${o.list}, 'a' AS _b FROM ${x.t} WHERE ${x.c.aggregateId} IN (?)`, list: any},
+  ])
+  return {orders, outbox}
+}
+
+/** A statement of round 1 failed: the mapping as configured may not be the table's (run.ts reads information_schema and tries again). */
+export class FirstRoundError extends Error {
+  constructor(readonly cause: unknown) {
+    super((cause as Error).message)
+  }
+}
 
 /** The mapping as configured, before information_schema has said which tables and columns exist and which ids are integers. */
-function configuredSchema(config: Config): TraceSchema {
+export function configuredSchema(config: Config): TraceSchema {
   const outbox = outboxMapping(config, config.outbox.columns)
   const orders = ordersMapping(config, config.orders.columns)
   return {
@@ -190,30 +224,6 @@ function configuredSchema(config: Config): TraceSchema {
     integerIds: {outbox: false, orders: false, inbox: false},
     linkable: orders.c.messageId !== null || outbox.c.aggregateId !== null,
   }
-}
-
-/**
- * The schema (being read: loadTraceSchema) and the first batch's round 1, side by side: round 1 is sent at once with the statements of the mapping as
- * configured, and each of its lookups is kept only when information_schema then gives the very same statement and ids
- * (every mapped column there, no id left out for an integer column); any other is sent again as the schema says (an
- * error of the early one is then the same statement's, or is not ours). One round trip less for one id.
- */
-export async function withFirstRound(sql: SqlExecutor, config: Config, schemaRead: Promise<TraceSchema>, ids: string[], hint: KindHint): Promise<{schema: TraceSchema; first: FirstRound}> {
-  let asked: ReturnType<typeof firstLookups> = []
-  try {
-    asked = firstLookups(configuredSchema(config), ids, hint)
-  } catch {
-    // A mapping error is loadTraceSchema's to report, after its own checks.
-  }
-  const early = asked.map((args) => runLookup(sql, args).then((rows) => rows, () => null))
-  const schema = await schemaRead
-  const same = (a: {sql: string; list: string[]} | null | undefined, b: {sql: string; list: string[]} | null) =>
-    !!a && !!b && a.sql === b.sql && a.list.length === b.list.length && a.list.every((v, i) => v === b.list[i])
-  const first = await Promise.all(firstLookups(schema, ids, hint).map(async (args, n) => {
-    const rows = same(asked[n], args) ? await early[n] : null
-    return rows ?? runLookup(sql, args)
-  }))
-  return {schema, first}
 }
 
 function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
@@ -229,8 +239,9 @@ function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
 
 /**
  * One batch of ids in at most three rounds of batched lookups, whatever the batch's size: the ids as orders and as
- * messages; then the other side of each (outbox rows of the orders, orders of the messages); then their inbox
- * records, audit records and cache keys, side by side.
+ * messages (firstStatements; Redis read beside it for the ids as orders, whose keys are known before their rows); then
+ * the other side of each that round 1 left open (outbox rows of the orders, orders of the messages); then their inbox
+ * records, audit records and any cache key not read yet, side by side (with the broker's reads, started by onOutbox).
  */
 export async function gatherBatch(
   ports: GatherPorts,
@@ -240,16 +251,30 @@ export async function gatherBatch(
   cachePattern: string,
   /** Told every outbox row found, once the rows are known and before the last round (the broker reads start then). */
   onOutbox?: (rows: TraceOutbox[]) => void,
-  /** Round 1 already done for these ids (withFirstRound). */
-  first?: FirstRound,
 ): Promise<Gathered[]> {
   const st = traceStatements(schema)
   const {sql} = ports
-  // Round 1, on the ids themselves: as orders and as messages, and (speculatively) the messages of the ids as orders
-  // and the orders naming the ids as messages, so that the common case needs no second round.
-  const [orderRows, messageRows, aggregateRows, namingRows] = first ?? (await Promise.all(firstLookups(schema, ids, hint).map((args) => runLookup(sql, args))))
-  const orders = new Map(orderRows.map((row) => [text(row.id)!, toOrder(row, st.ordersById!.unknown)]))
-  const messages = new Map(messageRows.map((row) => [text(row.id)!, toOutbox(row, schema, st.outboxById.unknown)]))
+  const first = firstStatements(schema, ids, hint)
+  const send = (s: Statement | null) =>
+    (s ? sql.query(s.sql, s.params) : Promise.resolve([])).catch((error: unknown) => {
+      throw new FirstRoundError(error)
+    })
+  const cacheFirst = hint === 'message' || !schema.orders?.c.status || 'unavailable' in ports.cache ? null : readKeys(ports.cache, cachePattern, ids)
+  cacheFirst?.catch(() => {})
+  let orderRows: Row[]
+  let outboxRows: Row[]
+  try {
+    ;[orderRows, outboxRows] = await Promise.all([send(first.orders), send(first.outbox)])
+  } catch (error) {
+    await cacheFirst?.catch(() => {})
+    throw error
+  }
+  const orders = new Map<string, TraceOrder>()
+  const namingRows: Row[] = []
+  for (const row of orderRows) (row._b === 'i' ? orders.set(text(row.id)!, toOrder(row, st.ordersById!.unknown)) : namingRows.push(row))
+  const messages = new Map<string, TraceOutbox>()
+  const aggregateRows: Row[] = []
+  for (const row of outboxRows) (row._b === 'i' ? messages.set(text(row.id)!, toOutbox(row, schema, st.outboxById.unknown)) : aggregateRows.push(row))
   // An id that is both an order and a message is taken as the order (said in a note; --message says otherwise).
   const asOrder = new Set(ids.filter((id) => orders.has(id)))
   const asMessage = new Set(ids.filter((id) => !asOrder.has(id) && messages.has(id)))
@@ -306,7 +331,7 @@ export async function gatherBatch(
     lookup(sql, st.inboxByMessage, inboxIds, schema.integerIds.inbox),
     auditTouching(sql, schema.auditTable, [...new Set(auditIds)]),
     auditUnrecorded(sql, schema.auditTable, earliest ? Date.parse(earliest) / 1000 : null, 5),
-    readCache(ports.cache, schema, cacheOrders, cachePattern),
+    (cacheFirst ?? Promise.resolve(new Map<string, CacheRead>())).then((cached) => readCache(ports.cache, schema, cacheOrders, cachePattern, cached)),
   ])
   const inbox = groupBy(schema.inbox ? inboxRows.map((row) => toInbox(row, schema.inbox!, st.inboxByMessage!.unknown)) : [], (r) => r.messageId)
   const touchesOf = groupBy(touches, (t) => t.itemId)
@@ -340,8 +365,16 @@ function auditOf(t: AuditTouch, recorded: boolean): TraceAudit {
   return {auditId: r.id, at: r.at, command: r.command, action: t.action, about: t.itemId, exitCode: r.exitCode, osUser: r.osUser, host: r.host, recorded}
 }
 
-/** The cache key of each order against its status, read in one round trip (cacheDrift decides, as reconcile does). */
-async function readCache(port: GatherPorts['cache'], schema: TraceSchema, orders: TraceOrder[], pattern: string): Promise<Map<string, TraceCache>> {
+/** The cache keys of these ids, read in one round trip, by key. */
+async function readKeys(port: {read(keys: string[]): Promise<CacheRead[]>}, pattern: string, ids: string[]): Promise<Map<string, CacheRead>> {
+  const keyOf = cacheKeys(pattern)
+  const keys = [...new Set(ids.map(keyOf))]
+  const reads = await port.read(keys)
+  return new Map(keys.map((k, n) => [k, reads[n]]))
+}
+
+/** The cache key of each order against its status, read in one round trip unless read already (cacheDrift decides, as reconcile does). */
+async function readCache(port: GatherPorts['cache'], schema: TraceSchema, orders: TraceOrder[], pattern: string, cached: Map<string, CacheRead>): Promise<Map<string, TraceCache>> {
   const out = new Map<string, TraceCache>()
   if (orders.length === 0) return out
   const keyOf = cacheKeys(pattern)
@@ -352,9 +385,10 @@ async function readCache(port: GatherPorts['cache'], schema: TraceSchema, orders
   if (!schema.orders?.c.status) return unknown('the orders table has no status column to compare with')
   if ('unavailable' in port) return unknown(port.unavailable)
   const unique = [...new Map(orders.map((o) => [o.id, o])).values()]
-  const reads = await port.read(unique.map((o) => keyOf(o.id)))
-  for (const [n, o] of unique.entries()) {
-    const read = reads[n]
+  const unread = unique.filter((o) => !cached.has(keyOf(o.id)))
+  const reads = unread.length > 0 ? await readKeys(port, pattern, unread.map((o) => o.id)) : cached
+  for (const o of unique) {
+    const read = cached.get(keyOf(o.id)) ?? reads.get(keyOf(o.id))!
     const drift = cacheDrift(o.status, read)
     const value = read.state === 'value' ? read.value : null
     const base = {key: keyOf(o.id), value, expected: o.status}

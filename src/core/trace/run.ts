@@ -1,7 +1,7 @@
 import type {Config} from '../../config/schema.js'
-import {UsageError} from '../errors.js'
+import {ConnectionError, UsageError} from '../errors.js'
 import {type BrokerOptions, type BrokerPorts, BrokerView} from './broker.js'
-import {type FirstRound, type Gathered, gatherBatch, type GatherPorts, type KindHint, loadTraceSchema, withFirstRound, type TraceSchema} from './gather.js'
+import {configuredSchema, FirstRoundError, type Gathered, gatherBatch, type GatherPorts, type KindHint, loadTraceSchema, type TraceSchema} from './gather.js'
 import {HEALTHY, type TimelineEvent, type Trace, type TraceOutbox, type TraceState} from './model.js'
 import {decideVerdict} from './verdict.js'
 
@@ -33,19 +33,16 @@ export const DEFAULT_BATCH = 1000
  * batch of ids and the run's broker caches (one read of each dead-letter queue, bounded by its --limit).
  */
 export async function* traceIds(ports: TracePorts, config: Config, options: TraceOptions, ids: AsyncIterable<string> | Iterable<string>): AsyncGenerator<Trace[]> {
-  // The schema is read while the first batch is collected; that batch's first round goes out with it (gather.ts).
-  const schemaRead = loadTraceSchema(ports.sql, config)
-  schemaRead.catch(() => {})
-  let known: {schema: TraceSchema; broker: BrokerView} | undefined
+  let known: Known | undefined
   const size = options.batchSize ?? DEFAULT_BATCH
   let batch: string[] = []
   const flush = async () => {
     let traces: Trace[]
-    if (known) traces = await traceBatch(ports, known.schema, known.broker, config, options, batch)
+    if (known) traces = await traceBatch(ports, known, config, options, batch).catch((error: unknown) => Promise.reject(unwrap(error)))
     else {
-      const {schema, first} = await withFirstRound(ports.sql, config, schemaRead, batch, options.kind)
-      known = {schema, broker: new BrokerView(ports.broker, options.broker)}
-      traces = await traceBatch(ports, schema, known.broker, config, options, batch, first)
+      const found = await firstBatch(ports, config, options, batch)
+      known = found.known
+      traces = found.traces
     }
     batch = []
     return traces
@@ -53,19 +50,68 @@ export async function* traceIds(ports: TracePorts, config: Config, options: Trac
   try {
     for await (const id of ids) {
       batch.push(id)
-      if (batch.length >= size) yield await flush()
+      if (batch.length >= size) yield await flush().catch((error: unknown) => Promise.reject(new TracedError(error)))
     }
   } catch (error) {
     // A bad mapping is reported before a bad ids file, as when the schema was read before the first id.
-    if (!known) await schemaRead
-    throw error
+    if (!known && !(error instanceof TracedError)) await loadTraceSchema(ports.sql, config)
+    throw error instanceof TracedError ? error.cause : error
   }
   if (batch.length > 0) yield await flush()
-  else if (!known) await schemaRead
+  // No id at all: the mapping is still checked, as a run with ids would have.
+  else if (!known) await loadTraceSchema(ports.sql, config)
 }
 
-async function traceBatch(ports: TracePorts, schema: TraceSchema, broker: BrokerView, config: Config, options: TraceOptions, ids: string[], first?: FirstRound): Promise<Trace[]> {
-  const gathered = await gatherBatch(ports, schema, ids, options.kind, config.cache.keyPattern, (rows) => broker.prefetch(rows), first)
+/**
+ * The first batch, under the mapping as configured, without reading information_schema: when both statements of
+ * round 1 succeed, every mapped column they name exists, which is what the schema read would have told (an integer id
+ * column only changes which ids are sent: a row comes back under its own id, for which no other id is taken). When one
+ * fails, information_schema is read (its errors are the ones reported: a missing table or column, named) and the batch
+ * runs again as it says.
+ */
+async function firstBatch(ports: TracePorts, config: Config, options: TraceOptions, ids: string[]): Promise<{known: Known; traces: Trace[]}> {
+  const broker = new BrokerView(ports.broker, options.broker)
+  let configured: TraceSchema | undefined
+  try {
+    configured = configuredSchema(config)
+  } catch {
+    // A mapping error is loadTraceSchema's to report, after its own checks.
+  }
+  if (configured) {
+    const known = {schema: configured, broker}
+    try {
+      return {known, traces: await traceBatch(ports, known, config, options, ids)}
+    } catch (error) {
+      if (!(error instanceof FirstRoundError) || error.cause instanceof ConnectionError) throw unwrap(error)
+    }
+  }
+  const known = {schema: await loadTraceSchema(ports.sql, config), broker}
+  try {
+    return {known, traces: await traceBatch(ports, known, config, options, ids)}
+  } catch (error) {
+    throw unwrap(error)
+  }
+}
+
+interface Known {
+  schema: TraceSchema
+  broker: BrokerView
+}
+
+/** An error of a batch, told apart from one of the ids' source. */
+class TracedError extends Error {
+  constructor(readonly cause: unknown) {
+    super((cause as Error).message)
+  }
+}
+
+function unwrap(error: unknown): unknown {
+  return error instanceof FirstRoundError ? error.cause : error
+}
+
+async function traceBatch(ports: TracePorts, known: Known, config: Config, options: TraceOptions, ids: string[]): Promise<Trace[]> {
+  const {schema, broker} = known
+  const gathered = await gatherBatch(ports, schema, ids, options.kind, config.cache.keyPattern, (rows) => broker.prefetch(rows))
   const traces: Trace[] = []
   // One at a time: the broker's caches make every later id of the same route free.
   for (const g of gathered) traces.push(await finish(g, schema, broker, options))
