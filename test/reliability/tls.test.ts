@@ -129,11 +129,12 @@ describe('TLS to MySQL, RabbitMQ and Redis', () => {
   })
 
   it('no client certificate where the server requires one: one line each', async () => {
+    // Redis (TLS 1.3) either resets the handshake or sends its 'certificate required' alert first, as timing has it: both are one line
     const caOnly = {ca: certs.ca}
     const lines = [
       expectOneLine(await runCli(['outbox', 'status', '--config', config('nocert-mysql', {mysql: caOnly})], {env}), /MySQL/),
       expectOneLine(await runCli(['dlq', 'inspect', 'orders.q', '--config', config('nocert-amqp', {amqp: caOnly})], {env}), /RabbitMQ.*TLS: the server requires a client certificate/),
-      expectOneLine(await runCli(['reconcile', '--check', 'cache_drift', '--config', config('nocert-redis', {redis: caOnly})], {env}), /Redis.*may require a client certificate/),
+      expectOneLine(await runCli(['reconcile', '--check', 'cache_drift', '--config', config('nocert-redis', {redis: caOnly})], {env}), /Redis.*(may require|requires) a client certificate/),
     ]
     figure('tls no client certificate', {lines})
   })
