@@ -208,12 +208,20 @@ export async function reconcile(ports: ReconcilePorts, config: Config, options: 
     if (chunks > 0) await gate.pass()
     const chunkStarted = Date.now()
     const keys: KeyRanges = {}
-    for (const t of tables) {
+    // The tables' chunk ends side by side: each is a chain of index dives, and the lanes wait for them.
+    const ends = await Promise.all(
+      tables.map((t) => {
+        const pos = positions[t.role]!
+        const range = partRanges[t.role]!
+        if (pos.done) return undefined
+        return chunked ? chunkEnd(read, t.col, pos.after, range.upTo, size, t.small) : range.upTo
+      }),
+    )
+    for (const [n, t] of tables.entries()) {
       const pos = positions[t.role]!
       const range = partRanges[t.role]!
       if (pos.done) continue
-      const upTo = chunked ? await chunkEnd(read, t.col, pos.after, range.upTo, size, t.small) : range.upTo
-      keys[t.role] = {after: pos.after, upTo, nulls: range.nulls && !pos.started, numeric: t.col.numeric}
+      keys[t.role] = {after: pos.after, upTo: ends[n] ?? null, nulls: range.nulls && !pos.started, numeric: t.col.numeric}
     }
     if (shared && keys.outbox) keys.inbox = keys.outbox
     const inChunk = runnable.filter((check) => {
