@@ -118,9 +118,9 @@ describe('readCheckpoint (one test per row of its table)', () => {
   it('another configuration', () => {
     const other = configFingerprint({...DEFAULTS, outbox: {...DEFAULTS.outbox, table: 'order_mq_tab'}}, spec)
     expect(other).not.toBe(fingerprint)
-    expect(readCheckpoint(JSON.stringify({version: 1, fingerprint: other}), fingerprint).note).toMatch(/another configuration/)
+    expect(readCheckpoint(JSON.stringify({version: 2, fingerprint: other}), fingerprint).note).toMatch(/another configuration/)
   })
-  it('this configuration', () => expect(readCheckpoint(JSON.stringify({version: 1, fingerprint}), fingerprint).checkpoint).toMatchObject({version: 1}))
+  it('this configuration', () => expect(readCheckpoint(JSON.stringify({version: 2, fingerprint}), fingerprint).checkpoint).toMatchObject({version: 2}))
 })
 
 const report = (index: number, count: number, run = 'r1', found = 1): PartFile => ({
