@@ -4,7 +4,7 @@ import {DEFAULTS} from '../../src/config/defaults.js'
 import {configFingerprint, partOf, readCheckpoint, type RunSpec} from '../../src/core/reconcile/checkpoint.js'
 import {rangeRole} from '../../src/core/reconcile/checks.js'
 import {checkParts, combineParts, type PartFile} from '../../src/core/reconcile/combine.js'
-import {gridPoints, isEmpty, rangeWhere} from '../../src/core/reconcile/ranges.js'
+import {endsWhere, gridPoints, isEmpty, rangeWhere} from '../../src/core/reconcile/ranges.js'
 import {addResults, type ReconcileReport} from '../../src/core/reconcile/report.js'
 import {nextChunkSize} from '../../src/core/reconcile/run.js'
 import {holdReason} from '../../src/core/reconcile/throttle.js'
@@ -27,6 +27,22 @@ describe('rangeWhere (one test per row of its table)', () => {
   it('an empty range is told', () => {
     expect(isEmpty({after: 'a', upTo: 'a', nulls: false})).toBe(true)
     expect(isEmpty({after: null, upTo: null, nulls: false})).toBe(false)
+  })
+})
+
+describe('endsWhere (one test per row of its table)', () => {
+  const where = (range: Parameters<typeof endsWhere>[1]) => {
+    const f = endsWhere('k', range)
+    return [f.map((x) => x.sql).join(' AND '), f.flatMap((x) => x.params)]
+  }
+  it('none, or no bound: no condition (never IS NOT NULL, which cost MIN/MAX a full index scan)', () => {
+    expect(where(undefined)).toEqual(['', []])
+    expect(where({after: null, upTo: null, nulls: false})).toEqual(['', []])
+    expect(where({after: null, upTo: null, nulls: true})).toEqual(['', []])
+  })
+  it('bounds: the bounds alone, NULLs or not', () => {
+    expect(where({after: null, upTo: 'u', nulls: true})).toEqual(['k <= ?', ['u']])
+    expect(where({after: 'a', upTo: 'u', nulls: false})).toEqual(['k > ? AND k <= ?', ['a', 'u']])
   })
 })
 
@@ -102,9 +118,9 @@ describe('readCheckpoint (one test per row of its table)', () => {
   it('another configuration', () => {
     const other = configFingerprint({...DEFAULTS, outbox: {...DEFAULTS.outbox, table: 'order_mq_tab'}}, spec)
     expect(other).not.toBe(fingerprint)
-    expect(readCheckpoint(JSON.stringify({version: 1, fingerprint: other}), fingerprint).note).toMatch(/another configuration/)
+    expect(readCheckpoint(JSON.stringify({version: 2, fingerprint: other}), fingerprint).note).toMatch(/another configuration/)
   })
-  it('this configuration', () => expect(readCheckpoint(JSON.stringify({version: 1, fingerprint}), fingerprint).checkpoint).toMatchObject({version: 1}))
+  it('this configuration', () => expect(readCheckpoint(JSON.stringify({version: 2, fingerprint}), fingerprint).checkpoint).toMatchObject({version: 2}))
 })
 
 const report = (index: number, count: number, run = 'r1', found = 1): PartFile => ({

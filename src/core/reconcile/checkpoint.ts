@@ -37,7 +37,7 @@ export interface Position {
 
 /** A reconcile's state after its last finished chunk: enough to go on from there with the same findings. */
 export interface Checkpoint {
-  version: 1
+  version: 2
   /** configFingerprint: a checkpoint of another configuration is not used. */
   fingerprint: string
   plan: RunPlan
@@ -115,7 +115,7 @@ export function readCheckpoint(text: string | null, fingerprint: string): {check
   } catch {
     return {note: 'resume: the checkpoint is unreadable, starting from the beginning'}
   }
-  if (parsed?.version !== 1) return {note: 'resume: the checkpoint is of another msgops version, starting from the beginning'}
+  if (parsed?.version !== 2) return {note: 'resume: the checkpoint is of another msgops version, starting from the beginning'}
   if (parsed.fingerprint !== fingerprint) return {note: 'resume: the checkpoint was made with another configuration (tables, columns, statuses, cache, checks or sample), starting from the beginning'}
   return {checkpoint: parsed}
 }

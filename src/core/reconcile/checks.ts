@@ -5,7 +5,7 @@ import type {SqlExecutor, SqlPort} from '../ports.js'
 import {requireTable, type TableCheck, type TableRole} from '../tables.js'
 import {keyEnds, type KeyEnds} from './cut.js'
 import type {KeyColumn, MergeColumns} from './merge.js'
-import {type KeyRole, rangeWhere} from './ranges.js'
+import {endsWhere, type KeyRole, rangeWhere} from './ranges.js'
 import {type Fragment, fragment, joinFragments, type ScanSpec} from './scan.js'
 import {type Bounds, SQL_TIME_FORMAT} from './window.js'
 
@@ -295,7 +295,7 @@ export function ordersScan(schema: Schema, bounds: Bounds, opts: {withMessage: b
 /** The orders' lowest and highest ids (in the run's range), to cut a scan by id in ranges read side by side. */
 export function orderIdEnds(sql: SqlExecutor, schema: Schema, bounds?: Bounds): Promise<KeyEnds> {
   const o = need(schema, 'orders')
-  return keyEnds(sql, o.t, o.c.id, 'guess', rangeWhere(o.c.id, bounds?.keys?.orders))
+  return keyEnds(sql, o.t, o.c.id, 'guess', endsWhere(o.c.id, bounds?.keys?.orders))
 }
 
 /**

@@ -4,7 +4,7 @@ import {qid} from '../sql.js'
 import type {KeyColumnInfo} from '../introspect.js'
 import {keyEnds, middleKey} from './cut.js'
 import {KeyPage, packedKeys, type PackedRow, unpackKeys} from './packed-page.js'
-import {type CutColumn, keyAt, type KeyRange, rangeWhere} from './ranges.js'
+import {type CutColumn, endsWhere, keyAt, type KeyRange, rangeWhere} from './ranges.js'
 import {throwIfAborted} from './scan.js'
 import {matchKeys} from './walk.js'
 
@@ -217,7 +217,7 @@ export async function mergeKeys(
   const from = range?.after ?? null
   const to = range?.upTo ?? null
   const column: CutColumn = {table: cols.outbox.table, column: cols.outbox.column, numeric: cols.numeric === true}
-  const ends = await keyEnds(sql, qid(cols.outbox.table), qid(cols.outbox.column), cols.numeric === true, rangeWhere(qid(cols.outbox.column), range && {...range, nulls: false}))
+  const ends = await keyEnds(sql, qid(cols.outbox.table), qid(cols.outbox.column), cols.numeric === true, endsWhere(qid(cols.outbox.column), range))
   const middle = middleKey(ends.lo, ends.hi, ends.numeric)
   // Within a range, the halves meet at a real key of it: a middle key could sort outside the range under a collation.
   const cut = middle === null || range === undefined ? middle : await keyAt(sql, column, from, to, 0, [middle])
