@@ -1,70 +1,28 @@
-import {type ChildProcess, execFileSync, spawn} from 'node:child_process'
-import {cpSync, mkdtempSync, rmSync} from 'node:fs'
-import {createServer} from 'node:net'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 import mysql from 'mysql2/promise'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {cliEnv, createTestRedis, runCli, type TestRedis} from '../helpers/env.js'
+import {type ServerPair, startServerPair} from '../helpers/mariadb-pair.js'
 import {spawnCli, waitFor} from '../reliability/helpers/world.js'
 
 /**
  * A replica-lag throttle needs a replica, and the shared server must not be reconfigured: this file starts its own
  * primary and replica (mariadb-install-db into a temp folder, two ports), bounded in time, and removes them after.
  */
-const dir = mkdtempSync(join(tmpdir(), 'msgops-replica-'))
-const servers: ChildProcess[] = []
+let pair: ServerPair
 let redis: TestRedis
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.listen(0, '127.0.0.1', () => {
-      const {port} = server.address() as {port: number}
-      server.close(() => resolve(port))
-    })
-    server.on('error', reject)
-  })
-}
-
-async function startServer(name: string, port: number, extra: string[]): Promise<void> {
-  const child = spawn('mariadbd', ['--no-defaults', `--datadir=${join(dir, name)}`, `--port=${port}`, '--bind-address=127.0.0.1', `--socket=${join(dir, `${name}.sock`)}`,
-    `--pid-file=${join(dir, `${name}.pid`)}`, '--user=root', '--innodb-buffer-pool-size=32M', '--skip-name-resolve=0', ...extra], {stdio: 'ignore'})
-  servers.push(child)
-  await waitFor(`the ${name} server`, async () => {
-    try {
-      const c = await mysql.createConnection({host: '127.0.0.1', port, user: 'root'})
-      await c.end()
-      return true
-    } catch {
-      return false
-    }
-  }, 30_000, 100)
-}
-
 let primaryPort = 0
 let replicaPort = 0
 
 beforeAll(async () => {
-  execFileSync('mariadb-install-db', ['--no-defaults', `--datadir=${join(dir, 'primary')}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--user=root'], {stdio: 'ignore', timeout: 60_000})
-  cpSync(join(dir, 'primary'), join(dir, 'replica'), {recursive: true})
-  primaryPort = await freePort()
-  replicaPort = await freePort()
-  await startServer('primary', primaryPort, ['--server-id=1', `--log-bin=${join(dir, 'primary', 'bin')}`])
-  await startServer('replica', replicaPort, ['--server-id=2'])
-  const replica = await mysql.createConnection({host: '127.0.0.1', port: replicaPort, user: 'root'})
-  await replica.query(`CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = ${primaryPort}, MASTER_USER = 'root', MASTER_USE_GTID = slave_pos`)
-  await replica.query('START SLAVE')
-  await replica.end()
+  pair = await startServerPair()
+  ;({primaryPort, replicaPort} = pair)
   redis = await createTestRedis()
 }, 120_000)
 
 afterAll(async () => {
   await redis?.cleanup()
-  for (const child of servers) child.kill('SIGTERM')
-  await Promise.all(servers.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.on('exit', resolve)))))
-  rmSync(dir, {recursive: true, force: true})
+  await pair?.stop()
 }, 60_000)
 
 async function lagOf(conn: mysql.Connection): Promise<number | null> {
