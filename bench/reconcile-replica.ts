@@ -16,6 +16,7 @@ import {fileURLToPath} from 'node:url'
 import {Redis} from 'ioredis'
 
 import {caughtUp, startServerPair} from '../test/helpers/mariadb-pair.js'
+import {dropKeys} from './_redis.js'
 
 const RUN_JS = fileURLToPath(new URL('../bin/run.js', import.meta.url))
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -85,12 +86,7 @@ export async function main(args: string[]): Promise<void> {
     await primary.end()
     await replica.end()
   } finally {
-    let cursor = '0'
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 10_000)
-      if (keys.length > 0) await redis.unlink(...keys)
-      cursor = next
-    } while (cursor !== '0')
+    await dropKeys(redis, prefix)
     redis.disconnect()
     rmSync(config, {force: true})
     await pair.stop()

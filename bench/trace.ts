@@ -29,6 +29,7 @@ import {DEFAULTS} from '../src/config/defaults.js'
 import {TouchedIds, withIds, writeAudit} from '../src/core/audit.js'
 import {initSchema} from '../src/core/schema.js'
 import {traceIds} from '../src/core/trace/run.js'
+import {dropKeys} from './_redis.js'
 
 const MYSQL_ROOT = process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test'
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -160,12 +161,7 @@ export async function main(args: string[]): Promise<void> {
     if (keep) process.stdout.write(`kept database ${dbName} and Redis prefix ${prefix} (--database ${dbName} runs again on it)\n`)
     else {
       await sql.execute(`DROP DATABASE IF EXISTS \`${dbName}\``).catch(() => {})
-      let cursor = '0'
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 10_000)
-        if (keys.length > 0) await redis.unlink(...keys)
-        cursor = next
-      } while (cursor !== '0')
+      await dropKeys(redis, prefix)
     }
     await sql.close()
     await redisAdapter.close()
