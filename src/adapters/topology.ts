@@ -1,7 +1,8 @@
 import type {Channel} from 'amqplib'
 
 import {ConnectionError, OperationError} from '../core/errors.js'
-import {type BindingSpec, type ExchangeSpec, type QueueSpec, type QueueType, type Topology, vhostOfAmqpUrl} from '../core/topology/model.js'
+import {type BindingSpec, type ExchangeSpec, type QueueSpec, type QueueType, type Topology} from '../core/topology/model.js'
+import {vhostOfAmqpUrl} from '../core/amqp-url.js'
 import {BrokerRefusal, type TopologyBroker} from '../core/topology/ports.js'
 import {type AmqpAdapter, amqpConnectionError} from './amqp.js'
 import type {ManagementClient} from './management.js'

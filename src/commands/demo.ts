@@ -13,7 +13,8 @@ import {UsageError} from '../core/errors.js'
 import {drainOutbox} from '../core/outbox/drain.js'
 import {initSchema} from '../core/schema.js'
 import {applyTopology} from '../core/topology/apply.js'
-import {loadTopologyFile, vhostOfAmqpUrl} from '../core/topology/model.js'
+import {loadTopologyFile} from '../core/topology/model.js'
+import {vhostOfAmqpUrl} from '../core/amqp-url.js'
 import {demoQuestion, renderDemo} from '../render/demo.js'
 
 const TOPOLOGY_FILE = fileURLToPath(new URL('../../examples/topology.yaml', import.meta.url))

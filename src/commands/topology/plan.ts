@@ -3,7 +3,8 @@ import {Args} from '@oclif/core'
 import {openTopologyBroker} from '../../adapters/topology.js'
 import {BaseCommand} from '../../base-command.js'
 import {planTopologyOnBroker, type TopologyReport} from '../../core/topology/apply.js'
-import {loadTopologyFile, vhostOfAmqpUrl} from '../../core/topology/model.js'
+import {loadTopologyFile} from '../../core/topology/model.js'
+import {vhostOfAmqpUrl} from '../../core/amqp-url.js'
 import {renderTopologyReport, topologyNotes} from '../../render/topology.js'
 
 export default class TopologyPlan extends BaseCommand<typeof TopologyPlan> {

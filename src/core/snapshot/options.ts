@@ -1,7 +1,8 @@
 import type {Config} from '../../config/schema.js'
 import {parseDuration} from '../duration.js'
 import {UsageError} from '../errors.js'
-import {loadTopologyFile, vhostOfAmqpUrl} from '../topology/model.js'
+import {loadTopologyFile} from '../topology/model.js'
+import {vhostOfAmqpUrl} from '../amqp-url.js'
 import type {SnapshotOptions} from './snapshot.js'
 
 /** A duration flag within bounds, or a usage error naming the flag and the range. */

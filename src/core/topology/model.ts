@@ -312,11 +312,6 @@ export function bindingName(b: BindingSpec): string {
   return `${b.source} -> ${dest} [${b.routingKey}]${args}`
 }
 
-/** The vhost an AMQP URL names: its path, "/" when there is none. */
-export function vhostOfAmqpUrl(url: string): string {
-  const path = new URL(url).pathname
-  return path === '' || path === '/' ? '/' : decodeURIComponent(path.slice(1))
-}
 
 /** Reads and validates a topology file; every problem is a UsageError naming the file. */
 export async function loadTopologyFile(path: string, vhost: string): Promise<Topology> {
