@@ -11,11 +11,12 @@
  * | cache file absent, unreadable or rejected by V8 (other V8, flags)  | compiled from source; cache written at exit    |
  * | cache file accepted                                                | deserialised; nothing written                  |
  * | cache cannot be written (read-only home, full disk)                | ignored: the next run compiles again           |
+ * | other builds' cache files, untouched for 24 h                      | removed when a new cache is written            |
  *
  * The cache's name carries the bundle's content hash (esbuild's [hash] in the file name), Node's version and the
  * architecture: V8 itself checks only the source's length, so a rebuilt bundle must never meet an old cache.
  */
-import {mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync} from 'node:fs'
 import {createRequire, Module} from 'node:module'
 import {homedir} from 'node:os'
 import {basename, dirname, join} from 'node:path'
@@ -91,10 +92,24 @@ function writeCache(cacheFile: string, data: () => Buffer): void {
     mkdirSync(dirname(cacheFile), {recursive: true})
     writeFileSync(temporary, data())
     renameSync(temporary, cacheFile) // atomic: a concurrent run reads the old file or the new one, never half of one
+    removeStale(dirname(cacheFile), basename(cacheFile))
   } catch {
     // A read-only home or a full disk only costs the next run its compile.
     try {
       unlinkSync(temporary)
+    } catch {}
+  }
+}
+
+const STALE_MS = 24 * 3600 * 1000
+
+/** Every build has its own cache file: those of other builds unused for a day go, so the directory stays small. */
+function removeStale(directory: string, keep: string): void {
+  for (const name of readdirSync(directory)) {
+    if (name === keep || !/^vendor-[0-9a-f]+\.cjs-.*\.v8$/.test(name)) continue
+    const file = join(directory, name)
+    try {
+      if (Date.now() - statSync(file).mtimeMs > STALE_MS) unlinkSync(file)
     } catch {}
   }
 }

@@ -1,6 +1,6 @@
-import {mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {basename, join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 
 import {cacheDirectory, vendorFile} from '../../src/compile-cache.js'
@@ -35,6 +35,20 @@ describe('the code cache of the vendored libraries (Node 20)', () => {
     expect(second.stdout).toBe(first.stdout)
     expect(statSync(join(dir, file)).mtimeMs).toBe(written.mtimeMs)
     expect(readdirSync(dir)).toEqual([file]) // no temporary file left behind
+  })
+
+  it('a new cache removes other builds\' caches unused for a day, and keeps the recent ones and other files', async () => {
+    const dir = tempDir()
+    const old = join(dir, `vendor-000000000000.cjs-${process.version}-${process.arch}.v8`)
+    const recent = join(dir, `vendor-111111111111.cjs-${process.version}-${process.arch}.v8`)
+    for (const f of [old, recent, join(dir, 'notes.txt')]) writeFileSync(f, 'x')
+    utimesSync(old, new Date(Date.now() - 25 * 3600_000), new Date(Date.now() - 25 * 3600_000))
+    expect((await run({MSGOPS_CACHE_DIR: dir})).code).toBe(0)
+    const left = readdirSync(dir)
+    expect(left).not.toContain(basename(old))
+    expect(left).toContain(basename(recent))
+    expect(left).toContain('notes.txt')
+    expect(caches(dir)).toHaveLength(2)
   })
 
   it('a corrupt cache is rejected by V8, the run still works, and the cache is written again', async () => {
