@@ -296,7 +296,7 @@ export async function main(args: string[]): Promise<void> {
       const left = await leftOver(conn)
       const exact = !left['o-'] && left['y-'] === Math.ceil(young / 2) && left['p-'] === Math.floor(young / 2)
       const deleted = result.mode === 'rows' ? result.deleted : 0
-      process.stdout.write(`rate ${label(c)}: raw loop ${n(rawDeleted / rawS)} rows/s (${rawS.toFixed(1)}s) · prune ${n(deleted / pruneS)} rows/s (${pruneS.toFixed(1)}s incl. the count ${planS.toFixed(1)}s, ${n(deleted / (pruneS - planS))} rows/s without it; chunks ${result.mode === 'rows' ? `${result.chunks}, size ${result.chunkSize.first}→${result.chunkSize.last} (${result.chunkSize.smallest}-${result.chunkSize.largest})` : '-'}) · ratio ${((deleted / pruneS) / (rawDeleted / rawS)).toFixed(2)} (target ≥ 0.8) · rows left exact: ${exact ? 'yes' : `NO ${JSON.stringify(left)}`}\n`)
+      process.stdout.write(`rate ${label(c)}: raw loop ${n(rawDeleted / rawS)} rows/s (${rawS.toFixed(1)}s) · prune ${n(deleted / pruneS)} rows/s (${pruneS.toFixed(1)}s incl. the count ${planS.toFixed(1)}s, ${n(deleted / (pruneS - planS))} rows/s without it; chunks ${result.mode === 'rows' ? `${result.chunks}, size ${result.chunkSize.first}→${result.chunkSize.last} (${result.chunkSize.smallest}-${result.chunkSize.largest}), pace ${result.pace.mode}: ${result.pace.politeChunks} polite, ${result.pace.fullChunks} full` : '-'}) · ratio ${((deleted / pruneS) / (rawDeleted / rawS)).toFixed(2)} (target ≥ 0.8) · rows left exact: ${exact ? 'yes' : `NO ${JSON.stringify(left)}`}\n`)
     }
 
     // Impact: the workload with its drain, alone, then during the CLI prune (per setting, each after its own
@@ -345,8 +345,8 @@ export async function main(args: string[]): Promise<void> {
           })
           let chunks = ''
           try {
-            const out = JSON.parse(pruneRun.stdout) as {chunks: number; chunkSize: {smallest: number; largest: number; last: number}; deleted: number}
-            chunks = `${out.chunks} chunks ${out.chunkSize.smallest}-${out.chunkSize.largest} rows, ${n(out.deleted)} deleted`
+            const out = JSON.parse(pruneRun.stdout) as {chunks: number; chunkSize: {smallest: number; largest: number; last: number}; deleted: number; pace?: {mode: string; politeChunks: number; fullChunks: number}}
+            chunks = `${out.chunks} chunks ${out.chunkSize.smallest}-${out.chunkSize.largest} rows, ${n(out.deleted)} deleted${out.pace ? `, pace ${out.pace.mode}: ${out.pace.politeChunks} polite, ${out.pace.fullChunks} full` : ''}`
           } catch {}
           const ratio = withPrune.p99 / base.p99
           process.stdout.write(`${line('no prune', base)}\n      ${stalls(base.timeline, 2 * base.p99)}\n${line(label(c).slice(0, 34), withPrune)}\n      ${stalls(withPrune.timeline, 2 * base.p99)} · prune ${(pruneMs / 1000).toFixed(1)}s (${n((rows * 1000) / pruneMs)} rows/s), exit ${pruneRun.code}, ${chunks}\n  p99 with / without: ${ratio.toFixed(2)} (target ≤ 2) · load ${loadBefore} → ${uptime()}\n`)

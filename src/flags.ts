@@ -4,7 +4,7 @@ import {DEFAULT_ERROR_HEADERS} from './config/defaults.js'
 import {type DeadLetterFilters, filtersFromInput} from './core/dlq/decide.js'
 import {parseDuration} from './core/duration.js'
 import {UsageError} from './core/errors.js'
-import {parseSleepCoef} from './core/prune/decide.js'
+import {DEFAULT_CHUNK_TIME, type Pace, parseSleepCoef} from './core/prune/decide.js'
 import type {PruneOptions} from './core/prune/run.js'
 
 /** The flag sets several commands share, so that one idea has one name and one description everywhere. */
@@ -61,7 +61,8 @@ export const snapshotFlags = {
 export const pruneFlags = {
   'chunk-size': Flags.integer({description: 'rows in the first chunk; then tuned to --chunk-time', default: 1000, min: 1}),
   'max-chunk-size': Flags.integer({description: 'never more rows than this in one chunk', default: 10_000, min: 1}),
-  'chunk-time': Flags.string({description: 'each chunk (one short transaction) should take about this long', default: '500ms'}),
+  'chunk-time': Flags.string({description: 'each chunk (one short transaction) should take about this long (default 500ms; polite: 10ms)'}),
+  pace: Flags.string({description: "auto: polite (10 ms chunks, each followed by as long a pause) while others' statements reach 20/s on the server, full speed when it is idle; full; polite", options: ['auto', 'full', 'polite'], default: 'auto'}),
   sleep: Flags.string({description: 'wait this long between chunks, e.g. 100ms', exclusive: ['rate', 'sleep-coef']}),
   'sleep-coef': Flags.string({description: "after each chunk, wait this many times the chunk's own time, e.g. 1 (with --chunk-time 10ms: the polite setting of docs/retention.md)", exclusive: ['rate', 'sleep']}),
   rate: Flags.integer({description: 'delete at most this many rows per second', min: 1, exclusive: ['sleep', 'sleep-coef']}),
@@ -75,7 +76,7 @@ export const pruneFlags = {
 }
 
 /** The chunking and throttling options of a prune, from its flags. */
-export function pruneOptions(flags: {'dry-run': boolean; 'chunk-size': number; 'max-chunk-size': number; 'chunk-time': string; sleep?: string; 'sleep-coef'?: string; rate?: number; 'max-load': number; 'max-lag': string; limit?: number; until?: string}): PruneOptions {
+export function pruneOptions(flags: {'dry-run': boolean; 'chunk-size': number; 'max-chunk-size': number; 'chunk-time'?: string; pace: string; sleep?: string; 'sleep-coef'?: string; rate?: number; 'max-load': number; 'max-lag': string; limit?: number; until?: string}): PruneOptions {
   const positive = (text: string, flag: string) => {
     const ms = parseDuration(text, flag)
     if (ms <= 0) throw new UsageError(`${flag} must be more than zero`, `give a duration such as ${flag === '--until' ? '20m' : '500ms'}`)
@@ -85,7 +86,8 @@ export function pruneOptions(flags: {'dry-run': boolean; 'chunk-size': number; '
   if (coef && 'error' in coef) throw new UsageError(coef.error, 'e.g. --sleep-coef 1')
   if (flags['chunk-size'] > flags['max-chunk-size']) throw new UsageError(`--chunk-size ${flags['chunk-size']} is above --max-chunk-size ${flags['max-chunk-size']}`, 'lower --chunk-size or raise --max-chunk-size')
   return {
-    dryRun: flags['dry-run'], chunkSize: flags['chunk-size'], maxChunkSize: flags['max-chunk-size'], chunkTimeMs: positive(flags['chunk-time'], '--chunk-time'),
+    dryRun: flags['dry-run'], chunkSize: flags['chunk-size'], maxChunkSize: flags['max-chunk-size'], chunkTimeMs: positive(flags['chunk-time'] ?? DEFAULT_CHUNK_TIME, '--chunk-time'),
+    chunkTimeGiven: flags['chunk-time'] !== undefined, pace: flags.pace as Pace,
     sleepMs: flags.sleep === undefined ? undefined : parseDuration(flags.sleep, '--sleep'), sleepCoef: coef?.coef, rate: flags.rate, maxLoad: flags['max-load'],
     maxLagS: positive(flags['max-lag'], '--max-lag') / 1000, limit: flags.limit, untilMs: flags.until === undefined ? undefined : positive(flags.until, '--until'),
   }

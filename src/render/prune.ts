@@ -34,7 +34,7 @@ function renderRows(r: PruneReport): string {
     ['deleted', n(r.deleted)],
     ['kept (changed meanwhile)', n(r.kept)],
     ...(r.archive ? [['archived', `${n(r.archived)} → ${r.archive}`]] : []),
-    ['chunks', n(r.chunks)],
+    ['chunks', r.pace.politeChunks > 0 && r.pace.fullChunks > 0 ? `${n(r.chunks)} (${n(r.pace.politeChunks)} polite, ${n(r.pace.fullChunks)} full speed)` : r.pace.politeChunks > 0 ? `${n(r.chunks)} (polite)` : n(r.chunks)],
     ['chunk size (first → last)', `${n(r.chunkSize.first)} → ${n(r.chunkSize.last)} (${n(r.chunkSize.smallest)}–${n(r.chunkSize.largest)})`],
     ['rate', `${n(r.rowsPerSecond)} rows/s`],
     ['elapsed', formatDuration(r.elapsedMs)],

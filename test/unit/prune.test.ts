@@ -7,7 +7,7 @@ import {afterAll, describe, expect, it} from 'vitest'
 import {DEFAULTS} from '../../src/config/defaults.js'
 import {letterOf} from '../../src/core/dlq/restore.js'
 import {JsonLinesArchive} from '../../src/core/prune/archive.js'
-import {decidePartitions, dedupeWindowDecision, MAX_SLEEP_COEF, MIN_CHUNK_SIZE, nextChunkSize, nextStartMs, parseSleepCoef, throttleReason} from '../../src/core/prune/decide.js'
+import {BUSY_STATEMENTS_PER_S, decidePartitions, dedupeWindowDecision, MAX_SLEEP_COEF, MIN_CHUNK_SIZE, nextChunkSize, nextStartMs, othersPerSecond, parseSleepCoef, POLITE_HOLD_MS, politeNext, throttleReason} from '../../src/core/prune/decide.js'
 import {addDays, boundLiteral, dayPartitions} from '../../src/core/prune/partitions.js'
 import type {LoadProbe} from '../../src/core/prune/load.js'
 import {pruneRows} from '../../src/core/prune/run.js'
@@ -207,6 +207,115 @@ describe('pruneRows with --sleep-coef', () => {
     // Chunks of 10 (max 10): 10, 10, then 5 (the last, short: no pause after it).
     const report = await pruneRows({sql, load, clock}, target, {dryRun: false, chunkSize: 10, maxChunkSize: 10, chunkTimeMs: 30, sleepCoef: 1.5, maxLoad: 25, maxLagS: 1}, {rows: 25, oldest: null, newest: null})
     expect({deleted: report.deleted, chunks: report.chunks, sleeps}).toEqual({deleted: 25, chunks: 3, sleeps: [45, 45]})
+  })
+})
+
+describe('politeNext (decision table rows)', () => {
+  const now = 100_000
+  it('full: full speed whatever the server does', () => expect(politeNext({pace: 'full', othersPerS: 5000, lastBusyAt: now, now})).toBe(false))
+  it('polite: polite on an idle server too', () => expect(politeNext({pace: 'polite', othersPerS: 0, now})).toBe(true))
+  it(`auto, others at ${BUSY_STATEMENTS_PER_S}/s or more: polite`, () => {
+    expect(politeNext({pace: 'auto', othersPerS: BUSY_STATEMENTS_PER_S, now})).toBe(true)
+    expect(politeNext({pace: 'auto', othersPerS: BUSY_STATEMENTS_PER_S - 0.5, now})).toBe(false)
+  })
+  it('auto, quiet now but busy within the hold: polite', () => expect(politeNext({pace: 'auto', othersPerS: 0, lastBusyAt: now - POLITE_HOLD_MS + 1, now})).toBe(true))
+  it('auto, quiet and the last busy interval older than the hold: full', () => expect(politeNext({pace: 'auto', othersPerS: 0, lastBusyAt: now - POLITE_HOLD_MS, now})).toBe(false))
+  it('auto, before a second reading (first chunk): polite', () => expect(politeNext({pace: 'auto', othersPerS: undefined, now})).toBe(true))
+})
+
+describe('othersPerSecond', () => {
+  const reading = (statements: number, at: number) => ({threadsRunning: 1, replicas: [], statements, at})
+  it("the counter's rise less the run's own statements, per second", () => expect(othersPerSecond(reading(1000, 0), reading(1102, 500), 2)).toBe(200))
+  it('never below zero (own statements over-counted)', () => expect(othersPerSecond(reading(1000, 0), reading(1001, 500), 2)).toBe(0))
+  it('unknown without a previous reading, a counter, or time between them', () => {
+    expect(othersPerSecond(undefined, reading(1, 1), 0)).toBeUndefined()
+    expect(othersPerSecond({threadsRunning: 1, replicas: []}, reading(1, 1), 0)).toBeUndefined()
+    expect(othersPerSecond(reading(1, 5), reading(9, 5), 0)).toBeUndefined()
+  })
+})
+
+describe('pruneRows with --pace auto', () => {
+  it('runs polite (short chunks, each followed by a pause) while others work, and at full speed once the server has been quiet for the hold', async () => {
+    let now = 0
+    const sleeps: number[] = []
+    const clock: Clock = {now: () => now, sleep: async (ms) => {
+      sleeps.push(Math.round(ms))
+      now += Math.max(0, ms)
+    }}
+    const total = 60_000
+    let next = 0 // rows below it are deleted
+    const sizes: number[] = []
+    let counter = 0
+    const sql = {
+      async query(_text: string, params: unknown[]) {
+        const limit = Number(params.at(-1))
+        sizes.push(limit)
+        counter++
+        return Array.from({length: Math.max(0, Math.min(limit, total - next))}, (_, i) => ({k0: next + i})) as Row[]
+      },
+      async execute(_text: string, params: unknown[]) {
+        const keys = params[0] as number[]
+        next += keys.length
+        counter++
+        now += keys.length / 10 // 10 rows per ms of the fake clock
+        return {affectedRows: keys.length}
+      },
+      transaction: async () => { throw new Error('not used') },
+      version: async () => '10.11',
+    } as unknown as SqlPort & SqlExecutor
+    // Others run 1,000 statements/s for the first second, then nothing.
+    const load: LoadProbe = {read: async () => ({threadsRunning: 1, replicas: [], statements: counter + Math.round(Math.min(now, 1000)), at: now})}
+    const target = {kind: 'outbox', name: 'outbox', t: '`outbox`', key: ['`id`'], keyNames: ['id'], basis: 'sent_at', time: '`sent_at`', eligible: {sql: '1 = 1', params: []}, mustStay: {sql: '1 = 0', params: []}, archiveColumns: '*', describe: 'rows'} as PruneTarget
+    const report = await pruneRows({sql, load, clock}, target, {dryRun: false, chunkSize: 10, maxChunkSize: 10_000, chunkTimeMs: 500, pace: 'auto', maxLoad: 25, maxLagS: 1}, {rows: total, oldest: null, newest: null})
+    expect(report.deleted).toBe(total)
+    expect(report.pace.mode).toBe('auto')
+    expect(report.pace.politeChunks).toBeGreaterThan(100)
+    expect(report.pace.fullChunks).toBeGreaterThan(0)
+    const polite = sizes.slice(0, report.pace.politeChunks)
+    // Polite chunks are sized to ~10 ms (100 rows here), each followed by a pause as long; full-speed ones grow to 500 ms.
+    expect(Math.max(...polite.slice(10))).toBeLessThanOrEqual(200)
+    expect(sleeps.slice(10, report.pace.politeChunks - 1).every((ms) => ms >= 5 && ms <= 20)).toBe(true)
+    expect(Math.max(...sizes.slice(report.pace.politeChunks))).toBeGreaterThan(2000)
+    // The first full-speed chunk starts only after the hold: others were last seen at about 1 s.
+    const politeTime = polite.reduce((a, b) => a + b, 0) / 10 + sleeps.slice(0, report.pace.politeChunks).reduce((a, b) => a + Math.max(0, b), 0)
+    expect(politeTime).toBeGreaterThan(1000 + POLITE_HOLD_MS - 100)
+  })
+
+  it('--pace full never pauses on a busy server, and --chunk-time given is kept by polite chunks', async () => {
+    const run = async (pace: 'full' | 'polite', chunkTimeGiven: boolean) => {
+      let now = 0
+      const sleeps: number[] = []
+      const clock: Clock = {now: () => now, sleep: async (ms) => {
+        sleeps.push(Math.round(ms))
+        now += Math.max(0, ms)
+      }}
+      let rows = Array.from({length: 2000}, (_, i) => `k${String(i).padStart(5, '0')}`)
+      const sizes: number[] = []
+      const sql = {
+        async query(_text: string, params: unknown[]) {
+          sizes.push(Number(params.at(-1)))
+          return rows.slice(0, Number(params.at(-1))).map((k) => ({k0: k})) as Row[]
+        },
+        async execute(_text: string, params: unknown[]) {
+          const keys = params[0] as string[]
+          rows = rows.filter((r) => !keys.includes(r))
+          now += keys.length / 10
+          return {affectedRows: keys.length}
+        },
+        transaction: async () => { throw new Error('not used') },
+        version: async () => '10.11',
+      } as unknown as SqlPort & SqlExecutor
+      const load: LoadProbe = {read: async () => ({threadsRunning: 1, replicas: [], statements: Math.round(now * 10), at: now})}
+      const target = {kind: 'outbox', name: 'outbox', t: '`outbox`', key: ['`id`'], keyNames: ['id'], basis: 'sent_at', time: '`sent_at`', eligible: {sql: '1 = 1', params: []}, mustStay: {sql: '1 = 0', params: []}, archiveColumns: '*', describe: 'rows'} as PruneTarget
+      const report = await pruneRows({sql, load, clock}, target, {dryRun: false, chunkSize: 100, maxChunkSize: 10_000, chunkTimeMs: 40, chunkTimeGiven, pace, maxLoad: 25, maxLagS: 1}, {rows: 2000, oldest: null, newest: null})
+      return {report, sleeps, sizes}
+    }
+    const full = await run('full', false)
+    expect(full.report.pace).toEqual({mode: 'full', politeChunks: 0, fullChunks: full.report.chunks})
+    expect(full.sleeps.every((ms) => ms <= 0)).toBe(true)
+    const given = await run('polite', true)
+    expect(given.report.pace.politeChunks).toBe(given.report.chunks)
+    expect(Math.max(...given.sizes)).toBeGreaterThan(200) // 40 ms chunks (400 rows), not 10 ms ones
   })
 })
 

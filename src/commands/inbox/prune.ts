@@ -8,7 +8,7 @@ import {PruneCommand} from '../../prune-command.js'
 export default class InboxPrune extends PruneCommand<typeof InboxPrune> {
   static summary = 'Delete old consumed-message records from the inbox in small chunks, never inside the dedupe window.'
   static description = `Deletes processed records received before --older-than (default inbox.dedupeWindow). Deleting a record re-opens the door to a duplicate of its message, so an age below inbox.dedupeWindow (default 7d) is refused unless --force-below-dedupe-window, which says why it is dangerous. Failed records go only with --include-failed, unprocessed ones only with --include-unprocessed.
-Chunks, throttling (--sleep, --sleep-coef, --rate), --archive, --limit, --until and --drop-partitions work as in \`msgops outbox prune\` (docs/retention.md). Runs under the Redis lock inbox-prune.
+Chunks, --pace, throttling (--sleep, --sleep-coef, --rate), --archive, --limit, --until and --drop-partitions work as in \`msgops outbox prune\` (docs/retention.md). Runs under the Redis lock inbox-prune.
 Exit 0 done (or stopped at --limit/--until), 1 old partitions kept for records that must stay, 2 usage, archive, configuration or connection errors, 130 interrupted.`
 
   static examples = [

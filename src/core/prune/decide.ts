@@ -43,6 +43,10 @@ export function nextChunkSize(f: ChunkFeedback): number {
 export interface LoadReading {
   /** Threads_running on the primary. */
   threadsRunning: number
+  /** The primary's statements that read or write rows since it started (Com_select, Com_insert, …), this run's own included. */
+  statements?: number
+  /** When they were read (ms). */
+  at?: number
   /** Each replica's lag in seconds; null when its replication is not running. */
   replicas: {name: string; lagS: number | null}[]
 }
@@ -66,6 +70,59 @@ export function throttleReason(reading: LoadReading, limits: {maxLoad: number; m
     if (replica.lagS > limits.maxLagS) return `replica ${replica.name} lags ${replica.lagS}s > ${limits.maxLagS}s`
   }
   return null
+}
+
+/** --chunk-time when it is not given (full speed). */
+export const DEFAULT_CHUNK_TIME = '500ms'
+
+/** --pace: full speed, the polite setting, or (auto) polite only while others use the server. */
+export type Pace = 'auto' | 'full' | 'polite'
+
+/** Others' statements per second from which auto counts the server as in use (a monitoring scrape stays below it). */
+export const BUSY_STATEMENTS_PER_S = 20
+/** Auto stays polite this long after the last busy interval, so a bursty service does not meet a full-speed chunk. */
+export const POLITE_HOLD_MS = 5000
+/** The polite setting (docs/retention.md, "Beside a live service"): short chunks, each followed by as long a pause. */
+export const POLITE_CHUNK_MS = 10
+export const POLITE_SLEEP_COEF = 1
+
+export interface PaceInput {
+  pace: Pace
+  /** Others' statements per second over the interval just read; undefined before the second reading. */
+  othersPerS?: number
+  /** When an interval was last busy (ms), if ever. */
+  lastBusyAt?: number
+  now: number
+}
+
+/**
+ * Whether the next chunk runs polite (see POLITE_*) or at full speed. Others' statements are the primary's
+ * Com_select + Com_insert + Com_update + Com_delete + Com_replace (and their multi-table forms) since the last
+ * chunk, less this run's own. Flags the operator gave (--chunk-time, --sleep, --sleep-coef, --rate) win over the
+ * polite setting's values in both modes.
+ *
+ * | --pace | others' statements/s, last interval | busy in the last POLITE_HOLD_MS | next chunk |
+ * | ------ | ----------------------------------- | ------------------------------- | ---------- |
+ * | full   | any                                 | any                             | full       |
+ * | polite | any                                 | any                             | polite     |
+ * | auto   | ≥ BUSY_STATEMENTS_PER_S             | any                             | polite     |
+ * | auto   | below it                            | yes                             | polite     |
+ * | auto   | below it                            | no                              | full       |
+ * | auto   | unknown (first chunk)               | no                              | polite     |
+ */
+export function politeNext(p: PaceInput): boolean {
+  if (p.pace !== 'auto') return p.pace === 'polite'
+  if (p.othersPerS === undefined) return true
+  if (p.othersPerS >= BUSY_STATEMENTS_PER_S) return true
+  return p.lastBusyAt !== undefined && p.now - p.lastBusyAt < POLITE_HOLD_MS
+}
+
+/** Others' statements per second between two readings, this run's own `own` statements taken out. */
+export function othersPerSecond(previous: LoadReading | undefined, current: LoadReading, own: number): number | undefined {
+  if (previous?.statements === undefined || current.statements === undefined || previous.at === undefined || current.at === undefined) return undefined
+  const seconds = (current.at - previous.at) / 1000
+  if (seconds <= 0) return undefined
+  return Math.max(0, current.statements - previous.statements - own) / seconds
 }
 
 /** The largest --sleep-coef: a typo beyond it would make the prune all but stop. */

@@ -27,7 +27,14 @@ function lagOf(row: Row): number | null {
   return value === null || value === undefined ? null : Number(value)
 }
 
-/** Threads_running of the primary and the lag of each replica, read before every chunk. */
+/** The statements that read or write rows: others' count of them tells --pace auto whether the server is in use. */
+export const ROW_STATEMENTS = ['Com_select', 'Com_insert', 'Com_insert_select', 'Com_update', 'Com_update_multi', 'Com_delete', 'Com_delete_multi', 'Com_replace', 'Com_replace_select']
+/** Per chunk: this run's own candidate SELECT and DELETE, and with an archive the SELECT … FOR UPDATE. */
+export const OWN_STATEMENTS = {plain: 2, archived: 3}
+
+const STATUS_SQL = `SHOW GLOBAL STATUS WHERE Variable_name IN ('Threads_running', ${ROW_STATEMENTS.map((n) => `'${n}'`).join(', ')})`
+
+/** Threads_running of the primary, its row statements so far, and the lag of each replica, read before every chunk. */
 export class ServerLoad implements LoadProbe {
   constructor(
     private readonly primary: SqlExecutor,
@@ -42,12 +49,20 @@ export class ServerLoad implements LoadProbe {
   }
 
   async read(): Promise<LoadReading> {
-    const [threads] = await this.primary.query<{Value: unknown}>("SHOW GLOBAL STATUS LIKE 'Threads_running'")
+    const rows = await this.primary.query<{Variable_name: unknown; Value: unknown}>(STATUS_SQL)
+    const at = Date.now()
+    let threadsRunning = 0
+    let statements = 0
+    for (const row of rows) {
+      const name = String(row.Variable_name).toLowerCase()
+      if (name === 'threads_running') threadsRunning = Number(row.Value)
+      else statements += Number(row.Value)
+    }
     const replicas = []
     for (const replica of this.replicas) {
       const row = await replicaStatus(replica.sql)
       replicas.push({name: replica.name, lagS: row ? lagOf(row) : null})
     }
-    return {threadsRunning: Number(threads?.Value ?? 0), replicas}
+    return {threadsRunning, statements, at, replicas}
   }
 }

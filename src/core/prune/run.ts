@@ -2,8 +2,8 @@ import {OperationError, oneLine} from '../errors.js'
 import type {ProgressCallback, Row, SqlExecutor, SqlPort} from '../ports.js'
 import {type Clock, systemClock} from '../time.js'
 import type {RowArchive} from './archive.js'
-import {nextChunkSize, nextStartMs, throttleReason} from './decide.js'
-import type {LoadProbe} from './load.js'
+import {type LoadReading, MIN_CHUNK_SIZE, nextChunkSize, nextStartMs, othersPerSecond, type Pace, POLITE_CHUNK_MS, POLITE_SLEEP_COEF, politeNext, throttleReason, BUSY_STATEMENTS_PER_S} from './decide.js'
+import {type LoadProbe, OWN_STATEMENTS} from './load.js'
 import {type Condition, keysetAfter, keysIn, type PruneTarget} from './target.js'
 
 export interface PruneOptions {
@@ -13,6 +13,10 @@ export interface PruneOptions {
   maxChunkSize: number
   /** Each chunk should take about this long (--chunk-time). */
   chunkTimeMs: number
+  /** --chunk-time was given: the polite setting keeps it instead of its own 10 ms. */
+  chunkTimeGiven?: boolean
+  /** --pace (default full here; the commands default to auto). */
+  pace?: Pace
   sleepMs?: number
   /** --sleep-coef: after each chunk, a pause of this many times the chunk's own time. */
   sleepCoef?: number
@@ -65,6 +69,8 @@ export interface PruneReport {
   elapsedMs: number
   rowsPerSecond: number
   pauses: {count: number; ms: number; reasons: Record<string, number>}
+  /** --pace, and how many chunks ran polite (short, each followed by a pause) and at full speed. */
+  pace: {mode: Pace; politeChunks: number; fullChunks: number}
   /** Why it stopped before the end: --limit, --until, or a signal. */
   stoppedBy?: 'limit' | 'until' | 'interrupted'
   interrupted: boolean
@@ -84,7 +90,7 @@ export function emptyReport(target: PruneTarget, dryRun: boolean, eligible: Prun
   return {
     kind: target.kind, table: target.name, what: target.describe, basis: target.basis, dryRun, eligible,
     deleted: 0, archived: 0, kept: 0, chunks: 0, chunkSize: {first: chunkSize, last: chunkSize, smallest: chunkSize, largest: chunkSize},
-    elapsedMs: 0, rowsPerSecond: 0, pauses: {count: 0, ms: 0, reasons: {}}, interrupted: false,
+    elapsedMs: 0, rowsPerSecond: 0, pauses: {count: 0, ms: 0, reasons: {}}, pace: {mode: 'full', politeChunks: 0, fullChunks: 0}, interrupted: false,
   }
 }
 
@@ -106,6 +112,8 @@ export async function pruneRows(ports: PrunePorts, target: PruneTarget, options:
   const clock = ports.clock ?? systemClock
   const report = emptyReport(target, options.dryRun, eligible, options.chunkSize)
   report.archive = ports.archive?.path
+  const pace = options.pace ?? 'full'
+  report.pace.mode = pace
   if (options.dryRun) return report
   const started = clock.now()
   const deadline = options.untilMs === undefined ? Number.POSITIVE_INFINITY : started + options.untilMs
@@ -114,7 +122,16 @@ export async function pruneRows(ports: PrunePorts, target: PruneTarget, options:
   let after: unknown[] | undefined
   const keyList = target.key.join(', ')
   const keyAliases = target.key.map((k, i) => `CAST(${k} AS CHAR) AS k${i}`).join(', ')
-  const show = (note?: string) => progress({done: report.deleted, total: Math.max(eligible.rows, report.deleted), note: note ?? `chunk ${size.toLocaleString('en-US')}`})
+  let polite: boolean = false
+  let others: number | undefined
+  let previous: LoadReading | undefined
+  let lastBusyAt: number | undefined
+  let ownStatements = 0
+  let rowsPerMs: number | undefined
+  const pausesGiven = options.rate !== undefined || options.sleepMs !== undefined || options.sleepCoef !== undefined
+  const politeTargetMs = options.chunkTimeGiven ? options.chunkTimeMs : Math.min(options.chunkTimeMs, POLITE_CHUNK_MS)
+  const paceNote = () => (polite ? ` · polite${others === undefined ? '' : others >= BUSY_STATEMENTS_PER_S ? `: others ${Math.round(others).toLocaleString('en-US')} statements/s` : ''}` : '')
+  const show = (note?: string) => progress({done: report.deleted, total: Math.max(eligible.rows, report.deleted), note: note ?? `chunk ${size.toLocaleString('en-US')}${paceNote()}`})
 
   for (;;) {
     if (ports.signal?.aborted) {
@@ -125,10 +142,20 @@ export async function pruneRows(ports: PrunePorts, target: PruneTarget, options:
       report.stoppedBy = 'limit'
       break
     }
-    if (!(await waitForCalm(ports, options, report, deadline, show))) {
+    const reading = await waitForCalm(ports, options, report, deadline, show)
+    if (reading === undefined) {
       report.stoppedBy = ports.signal?.aborted ? 'interrupted' : 'until'
       break
     }
+    others = othersPerSecond(previous, reading, ownStatements)
+    previous = reading
+    ownStatements = 0
+    if (others !== undefined && others >= BUSY_STATEMENTS_PER_S) lastBusyAt = clock.now()
+    const wasPolite: boolean = polite
+    polite = politeNext({pace, othersPerS: others, lastBusyAt, now: clock.now()})
+    const targetMs = polite ? politeTargetMs : options.chunkTimeMs
+    // A change of pace moves the target 50-fold: the size jumps to it from the last chunk's speed, not by halves.
+    if (polite !== wasPolite && rowsPerMs !== undefined) size = Math.min(options.maxChunkSize, Math.max(MIN_CHUNK_SIZE, Math.round(rowsPerMs * targetMs)))
     if (clock.now() >= deadline) {
       report.stoppedBy = 'until'
       break
@@ -145,18 +172,23 @@ export async function pruneRows(ports: PrunePorts, target: PruneTarget, options:
     const keys = candidates.map((r) => target.key.map((_, i) => r[`k${i}`]))
     after = keys.at(-1)
     const deleted = ports.archive ? await deleteArchived(ports.sql, ports.archive, target, keys, clock) : await deletePlain(ports.sql, target, keys)
+    ownStatements += ports.archive ? OWN_STATEMENTS.archived : OWN_STATEMENTS.plain
+    if (polite) report.pace.politeChunks++
+    else report.pace.fullChunks++
     report.deleted += deleted
     if (ports.archive) report.archived += deleted
     report.kept += keys.length - deleted
     report.chunks++
     const elapsedMs = clock.now() - chunkStart
-    size = nextChunkSize({size: want, rows: keys.length, elapsedMs, targetMs: options.chunkTimeMs, max: options.maxChunkSize})
+    if (elapsedMs > 0 && keys.length > 0) rowsPerMs = keys.length / elapsedMs
+    size = nextChunkSize({size: want, rows: keys.length, elapsedMs, targetMs, max: options.maxChunkSize})
     report.chunkSize.last = size
     report.chunkSize.smallest = Math.min(report.chunkSize.smallest, want)
     report.chunkSize.largest = Math.max(report.chunkSize.largest, want)
     show()
     if (keys.length < want) break
-    const at = nextStartMs({now: clock.now(), started, deleted: report.deleted, chunkMs: elapsedMs, rate: options.rate, sleepMs: options.sleepMs, sleepCoef: options.sleepCoef})
+    const sleepCoef = polite && !pausesGiven ? POLITE_SLEEP_COEF : options.sleepCoef
+    const at = nextStartMs({now: clock.now(), started, deleted: report.deleted, chunkMs: elapsedMs, rate: options.rate, sleepMs: options.sleepMs, sleepCoef})
     await clock.sleep(Math.min(at, deadline) - clock.now(), ports.signal)
   }
   report.elapsedMs = Math.round(clock.now() - started)
@@ -165,12 +197,14 @@ export async function pruneRows(ports: PrunePorts, target: PruneTarget, options:
   return report
 }
 
-/** Waits while the throttle says pause; false when the budget ran out or the run was stopped meanwhile. */
-async function waitForCalm(ports: PrunePorts, options: PruneOptions, report: PruneReport, deadline: number, show: (label: string) => void): Promise<boolean> {
+/** Waits while the throttle says pause; the last reading, or undefined when the budget ran out or the run was stopped meanwhile. */
+async function waitForCalm(ports: PrunePorts, options: PruneOptions, report: PruneReport, deadline: number, show: (label: string) => void): Promise<LoadReading | undefined> {
   const clock = ports.clock ?? systemClock
   let pausedAt: number | undefined
+  let reading: LoadReading
   for (;;) {
-    const reason = throttleReason(await ports.load.read(), {maxLoad: options.maxLoad, maxLagS: options.maxLagS})
+    reading = await ports.load.read()
+    const reason = throttleReason(reading, {maxLoad: options.maxLoad, maxLagS: options.maxLagS})
     if (reason === null) break
     if (pausedAt === undefined) {
       pausedAt = clock.now()
@@ -186,9 +220,9 @@ async function waitForCalm(ports: PrunePorts, options: PruneOptions, report: Pru
   if (pausedAt !== undefined) {
     report.pauses.ms += Math.round(clock.now() - pausedAt)
     ports.onPause?.(null)
-    return !ports.signal?.aborted && clock.now() < deadline
+    return !ports.signal?.aborted && clock.now() < deadline ? reading : undefined
   }
-  return true
+  return reading
 }
 
 /** One statement, one short transaction: the keys, where the row still meets the condition. */

@@ -24,6 +24,7 @@ const rows = z.strictObject({
   elapsedMs: z.number().nonnegative(),
   rowsPerSecond: z.number().nonnegative(),
   pauses: z.strictObject({count, ms: z.number().nonnegative(), reasons: z.record(z.string(), count)}).describe('waits on server load or replica lag'),
+  pace: z.strictObject({mode: z.enum(['auto', 'full', 'polite']), politeChunks: count, fullChunks: count}).describe('--pace, and how many chunks ran polite (short, each followed by a pause) and at full speed'),
   stoppedBy: z.enum(['limit', 'until', 'interrupted']).optional(),
   interrupted: z.boolean(),
   cancelled: z.boolean().optional(),
