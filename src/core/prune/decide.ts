@@ -83,7 +83,7 @@ export const BUSY_STATEMENTS_PER_S = 20
 /** Auto stays polite this long after the last busy interval, so a bursty service does not meet a full-speed chunk. */
 export const POLITE_HOLD_MS = 5000
 /** The polite setting (docs/retention.md, "Beside a live service"): short chunks, each followed by as long a pause. */
-export const POLITE_CHUNK_MS = 10
+export const POLITE_CHUNK_MS = 5
 export const POLITE_SLEEP_COEF = 1
 
 export interface PaceInput {

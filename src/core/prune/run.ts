@@ -13,7 +13,7 @@ export interface PruneOptions {
   maxChunkSize: number
   /** Each chunk should take about this long (--chunk-time). */
   chunkTimeMs: number
-  /** --chunk-time was given: the polite setting keeps it instead of its own 10 ms. */
+  /** --chunk-time was given: the polite setting keeps it instead of its own 5 ms. */
   chunkTimeGiven?: boolean
   /** --pace (default full here; the commands default to auto). */
   pace?: Pace
