@@ -24,7 +24,7 @@
 import {execFileSync, spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {readFileSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {availableParallelism, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -122,6 +122,20 @@ function runCli(args: string[], env: Record<string, string>): Promise<{code: num
   })
 }
 
+/** Where the CPU went over one timed run: seconds of wall, of each client process, of MariaDB, RabbitMQ, the machine. */
+interface Split {
+  wallS: number
+  clientS: number[]
+  dbS: number
+  mqS: number
+  machineS: number
+  /** The CLI drains' own elapsedMs, in seconds. */
+  ownS: number[]
+  published: number[]
+}
+
+const cores = availableParallelism()
+
 const cpuMsOf = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000
 const mb = (kb: number) => `${Math.round(kb / 1024)} MB`
 
@@ -187,6 +201,7 @@ export async function main(args: string[]): Promise<void> {
   const sql = await MysqlAdapter.connect(db.url, 10_000, openTransactions(Math.max(...depths)) + 1)
   const broker = await amqp.connect(vhost.amqpUrl)
   const out = (line: string) => process.stdout.write(`${line}\n`)
+  const publishers: amqp.ChannelModel[] = []
   try {
     const setup = await broker.createChannel()
     await setup.assertExchange('bench.x', 'topic', {durable: true})
@@ -231,10 +246,27 @@ export async function main(args: string[]): Promise<void> {
     if ('invalid' in drainMessage) throw new Error(drainMessage.invalid)
     const cpu = new Map<string, number[]>()
     const keepCpu = (name: string, ms: number, n: number) => cpu.set(name, [...(cpu.get(name) ?? []), ms / (n / 1000)])
+    // With --parts: the CPU of MariaDB, RabbitMQ and the whole machine over each timed part of a case (not its checks).
+    const mariadb = pidOf('mariadbd', 'mysqld')
+    const rabbit = pidOf('beam.smp')
+    const splits = new Map<string, Split[]>()
+    const timed = async <T>(name: string, work: () => Promise<T>, client: (result: T) => {clientS: number[]; ownS?: number[]; published?: number[]}): Promise<{result: T; seconds: number}> => {
+      const db0 = cpuOfPid(mariadb)
+      const mq0 = cpuOfPid(rabbit)
+      const busy0 = machineBusy()
+      const started = performance.now()
+      const result = await work()
+      const seconds = (performance.now() - started) / 1000
+      if (partCount !== undefined) {
+        const split: Split = {wallS: seconds, dbS: cpuOfPid(mariadb) - db0, mqS: cpuOfPid(rabbit) - mq0, machineS: machineBusy() - busy0, ownS: [], published: [], ...client(result)}
+        splits.set(name, [...(splits.get(name) ?? []), split])
+      }
+      return {result, seconds}
+    }
     const raw = (name: string, properties: (n: number) => amqp.Options.Publish, anchor = false): Case => ({
       name, anchor,
       async run() {
-        const r = await rawPublish(broker, bodies, window, properties)
+        const {result: r} = await timed(name, () => rawPublish(broker, bodies, window, properties), (r) => ({clientS: [r.cpuMs / 1000]}))
         keepCpu(name, r.cpuMs, rows)
         return rows / r.seconds
       },
@@ -255,6 +287,22 @@ export async function main(args: string[]): Promise<void> {
         raw('bare + all four (the drain until 2026-12)', (n) => ({messageId: rowId(n), contentType: 'application/json', type: 'order.created', timestamp: Math.floor(Date.now() / 1000), headers: {[DRAINED_AT_HEADER]: stamp}})),
       )
     }
+    // The broker's own rate with as many publishers as parts (one connection each, a slice of the rows each, the same
+    // window each): what N drains side by side could reach at most on this broker and queue.
+    if (partCount !== undefined) for (let i = 0; i < partCount; i++) publishers.push(await amqp.connect(vhost.amqpUrl))
+    if (partCount !== undefined) {
+      const name = `bare publishes, ${partCount} connections side by side (window ${window} each)`
+      const size = Math.ceil(rows / partCount)
+      cases.push({
+        name,
+        async run() {
+          const used = process.cpuUsage()
+          const {seconds} = await timed(name, () => Promise.all(publishers.map((p, i) => rawPublish(p, bodies.slice(i * size, (i + 1) * size), window, (n) => bare(i * size + n)))), () => ({clientS: [cpuMsOf(process.cpuUsage(used)) / 1000]}))
+          keepCpu(name, cpuMsOf(process.cpuUsage(used)), rows)
+          return rows / seconds
+        },
+      })
+    }
     const drainCase = (batchSize: number, pipeline: number, markDrained: boolean): Case => {
       const name = `msgops drain (batch ${batchSize}, in flight ${pipeline}${markDrained ? ', --mark-drained' : ''})${batchSize === DEFAULT_BATCH_SIZE && pipeline === DEFAULT_PIPELINE && !markDrained ? ' = defaults' : ''}`
       return {
@@ -263,9 +311,8 @@ export async function main(args: string[]): Promise<void> {
           const amqpAdapter = await AmqpAdapter.connect(vhost.amqpUrl, 10_000)
           const publisher = new ConfirmPublisher(amqpAdapter)
           const used = process.cpuUsage()
-          const started = performance.now()
-          const result = await drainOutbox(trace ? {sql: traceSql(sql), publisher: tracePublisher(publisher)} : {sql, publisher}, {config, batchSize, pipeline, markDrained})
-          const seconds = (performance.now() - started) / 1000
+          const {result, seconds} = await timed(name, () => drainOutbox(trace ? {sql: traceSql(sql), publisher: tracePublisher(publisher)} : {sql, publisher}, {config, batchSize, pipeline, markDrained}),
+            (r) => ({clientS: [cpuMsOf(process.cpuUsage(used)) / 1000], published: [r.published]}))
           keepCpu(name, cpuMsOf(process.cpuUsage(used)), result.published)
           if (trace) out(report(seconds * 1000))
           await publisher.close()
@@ -319,10 +366,6 @@ export async function main(args: string[]): Promise<void> {
 
     // The CLI as users run it: one whole drain, and partCount parts side by side.
     const cliEnv = cliProcessEnv({MSGOPS_MYSQL_URL: db.url, MSGOPS_AMQP_URL: vhost.amqpUrl, MSGOPS_MANAGEMENT_URL: vhost.managementUrl, MSGOPS_REDIS_URL: REDIS_URL, MSGOPS_REDIS_KEY_PREFIX: keyPrefix})
-    const mariadb = pidOf('mariadbd', 'mysqld')
-    const rabbit = pidOf('beam.smp')
-    interface Split {wallS: number; ownS: number[]; cliS: number[]; dbS: number; mqS: number; machineS: number; published: number[]}
-    const splits = new Map<string, Split[]>()
     /** Rows per part by the drain's own hash (the SQL of OutboxRepository.partKey), counted once: every fill holds the same rows. */
     const expected: number[] = []
     if (partCount !== undefined) {
@@ -337,21 +380,12 @@ export async function main(args: string[]): Promise<void> {
         anchor: count === 1,
         async run() {
           const [{mark}] = await sql.query<{mark: unknown}>(`SELECT COALESCE(MAX(id), 0) AS mark FROM \`${auditTable}\``)
-          const db0 = cpuOfPid(mariadb)
-          const mq0 = cpuOfPid(rabbit)
-          const busy0 = machineBusy()
-          const started = performance.now()
-          const runs = await Promise.all(Array.from({length: count}, (_, i) => runCli(['outbox', 'drain', '--yes', '--json', ...(count === 1 ? [] : ['--part', `${i + 1}/${count}`])], cliEnv)))
-          const wallS = (performance.now() - started) / 1000
-          const split: Split = {
-            wallS, ownS: runs.map((r) => Number(r.report?.elapsedMs) / 1000), cliS: runs.map((r) => r.cpuS),
-            dbS: cpuOfPid(mariadb) - db0, mqS: cpuOfPid(rabbit) - mq0, machineS: machineBusy() - busy0, published: runs.map((r) => Number(r.report?.published ?? 0)),
-          }
-          splits.set(name, [...(splits.get(name) ?? []), split])
+          const {result: runs, seconds: wallS} = await timed(name, () => Promise.all(Array.from({length: count}, (_, i) => runCli(['outbox', 'drain', '--yes', '--json', ...(count === 1 ? [] : ['--part', `${i + 1}/${count}`])], cliEnv))),
+            (runs) => ({clientS: runs.map((r) => r.cpuS), ownS: runs.map((r) => Number(r.report?.elapsedMs) / 1000), published: runs.map((r) => Number(r.report?.published ?? 0))}))
           for (const r of runs) if (r.code !== 0 || !r.report) throw new Error(`${name}: exit ${r.code}: ${r.stderr.trim()}`)
           const more: string[] = []
           if (count > 1) {
-            for (const [i, n] of split.published.entries()) if (n !== expected[i]) more.push(`part ${i + 1}/${count} published ${n} rows, its hash holds ${expected[i]}`)
+            for (const [i, r] of runs.entries()) if (Number(r.report.published) !== expected[i]) more.push(`part ${i + 1}/${count} published ${r.report.published} rows, its hash holds ${expected[i]}`)
             // Each part's audit record lists the message ids it published: all of them must be of its own part.
             const records = await sql.query<{id: unknown; arguments: unknown}>(`SELECT id, arguments FROM \`${auditTable}\` WHERE id > ? AND command = 'outbox:drain'`, [mark])
             for (const record of records) {
@@ -381,14 +415,18 @@ export async function main(args: string[]): Promise<void> {
     out(`load average (1, 5, 15 min) before the run ${before}, before each round ${loads.join(' | ')}, after ${load()}`)
     out(table(cases, rates))
     out(`client CPU per 1000 messages (median): ${cases.filter((c) => cpu.has(c.name)).map((c) => `${c.name} ${Math.round(median(cpu.get(c.name)!))} ms`).join('; ')}`)
-    for (const [name, list] of splits) {
+    if (splits.size > 0) out(`CPU over each timed run (medians; client = the bench's process or the CLIs' user+sys, others = the machine's busy time less the three, ${cores} cores):`)
+    for (const c of cases) {
+      const list = splits.get(c.name)
+      if (!list) continue
       const m = (f: (s: Split) => number) => median(list.map(f))
       const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0)
-      const per1000 = (f: (s: Split) => number) => `${Math.round((m(f) * 1000 * 1000) / rows)} ms`
-      out(`${name}, medians of ${list.length} rounds: wall ${m((s) => s.wallS).toFixed(2)} s, the drains' own elapsedMs ${list[0].ownS.map((_, i) => m((s) => s.ownS[i]).toFixed(2)).join(' + ')} s` +
-        `; CPU over the wall: CLI ${list[0].cliS.map((_, i) => m((s) => s.cliS[i]).toFixed(2)).join(' + ')} s, MariaDB ${m((s) => s.dbS).toFixed(2)} s, RabbitMQ ${m((s) => s.mqS).toFixed(2)} s,` +
-        ` machine ${m((s) => s.machineS).toFixed(2)} s of ${(2 * m((s) => s.wallS)).toFixed(2)} core-s (${Math.round((m((s) => s.machineS) / (2 * m((s) => s.wallS))) * 100)}%), others ${m((s) => s.machineS - sum(s.cliS) - s.dbS - s.mqS).toFixed(2)} s` +
-        `; per 1,000 messages CLI ${per1000((s) => sum(s.cliS))}, MariaDB ${per1000((s) => s.dbS)}, RabbitMQ ${per1000((s) => s.mqS)}; rows per process ${list.map((s) => s.published.join('+')).join(', ')}`)
+      const per1000 = (f: (s: Split) => number) => `${Math.round((m(f) * 1000 * 1000) / rows)}`
+      const each = (f: (s: Split) => number[]) => f(list[0]).map((_, i) => m((s) => f(s)[i]).toFixed(2)).join(' + ')
+      const wall = m((s) => s.wallS)
+      out(`  ${c.name}: wall ${wall.toFixed(2)} s${list[0].ownS.length > 0 ? ` (the drains' own elapsedMs ${each((s) => s.ownS)} s)` : ''}; client ${each((s) => s.clientS)} s, MariaDB ${m((s) => s.dbS).toFixed(2)} s, RabbitMQ ${m((s) => s.mqS).toFixed(2)} s,` +
+        ` machine ${m((s) => s.machineS).toFixed(2)} of ${(cores * wall).toFixed(2)} core-s (${Math.round((m((s) => s.machineS) / (cores * wall)) * 100)}%), others ${m((s) => s.machineS - sum(s.clientS) - s.dbS - s.mqS).toFixed(2)} s;` +
+        ` ms per 1,000 messages: client ${per1000((s) => sum(s.clientS))}, MariaDB ${per1000((s) => s.dbS)}, RabbitMQ ${per1000((s) => s.mqS)}${list[0].published.length > 1 ? `; rows per process ${list[0].published.join(' + ')}` : ''}`)
     }
     if (partCount !== undefined) out(`parts' rows by the hash (CRC32(aggregate_id) mod ${partCount}, ${AGGREGATES} aggregates): ${expected.map((n, i) => `${i + 1}/${partCount} ${n.toLocaleString('en-US')}`).join(', ')}`)
     const failed = [...checks].filter(([, c]) => c.failures.length > 0)
@@ -400,6 +438,7 @@ export async function main(args: string[]): Promise<void> {
     out(`outbox status over ${rows.toLocaleString('en-US')} rows: ${Math.round(performance.now() - statusStart)} ms`)
     if (failed.length > 0) process.exitCode = 1
   } finally {
+    for (const p of publishers) await p.close().catch(() => {})
     await broker.close().catch(() => {})
     await sql.close()
     await db.drop()
