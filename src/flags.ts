@@ -62,7 +62,7 @@ export const pruneFlags = {
   'chunk-size': Flags.integer({description: 'rows in the first chunk; then tuned to --chunk-time', default: 1000, min: 1}),
   'max-chunk-size': Flags.integer({description: 'never more rows than this in one chunk', default: 10_000, min: 1}),
   'chunk-time': Flags.string({description: 'each chunk (one short transaction) should take about this long (default 500ms; polite: 5ms)'}),
-  pace: Flags.string({description: "auto: polite (5 ms chunks, each followed by as long a pause) while others' statements reach 20/s on the server, full speed when it is idle; full; polite", options: ['auto', 'full', 'polite'], default: 'auto'}),
+  pace: Flags.string({description: "auto: polite (5 ms chunks, each followed by a pause twice as long) while others' statements reach 20/s on the server, full speed when it is idle; full; polite", options: ['auto', 'full', 'polite'], default: 'auto'}),
   sleep: Flags.string({description: 'wait this long between chunks, e.g. 100ms', exclusive: ['rate', 'sleep-coef']}),
   'sleep-coef': Flags.string({description: "after each chunk, wait this many times the chunk's own time, e.g. 1 (with --chunk-time 10ms: the polite setting of docs/retention.md)", exclusive: ['rate', 'sleep']}),
   rate: Flags.integer({description: 'delete at most this many rows per second', min: 1, exclusive: ['sleep', 'sleep-coef']}),

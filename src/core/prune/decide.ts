@@ -82,9 +82,9 @@ export type Pace = 'auto' | 'full' | 'polite'
 export const BUSY_STATEMENTS_PER_S = 20
 /** Auto stays polite this long after the last busy interval, so a bursty service does not meet a full-speed chunk. */
 export const POLITE_HOLD_MS = 5000
-/** The polite setting (docs/retention.md, "Beside a live service"): short chunks, each followed by as long a pause. */
+/** The polite setting (docs/retention.md, "Beside a live service"): short chunks, each followed by a pause twice as long: a third of the server at most. */
 export const POLITE_CHUNK_MS = 5
-export const POLITE_SLEEP_COEF = 1
+export const POLITE_SLEEP_COEF = 2
 
 export interface PaceInput {
   pace: Pace
