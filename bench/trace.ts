@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- trace [--rows 1000000] [--runs 5] [--keep] [--database NAME]`
+ * `npm run bench -- trace [--rows 1000000] [--runs 5] [--keep] [--database NAME] [--load-only]`
  *
  * Loads N orders, each with its outbox row (sent) and an inbox record (processed), server side (MariaDB's sequence
  * engine, in chunks), then in the same run measures, warm, --runs times in turn:
@@ -15,7 +15,7 @@
  * reconcile bench's way (bench/_load.ts): INSERT … SELECT from MariaDB's sequence tables in chunks of 500,000, the
  * indexes that begin with a time column dropped for the load and added back after it, one ALTER per table; the tables
  * then have exactly the schema's keys (checked, on a kept database too), and the bench prints EXPLAIN of the
- * statements one trace sends.
+ * statements one trace sends. --load-only stops after the load (and keeps the database).
  */
 import {spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
@@ -67,7 +67,7 @@ export async function main(args: string[]): Promise<void> {
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer')
   const named = arg(args, '--database', '')
   if (named && !/^[A-Za-z0-9_]{1,64}$/.test(named)) throw new Error('--database must be a database name (letters, digits, _)')
-  const keep = args.includes('--keep') || named !== ''
+  const keep = args.includes('--keep') || args.includes('--load-only') || named !== ''
   const dbName = named || `msgops_bench_trace_${randomBytes(3).toString('hex')}`
   const prefix = `${dbName}:`
   const url = new URL(MYSQL_ROOT)
@@ -116,6 +116,7 @@ export async function main(args: string[]): Promise<void> {
     const differences = await keyDifferences(sql, config)
     if (differences.length > 0) throw new Error(`the tables' keys are not the schema's: ${differences.join('; ')}`)
     process.stdout.write("keys: exactly the schema's (information_schema against referenceDdl)\n")
+    if (args.includes('--load-only')) return
 
     const measuring = loadavg()
     const pick = (n: number) => Array.from({length: n}, () => Math.floor(Math.random() * rows))
