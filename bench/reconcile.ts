@@ -32,13 +32,13 @@ import mysql from 'mysql2/promise'
 
 import {DEFAULTS} from '../src/config/defaults.js'
 import {initSchema} from '../src/core/schema.js'
+import {addMissingKeys, dropTimeIndexes, LOAD_CHUNK} from './_load.js'
 import {dropKeys} from './_redis.js'
 
 const MYSQL_ROOT = process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test'
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const RUN_JS = fileURLToPath(new URL('../bin/run.js', import.meta.url))
-// Orders per INSERT … SELECT (a chunk's rows of each table are one statement), and keys per MSET.
-const LOAD_CHUNK = 500_000
+// Keys per MSET.
 const REDIS_BATCH = 10_000
 
 type Kind = 'order_without_message' | 'message_stuck' | 'message_dead' | 'sent_not_consumed' | 'consumed_failed' | 'orphan_consumed' | 'cache_drift'
@@ -83,43 +83,8 @@ interface Meta {
   /** Orders 0 … loaded-1 are in, with their outbox, inbox rows and Redis keys (the load goes in chunks). */
   loaded: number
   analyzed: boolean
-  /** The time indexes dropped for the load and added back after it (ALTER TABLE statements). */
-  deferred?: string[]
-}
-
-/**
- * The indexes that begin with a time column: order i's times are (i mod 3600) seconds before the base, so each chunk
- * inserts into 3,600 places spread over each of them, which at millions of rows no longer fit MariaDB's 128 MB buffer
- * pool (2026-12-01: chunks of 500,000 orders slowed from 13 s to 148 s by 2,000,000). Built once after the load
- * instead, by sorting. The other secondary keys grow at their end (ids in load order) and stay.
- */
-const DEFERRED = ['idx_orders_created_at', 'idx_outbox_status_created', 'idx_outbox_created_at', 'idx_outbox_sent_at', 'idx_inbox_status_received', 'idx_inbox_received_message']
-
-/** Drops the DEFERRED indexes (once), recording in meta how to add them back. */
-async function deferIndexes(pool: mysql.Pool, meta: Meta): Promise<void> {
-  if (meta.deferred) return
-  const [rows] = (await pool.query(
-    `SELECT TABLE_NAME AS t, INDEX_NAME AS name, GROUP_CONCAT(CONCAT('\`', COLUMN_NAME, '\`') ORDER BY SEQ_IN_INDEX) AS cols
-     FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND INDEX_NAME IN (?) GROUP BY TABLE_NAME, INDEX_NAME`,
-    [DEFERRED],
-  )) as unknown as [{t: string; name: string; cols: string}[]]
-  const byTable = new Map<string, {name: string; cols: string}[]>()
-  for (const r of rows) byTable.set(r.t, [...(byTable.get(r.t) ?? []), r])
-  meta.deferred = [...byTable].map(([t, idx]) => `ALTER TABLE \`${t}\` ${idx.map((i) => `ADD KEY \`${i.name}\` (${i.cols})`).join(', ')}`)
-  await writeMeta(pool, meta)
-  for (const [t, idx] of byTable) await pool.query(`ALTER TABLE \`${t}\` ${idx.map((i) => `DROP KEY \`${i.name}\``).join(', ')}`)
-}
-
-/** Adds the deferred indexes back, one ALTER (one sort pass over the table) per table. */
-async function restoreIndexes(pool: mysql.Pool, meta: Meta): Promise<void> {
-  if (!meta.deferred) return
-  for (const sql of meta.deferred) {
-    const started = Date.now()
-    await pool.query(sql)
-    process.stderr.write(`  ${sql.slice(0, 80)}…: ${((Date.now() - started) / 1000).toFixed(1)}s\n`)
-  }
-  delete meta.deferred
-  await writeMeta(pool, meta)
+  /** The time indexes (bench/_load.ts) are dropped for the load; added back after it. */
+  deferred?: boolean
 }
 
 async function readMeta(pool: mysql.Pool): Promise<Meta> {
@@ -249,6 +214,15 @@ export async function main(args: string[]): Promise<void> {
   const url = new URL(MYSQL_ROOT)
   url.pathname = `/${dbName}`
   const pool = mysql.createPool({uri: url.toString(), connectionLimit: 4})
+  // The pool as the SqlPort that initSchema and bench/_load.ts take.
+  const port = {
+    query: async (sql: string, params?: unknown[]) => (await pool.query(sql, params))[0] as never,
+    execute: async (sql: string, params?: unknown[]) => ({affectedRows: 0, ...((await pool.query(sql, params))[0] as object)}),
+    transaction: async () => {
+      throw new Error('unused')
+    },
+    version: async () => '',
+  }
   const redis = new Redis(REDIS_URL)
   let restorePool: number | null = null
   const dir = join(tmpdir(), `msgops-bench-rec-${randomBytes(3).toString('hex')}`)
@@ -265,14 +239,7 @@ export async function main(args: string[]): Promise<void> {
       const rows = Number(rowsArg || '1000000')
       if (!Number.isInteger(rows) || rows < 1000 || rows > 100_000_000) throw new Error('--rows must be an integer from 1000 to 100000000')
       const config = {...DEFAULTS, cache: {...DEFAULTS.cache, keyPattern: `${prefix}order:{id}`}}
-      await initSchema({
-        query: async (sql: string, params?: unknown[]) => (await pool.query(sql, params))[0] as never,
-        execute: async (sql: string, params?: unknown[]) => ({affectedRows: 0, ...((await pool.query(sql, params))[0] as object)}),
-        transaction: async () => {
-          throw new Error('unused')
-        },
-        version: async () => '',
-      }, config)
+      await initSchema(port, config)
       // The index docs/reconcile.md recommends for full reconciliations of a large outbox (not in the reference schema).
       if (idIndex) await pool.query('CREATE INDEX idx_outbox_id ON outbox (id)')
       const [[{base}]] = (await pool.query("SELECT DATE_FORMAT(NOW(3) - INTERVAL 1 HOUR, '%Y-%m-%d %H:%i:%s.%f') AS base")) as unknown as [[{base: string}]]
@@ -288,7 +255,12 @@ export async function main(args: string[]): Promise<void> {
     if (meta.loaded < rows) {
       const loadStart = Date.now()
       const from = meta.loaded
-      await deferIndexes(pool, meta)
+      if (!meta.deferred) {
+        // Recorded first: a load killed after the drop still adds them back when it is continued.
+        meta.deferred = true
+        await writeMeta(pool, meta)
+        await dropTimeIndexes(port, DEFAULTS)
+      }
       await loadRows(pool, redis, meta, loadBudget * 1000)
       const s = (Date.now() - loadStart) / 1000
       process.stdout.write(`loaded orders ${from.toLocaleString('en')} to ${meta.loaded.toLocaleString('en')} in ${s.toFixed(1)}s (${Math.round((meta.loaded - from) / s).toLocaleString('en')} orders/s with their outbox, inbox rows and Redis keys)\n`)
@@ -300,7 +272,9 @@ export async function main(args: string[]): Promise<void> {
     }
     if (meta.deferred) {
       const started = Date.now()
-      await restoreIndexes(pool, meta)
+      await addMissingKeys(port, DEFAULTS, (line) => process.stderr.write(`  ${line.slice(0, 100)}…\n`))
+      delete meta.deferred
+      await writeMeta(pool, meta)
       process.stdout.write(`added the time indexes back in ${((Date.now() - started) / 1000).toFixed(1)}s\n`)
     }
     if (!meta.analyzed) {
