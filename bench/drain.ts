@@ -23,7 +23,7 @@ import {outboxStatus} from '../src/core/outbox/status.js'
 import {resolveOutbox} from '../src/core/outbox/table.js'
 import {initSchema} from '../src/core/schema.js'
 import {createTestDatabase, createTestVhost} from '../test/helpers/env.js'
-import {alternate, type Case, load, median, table} from './_rounds.js'
+import {alternate, BENCH_PREFIX, type Case, load, median, table} from './_rounds.js'
 import {report, traceSql, tracePublisher} from './_spans.js'
 
 export function option(args: string[], name: string, fallback: number): number {
@@ -92,8 +92,8 @@ export async function main(args: string[]): Promise<void> {
   const batches = list(args, 'batch', [DEFAULT_BATCH_SIZE])
   const depths = list(args, 'in-flight', [DEFAULT_PIPELINE])
   const trace = args.includes('--trace')
-  const db = await createTestDatabase('msgops_bench')
-  const vhost = await createTestVhost('msgops_bench')
+  const db = await createTestDatabase(BENCH_PREFIX)
+  const vhost = await createTestVhost(BENCH_PREFIX)
   const config: Config = {...structuredClone(DEFAULTS), mysql: {url: db.url}, amqp: {url: vhost.amqpUrl}}
   const sql = await MysqlAdapter.connect(db.url, 10_000, openTransactions(Math.max(...depths)) + 1)
   const broker = await amqp.connect(vhost.amqpUrl)

@@ -22,7 +22,7 @@ import {DEFAULT_ERROR_HEADERS} from '../src/config/defaults.js'
 import {DEFAULT_MAX_REPLAYS, replayDeadLetters} from '../src/core/dlq/replay.js'
 import {DEFAULT_PREFETCH} from '../src/flags.js'
 import {cliEnv, createTestDatabase, createTestRedis, createTestVhost, MANAGEMENT_URL, runCli} from '../test/helpers/env.js'
-import {alternate, type Case, load, median, table} from './_rounds.js'
+import {alternate, BENCH_PREFIX, type Case, load, median, table} from './_rounds.js'
 
 const EXCHANGE = 'order_exchange'
 const QUEUE = 'order_queue'
@@ -116,8 +116,8 @@ export async function main(args: string[]): Promise<void> {
   const rounds = list(args, 'rounds', [3])[0]
   const prefetches = list(args, 'raw-prefetch', [200, 1000, 2000])
   const cliExtra = args.includes('--cli-args') ? String(args[args.indexOf('--cli-args') + 1]).split(' ').filter(Boolean) : []
-  const vhost = await createTestVhost('msgops_bench')
-  const [db, redis] = await Promise.all([createTestDatabase('msgops_bench'), createTestRedis('msgops_bench')])
+  const vhost = await createTestVhost(BENCH_PREFIX)
+  const [db, redis] = await Promise.all([createTestDatabase(BENCH_PREFIX), createTestRedis(BENCH_PREFIX)])
   const conn = await amqp.connect(vhost.amqpUrl)
   const ch = await conn.createChannel()
   const out = (line: string) => process.stdout.write(`${line}\n`)
