@@ -33,9 +33,18 @@ export class ConfirmPublisher implements PublisherPort {
 
   constructor(private readonly amqp: AmqpAdapter) {}
 
+  /** The channel being opened: batches started before it is open must all wait for it, not open one each. */
+  private opening?: Promise<ConfirmChannel>
+
   private async open(): Promise<ConfirmChannel> {
     if (this.failure) throw this.failure
     if (this.channel) return this.channel
+    // Two channels would break the order of the batches: the broker orders publishes per channel only.
+    this.opening ??= this.openChannel().finally(() => (this.opening = undefined))
+    return this.opening
+  }
+
+  private async openChannel(): Promise<ConfirmChannel> {
     const channel = await this.amqp.confirmChannel()
     channel.on('return', (message: Message) => {
       const fields = message.fields as {exchange: string; routingKey: string; replyCode?: number; replyText?: string}
