@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- drain [--rows 100000] [--rounds 3] [--batch 500[,1000]] [--in-flight 3[,4,6]] [--window 1000]
- *                          [--properties] [--mark-drained] [--trace]`
+ *                          [--properties] [--mark-drained] [--trace] [--profile FILE]`
  * Fills an outbox with pending rows, then measures in the same run, in alternating order over --rounds rounds:
  *  - the anchor: bare confirmed publishes (persistent, mandatory, a message id and nothing else) of the same payloads
  *    with amqplib, a sliding window of --window unconfirmed;
@@ -10,6 +10,9 @@
  *    the drain with outbox.markDrained.
  * Prints one table (medians, every round, ratios to bare publishes) with the payload size, the row count and the load.
  */
+import {writeFile} from 'node:fs/promises'
+import {Session} from 'node:inspector/promises'
+
 import amqp from 'amqplib'
 
 import {AmqpAdapter} from '../src/adapters/amqp.js'
@@ -92,6 +95,8 @@ export async function main(args: string[]): Promise<void> {
   const batches = list(args, 'batch', [DEFAULT_BATCH_SIZE])
   const depths = list(args, 'in-flight', [DEFAULT_PIPELINE])
   const trace = args.includes('--trace')
+  // --profile FILE: a CPU profile (.cpuprofile, for Chrome DevTools) of the first drain only, fill and publishes left out.
+  let profileTo = args.includes('--profile') ? String(args[args.indexOf('--profile') + 1]) : undefined
   const db = await createTestDatabase(BENCH_PREFIX)
   const vhost = await createTestVhost(BENCH_PREFIX)
   const config: Config = {...structuredClone(DEFAULTS), mysql: {url: db.url}, amqp: {url: vhost.amqpUrl}}
@@ -171,10 +176,23 @@ export async function main(args: string[]): Promise<void> {
         async run() {
           const amqpAdapter = await AmqpAdapter.connect(vhost.amqpUrl, 10_000)
           const publisher = new ConfirmPublisher(amqpAdapter)
+          const profiler = profileTo ? new Session() : undefined
+          if (profiler) {
+            profiler.connect()
+            await profiler.post('Profiler.enable')
+            await profiler.post('Profiler.start')
+          }
           const used = process.cpuUsage()
           const started = performance.now()
           const result = await drainOutbox(trace ? {sql: traceSql(sql), publisher: tracePublisher(publisher)} : {sql, publisher}, {config, batchSize, pipeline, markDrained})
           const seconds = (performance.now() - started) / 1000
+          if (profiler && profileTo) {
+            const {profile} = await profiler.post('Profiler.stop')
+            await writeFile(profileTo, JSON.stringify(profile))
+            profiler.disconnect()
+            out(`  CPU profile of this drain (drainOutbox only): ${profileTo}`)
+            profileTo = undefined
+          }
           keepCpu(name, cpuMsOf(process.cpuUsage(used)), result.published)
           if (trace) out(report(seconds * 1000))
           await publisher.close()
