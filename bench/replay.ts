@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- replay [--messages 50000] [--rounds 3] [--raw-prefetch 200,1000,2000] [--core] [--cli-args "…"]`
+ * `npm run bench -- replay [--messages 50000] [--rounds 3] [--raw-prefetch 200,1000,2000] [--core [--core-prefetch 1000,4000]] [--cli-args "…"]`
  * Moves N genuine dead letters (published to order_exchange, rejected by a consumer of order_queue, dead-lettered
  * by the broker with a real x-death into order_queue.dlq) back to order_exchange, in the same run and in alternating
  * order over --rounds rounds, each case on fresh dead letters made the same way:
@@ -9,7 +9,7 @@
  *    --raw-prefetch;
  *  - `msgops dlq replay QUEUE --yes --json` at its defaults, as a user runs it: process start, lock and audit
  *    included, timed by the wall clock (its own loop's elapsedMs is shown as well); --core adds replayDeadLetters()
- *    in this process at the CLI's defaults.
+ *    in this process at the CLI's defaults, and --core-prefetch at each prefetch given as well.
  * Prints one table (medians, every round, ratios to the shovel and to the best raw loop) with the payload size, the
  * message count and the load. Needs dist/ (npm run build) and the shovel plugins (rabbitmq-plugins list).
  */
@@ -150,16 +150,17 @@ export async function main(args: string[]): Promise<void> {
         },
       },
     ]
-    if (args.includes('--core'))
+    const corePrefetches = args.includes('--core') ? [DEFAULT_PREFETCH, ...list(args, 'core-prefetch', []).filter((p) => p !== DEFAULT_PREFETCH)] : []
+    for (const prefetch of corePrefetches)
       cases.push({
-        name: 'msgops replay (core, in process, defaults)',
+        name: `msgops replay (core, in process, ${prefetch === DEFAULT_PREFETCH ? 'defaults' : `prefetch ${prefetch}`})`,
         async run() {
           const adapter = await AmqpAdapter.connect(vhost.amqpUrl, 5000)
           const publisher = new ConfirmPublisher(adapter)
           const started = performance.now()
           const report = await replayDeadLetters(
             {queues: new AmqpDeadLetterQueues(adapter), publisher},
-            {queue: DLQ, filters: {}, maxReplays: DEFAULT_MAX_REPLAYS, dryRun: false, prefetch: DEFAULT_PREFETCH, errorHeaders: DEFAULT_ERROR_HEADERS, idleMs: 2000},
+            {queue: DLQ, filters: {}, maxReplays: DEFAULT_MAX_REPLAYS, dryRun: false, prefetch, errorHeaders: DEFAULT_ERROR_HEADERS, idleMs: 2000},
           )
           const rate = report.moved / ((performance.now() - started) / 1000)
           await publisher.close()
