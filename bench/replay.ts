@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- replay [--messages 50000] [--rounds 3] [--raw-prefetch 200,1000,2000] [--core [--core-prefetch 1000,4000]] [--cli-args "…"]`
+ * `npm run bench -- replay [--messages 50000] [--rounds 3] [--raw-prefetch 200,1000,2000] [--core [--core-prefetch 1000,4000]] [--cli-args "…"]
+ *   [--profile FILE]`
  * Moves N genuine dead letters (published to order_exchange, rejected by a consumer of order_queue, dead-lettered
  * by the broker with a real x-death into order_queue.dlq) back to order_exchange, in the same run and in alternating
  * order over --rounds rounds, each case on fresh dead letters made the same way:
@@ -13,6 +14,9 @@
  * Prints one table (medians, every round, ratios to the shovel and to the best raw loop) with the payload size, the
  * message count and the load. Needs dist/ (npm run build) and the shovel plugins (rabbitmq-plugins list).
  */
+import {writeFile} from 'node:fs/promises'
+import {Session} from 'node:inspector/promises'
+
 import amqp, {type Channel, type ChannelModel} from 'amqplib'
 
 import {AmqpAdapter} from '../src/adapters/amqp.js'
@@ -134,6 +138,9 @@ export async function main(args: string[]): Promise<void> {
       await until(async () => (await depth(ch, QUEUE)) === n)
     }
     let cliLoop: number[] = []
+    const coreCpu: number[] = []
+    // --profile FILE: a CPU profile (.cpuprofile) of the first in-process replay (--core) alone.
+    let profileTo = args.includes('--profile') ? String(args[args.indexOf('--profile') + 1]) : undefined
     const cases: Case[] = [
       {name: 'RabbitMQ shovel (on-confirm)', anchor: true, run: () => shovel(vhost.name, ch, n)},
       ...prefetches.map((prefetch): Case => ({name: `raw amqplib loop, prefetch ${prefetch}`, run: () => rawLoop(conn, n, prefetch)})),
@@ -157,12 +164,28 @@ export async function main(args: string[]): Promise<void> {
         async run() {
           const adapter = await AmqpAdapter.connect(vhost.amqpUrl, 5000)
           const publisher = new ConfirmPublisher(adapter)
+          const profiler = profileTo ? new Session() : undefined
+          if (profiler) {
+            profiler.connect()
+            await profiler.post('Profiler.enable')
+            await profiler.post('Profiler.start')
+          }
+          const used = process.cpuUsage()
           const started = performance.now()
           const report = await replayDeadLetters(
             {queues: new AmqpDeadLetterQueues(adapter), publisher},
             {queue: DLQ, filters: {}, maxReplays: DEFAULT_MAX_REPLAYS, dryRun: false, prefetch, errorHeaders: DEFAULT_ERROR_HEADERS, idleMs: 2000},
           )
           const rate = report.moved / ((performance.now() - started) / 1000)
+          const cpu = process.cpuUsage(used)
+          coreCpu.push(((cpu.user + cpu.system) / 1000) / (report.moved / 1000))
+          if (profiler && profileTo) {
+            const {profile} = await profiler.post('Profiler.stop')
+            await writeFile(profileTo, JSON.stringify(profile))
+            profiler.disconnect()
+            out(`  CPU profile of this replay (replayDeadLetters only): ${profileTo}`)
+            profileTo = undefined
+          }
           await publisher.close()
           await adapter.close()
           await moved('msgops core', report.moved)
@@ -190,6 +213,7 @@ export async function main(args: string[]): Promise<void> {
     out(`load average (1, 5, 15 min) before the run ${before}, before each round ${loads.join(' | ')}, after ${load()}`)
     out(table(cases, rates))
     out(`msgops dlq replay, its own loop (elapsedMs, without process start): median ${Math.round(median(cliLoop)).toLocaleString('en-US')} msg/s (${cliLoop.map((r) => Math.round(r).toLocaleString('en-US')).join(', ')})`)
+    if (coreCpu.length > 0) out(`client CPU of the in-process replays, per 1,000 messages: ${coreCpu.map((ms) => `${ms.toFixed(1)} ms`).join(', ')}`)
     out(`peak RSS of this process: ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB`)
   } finally {
     await conn.close().catch(() => {})
