@@ -71,7 +71,8 @@ export const DEFAULT_MAX_REPLAYS = 5
 const DETAIL_LIMIT = 100
 /**
  * A batch is an eighth of the prefetch window, so several are in flight and the window never runs dry: the broker
- * confirms in bursts (one per fsync), and a batch is acked only once all of it is confirmed. Measured at prefetch
+ * confirms in bursts (one per fsync). Each dead letter is acked at its own confirm, not at its batch's last (since
+ * 2026-12-01 afternoon; the sizes below were measured before that, when a batch was acked whole). Measured at prefetch
  * 2,000 (bench/RESULTS.md#replay): batches of 250 × 12 in flight and 62 × 48 alike at about 0.8 of the raw loop in
  * process; 500 × 6 (a quarter, the old rule) slower in most rounds.
  */
