@@ -9,6 +9,9 @@ export interface Case {
   run(): Promise<number>
 }
 
+/** The prefix of a bench's own database, vhost and Redis keys (MSGOPS_BENCH_PREFIX, so that side-by-side sessions tell theirs apart). */
+export const BENCH_PREFIX = process.env.MSGOPS_BENCH_PREFIX ?? 'msgops_bench'
+
 export const load = () => loadavg().map((l) => l.toFixed(1)).join(' ')
 
 export function median(values: number[]): number {

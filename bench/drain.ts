@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- drain [--rows 100000] [--rounds 3] [--batch 500[,1000]] [--in-flight 3[,4,6]] [--window 1000]
- *                          [--properties] [--mark-drained] [--trace] [--parts 2] [--prefix msgops_bench]`
+ *                          [--properties] [--mark-drained] [--trace] [--parts 2] [--prefix NAME] [--profile FILE]`
  * Fills an outbox with pending rows, then measures in the same run, in alternating order over --rounds rounds:
  *  - the anchor: bare confirmed publishes (persistent, mandatory, a message id and nothing else) of the same payloads
  *    with amqplib, a sliding window of --window unconfirmed;
@@ -27,6 +27,8 @@ import {readFileSync, rmSync} from 'node:fs'
 import {availableParallelism, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {writeFile} from 'node:fs/promises'
+import {Session} from 'node:inspector/promises'
 
 import amqp from 'amqplib'
 import {Redis} from 'ioredis'
@@ -44,7 +46,7 @@ import {resolveOutbox} from '../src/core/outbox/table.js'
 import {initSchema} from '../src/core/schema.js'
 import {cliProcessEnv, createTestDatabase, createTestVhost, REDIS_URL} from '../test/helpers/env.js'
 import {dropKeys} from './_redis.js'
-import {alternate, type Case, load, median, table} from './_rounds.js'
+import {alternate, BENCH_PREFIX, type Case, load, median, table} from './_rounds.js'
 import {report, traceSql, tracePublisher} from './_spans.js'
 
 export function option(args: string[], name: string, fallback: number): number {
@@ -192,11 +194,13 @@ export async function main(args: string[]): Promise<void> {
   const partCount = args.includes('--parts') ? option(args, 'parts', 2) : undefined
   if (partCount !== undefined && (partCount < 2 || partCount > 16)) throw new Error('--parts needs 2 to 16')
   const prefixAt = args.indexOf('--prefix')
-  const prefix = prefixAt >= 0 ? String(args[prefixAt + 1]) : 'msgops_bench'
+  const prefix = prefixAt >= 0 ? String(args[prefixAt + 1]) : BENCH_PREFIX
   if (!/^[a-z][a-z0-9_]{0,30}$/.test(prefix)) throw new Error('--prefix needs a short lower-case name (letters, digits, _)')
   const db = await createTestDatabase(prefix)
   const vhost = await createTestVhost(prefix)
   const keyPrefix = `${prefix}_${randomBytes(3).toString('hex')}:`
+  // --profile FILE: a CPU profile (.cpuprofile, for Chrome DevTools) of the first drain only, fill and publishes left out.
+  let profileTo = args.includes('--profile') ? String(args[args.indexOf('--profile') + 1]) : undefined
   const config: Config = {...structuredClone(DEFAULTS), mysql: {url: db.url}, amqp: {url: vhost.amqpUrl}}
   const sql = await MysqlAdapter.connect(db.url, 10_000, openTransactions(Math.max(...depths)) + 1)
   const broker = await amqp.connect(vhost.amqpUrl)
@@ -310,9 +314,22 @@ export async function main(args: string[]): Promise<void> {
         async run() {
           const amqpAdapter = await AmqpAdapter.connect(vhost.amqpUrl, 10_000)
           const publisher = new ConfirmPublisher(amqpAdapter)
+          const profiler = profileTo ? new Session() : undefined
+          if (profiler) {
+            profiler.connect()
+            await profiler.post('Profiler.enable')
+            await profiler.post('Profiler.start')
+          }
           const used = process.cpuUsage()
           const {result, seconds} = await timed(name, () => drainOutbox(trace ? {sql: traceSql(sql), publisher: tracePublisher(publisher)} : {sql, publisher}, {config, batchSize, pipeline, markDrained}),
             (r) => ({clientS: [cpuMsOf(process.cpuUsage(used)) / 1000], published: [r.published]}))
+          if (profiler && profileTo) {
+            const {profile} = await profiler.post('Profiler.stop')
+            await writeFile(profileTo, JSON.stringify(profile))
+            profiler.disconnect()
+            out(`  CPU profile of this drain (drainOutbox only): ${profileTo}`)
+            profileTo = undefined
+          }
           keepCpu(name, cpuMsOf(process.cpuUsage(used)), result.published)
           if (trace) out(report(seconds * 1000))
           await publisher.close()

@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- replay [--messages 50000] [--rounds 3] [--raw-prefetch 200,1000,2000] [--core] [--cli-args "…"]`
+ * `npm run bench -- replay [--messages 50000] [--rounds 3] [--raw-prefetch 200,1000,2000] [--core [--core-prefetch 1000,4000]] [--cli-args "…"]
+ *   [--profile FILE]`
  * Moves N genuine dead letters (published to order_exchange, rejected by a consumer of order_queue, dead-lettered
  * by the broker with a real x-death into order_queue.dlq) back to order_exchange, in the same run and in alternating
  * order over --rounds rounds, each case on fresh dead letters made the same way:
@@ -9,10 +10,13 @@
  *    --raw-prefetch;
  *  - `msgops dlq replay QUEUE --yes --json` at its defaults, as a user runs it: process start, lock and audit
  *    included, timed by the wall clock (its own loop's elapsedMs is shown as well); --core adds replayDeadLetters()
- *    in this process at the CLI's defaults.
+ *    in this process at the CLI's defaults, and --core-prefetch at each prefetch given as well.
  * Prints one table (medians, every round, ratios to the shovel and to the best raw loop) with the payload size, the
  * message count and the load. Needs dist/ (npm run build) and the shovel plugins (rabbitmq-plugins list).
  */
+import {writeFile} from 'node:fs/promises'
+import {Session} from 'node:inspector/promises'
+
 import amqp, {type Channel, type ChannelModel} from 'amqplib'
 
 import {AmqpAdapter} from '../src/adapters/amqp.js'
@@ -22,7 +26,7 @@ import {DEFAULT_ERROR_HEADERS} from '../src/config/defaults.js'
 import {DEFAULT_MAX_REPLAYS, replayDeadLetters} from '../src/core/dlq/replay.js'
 import {DEFAULT_PREFETCH} from '../src/flags.js'
 import {cliEnv, createTestDatabase, createTestRedis, createTestVhost, MANAGEMENT_URL, runCli} from '../test/helpers/env.js'
-import {alternate, type Case, load, median, table} from './_rounds.js'
+import {alternate, BENCH_PREFIX, type Case, load, median, table} from './_rounds.js'
 
 const EXCHANGE = 'order_exchange'
 const QUEUE = 'order_queue'
@@ -116,8 +120,8 @@ export async function main(args: string[]): Promise<void> {
   const rounds = list(args, 'rounds', [3])[0]
   const prefetches = list(args, 'raw-prefetch', [200, 1000, 2000])
   const cliExtra = args.includes('--cli-args') ? String(args[args.indexOf('--cli-args') + 1]).split(' ').filter(Boolean) : []
-  const vhost = await createTestVhost('msgops_bench')
-  const [db, redis] = await Promise.all([createTestDatabase('msgops_bench'), createTestRedis('msgops_bench')])
+  const vhost = await createTestVhost(BENCH_PREFIX)
+  const [db, redis] = await Promise.all([createTestDatabase(BENCH_PREFIX), createTestRedis(BENCH_PREFIX)])
   const conn = await amqp.connect(vhost.amqpUrl)
   const ch = await conn.createChannel()
   const out = (line: string) => process.stdout.write(`${line}\n`)
@@ -134,6 +138,9 @@ export async function main(args: string[]): Promise<void> {
       await until(async () => (await depth(ch, QUEUE)) === n)
     }
     let cliLoop: number[] = []
+    const coreCpu: number[] = []
+    // --profile FILE: a CPU profile (.cpuprofile) of the first in-process replay (--core) alone.
+    let profileTo = args.includes('--profile') ? String(args[args.indexOf('--profile') + 1]) : undefined
     const cases: Case[] = [
       {name: 'RabbitMQ shovel (on-confirm)', anchor: true, run: () => shovel(vhost.name, ch, n)},
       ...prefetches.map((prefetch): Case => ({name: `raw amqplib loop, prefetch ${prefetch}`, run: () => rawLoop(conn, n, prefetch)})),
@@ -150,18 +157,35 @@ export async function main(args: string[]): Promise<void> {
         },
       },
     ]
-    if (args.includes('--core'))
+    const corePrefetches = args.includes('--core') ? [DEFAULT_PREFETCH, ...list(args, 'core-prefetch', []).filter((p) => p !== DEFAULT_PREFETCH)] : []
+    for (const prefetch of corePrefetches)
       cases.push({
-        name: 'msgops replay (core, in process, defaults)',
+        name: `msgops replay (core, in process, ${prefetch === DEFAULT_PREFETCH ? 'defaults' : `prefetch ${prefetch}`})`,
         async run() {
           const adapter = await AmqpAdapter.connect(vhost.amqpUrl, 5000)
           const publisher = new ConfirmPublisher(adapter)
+          const profiler = profileTo ? new Session() : undefined
+          if (profiler) {
+            profiler.connect()
+            await profiler.post('Profiler.enable')
+            await profiler.post('Profiler.start')
+          }
+          const used = process.cpuUsage()
           const started = performance.now()
           const report = await replayDeadLetters(
             {queues: new AmqpDeadLetterQueues(adapter), publisher},
-            {queue: DLQ, filters: {}, maxReplays: DEFAULT_MAX_REPLAYS, dryRun: false, prefetch: DEFAULT_PREFETCH, errorHeaders: DEFAULT_ERROR_HEADERS, idleMs: 2000},
+            {queue: DLQ, filters: {}, maxReplays: DEFAULT_MAX_REPLAYS, dryRun: false, prefetch, errorHeaders: DEFAULT_ERROR_HEADERS, idleMs: 2000},
           )
           const rate = report.moved / ((performance.now() - started) / 1000)
+          const cpu = process.cpuUsage(used)
+          coreCpu.push(((cpu.user + cpu.system) / 1000) / (report.moved / 1000))
+          if (profiler && profileTo) {
+            const {profile} = await profiler.post('Profiler.stop')
+            await writeFile(profileTo, JSON.stringify(profile))
+            profiler.disconnect()
+            out(`  CPU profile of this replay (replayDeadLetters only): ${profileTo}`)
+            profileTo = undefined
+          }
           await publisher.close()
           await adapter.close()
           await moved('msgops core', report.moved)
@@ -189,6 +213,7 @@ export async function main(args: string[]): Promise<void> {
     out(`load average (1, 5, 15 min) before the run ${before}, before each round ${loads.join(' | ')}, after ${load()}`)
     out(table(cases, rates))
     out(`msgops dlq replay, its own loop (elapsedMs, without process start): median ${Math.round(median(cliLoop)).toLocaleString('en-US')} msg/s (${cliLoop.map((r) => Math.round(r).toLocaleString('en-US')).join(', ')})`)
+    if (coreCpu.length > 0) out(`client CPU of the in-process replays, per 1,000 messages: ${coreCpu.map((ms) => `${ms.toFixed(1)} ms`).join(', ')}`)
     out(`peak RSS of this process: ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB`)
   } finally {
     await conn.close().catch(() => {})

@@ -41,7 +41,8 @@ interface Waiter {
 /**
  * One channel, one consumer at a time, manual acks, a per-consumer prefetch. Acks are batched: delivery tags count up
  * by one per delivery on a channel, so once every delivery up to a tag is to be acked, one ack with `multiple` acks
- * them all (AckWindow); above a held delivery each is acked alone. Held deliveries stay unacked until
+ * them all; above a held delivery each is acked alone (planAcks). The acks noted in one event-loop turn are sent at
+ * its end, so the confirms of one burst end in one frame. Held deliveries stay unacked until
  * close() (closing the channel returns every unacked delivery to its queue, in its original place for a classic
  * queue). Held deliveries would fill the prefetch window and stop the flow, so once half the window of the
  * current consumer is held, it is cancelled and a fresh consumer (with a fresh window) is started; the held
@@ -58,6 +59,7 @@ class AmqpDeadLetterReader implements DeadLetterReader {
   private rolling = false
   private closed = false
   private readonly acks = new AckWindow()
+  private flushing?: NodeJS.Immediate
 
   constructor(
     private readonly channel: Channel,
@@ -131,10 +133,21 @@ class AmqpDeadLetterReader implements DeadLetterReader {
   ack(letter: DeadLetter): boolean {
     this.consumerOf.delete(letter.tag)
     if (this.failure || this.closed) return false
-    return this.send(this.acks.ack(letter.tag))
+    this.acks.ack(letter.tag)
+    this.schedule()
+    return true
   }
 
-  private send(acks: {tag: number; multiple: boolean}[]): boolean {
+  /** The acks noted in this event-loop turn go out together at its end: a burst of confirms becomes one `multiple`. */
+  private schedule(): void {
+    if (this.flushing) return
+    this.flushing = setImmediate(() => {
+      this.flushing = undefined
+      if (!this.failure && !this.closed) this.send(this.acks.take())
+    })
+  }
+
+  private send(acks: Ack[]): boolean {
     try {
       for (const {tag, multiple} of acks) this.channel.ack({fields: {deliveryTag: tag}} as Message, multiple)
       return true
@@ -144,8 +157,9 @@ class AmqpDeadLetterReader implements DeadLetterReader {
   }
 
   hold(letter: DeadLetter): void {
-    // Acks waiting above it can no longer be covered by one `multiple`: sent now, one by one.
-    if (!this.failure && !this.closed) this.send(this.acks.hold(letter.tag))
+    // Acks waiting above it can no longer be covered by one `multiple`: sent at the end of the turn, one by one.
+    this.acks.hold(letter.tag)
+    if (this.acks.pending && !this.failure && !this.closed) this.schedule()
     const tag = this.consumerOf.get(letter.tag)
     this.consumerOf.delete(letter.tag)
     if (tag !== this.consumerTag) return
@@ -176,8 +190,11 @@ class AmqpDeadLetterReader implements DeadLetterReader {
       clearTimeout(waiter.timer)
       waiter.resolve(null)
     }
-    // Acks still waiting for an earlier delivery that was neither acked nor held (read, then the run stopped).
-    if (!this.failure) this.send(this.acks.rest())
+    // The acks of this turn, and those still waiting for an earlier delivery that was neither acked nor held (read,
+    // then the run stopped): each of those alone.
+    clearImmediate(this.flushing)
+    this.flushing = undefined
+    if (!this.failure) this.send(this.acks.take(true))
     this.buffer = []
     this.head = 0
     this.consumerOf.clear()
@@ -187,48 +204,84 @@ class AmqpDeadLetterReader implements DeadLetterReader {
   }
 }
 
+export interface Ack {
+  tag: number
+  multiple: boolean
+}
+
+/** Where a channel's acks stand: every delivery up to `through` is acked; `lowestHeld` is the lowest held tag (Infinity: none). */
+export interface AckState {
+  through: number
+  lowestHeld: number
+}
+
 /**
- * Which acks to send for a channel's deliveries (tags 1, 2, 3… in delivery order), as few as possible:
+ * Which acks to send now for a channel's deliveries (tags 1, 2, 3… in delivery order), as few as possible. `waiting`
+ * are the tags to be acked (confirmed and not returned, or otherwise settled for removal) and not sent yet, ascending;
+ * `closing` is true when the reader closes. Per waiting tag:
  *
- * | the delivery acked                    | every earlier delivery acked or waiting | sent                                          |
- * | ------------------------------------- | --------------------------------------- | --------------------------------------------- |
- * | above a held delivery                 | -                                       | its own ack                                   |
- * | at or below every held one            | yes                                     | one ack, multiple, up to the last waiting one |
- * | at or below every held one            | no (an earlier one is still out)        | nothing yet: it waits                         |
- * A hold sends the waiting acks above it one by one; rest() (at close) sends every waiting ack one by one.
+ * | the waiting tag            | every delivery from through + 1 up to it is waiting | closing | sent                                          |
+ * | -------------------------- | --------------------------------------------------- | ------- | --------------------------------------------- |
+ * | above the lowest held one  | -                                                   | -       | its own ack (multiple: false)                 |
+ * | below every held one       | yes                                                 | -       | one ack, multiple, up to the last of that run |
+ * | below every held one       | no (an earlier delivery is still out)               | no      | nothing yet: it waits                         |
+ * | below every held one       | no                                                  | yes     | its own ack                                   |
+ *
+ * A `multiple` acks every unacked delivery up to its tag, held ones included; the run it covers stops at the first
+ * delivery that is not waiting, so it never covers a held one. A held delivery is never acked, so nothing above the
+ * lowest held one can ever be covered by a `multiple`: those go alone (a `multiple` over a run above it would ack the
+ * held one as well), at once rather than at close, so that the broker frees their place in the prefetch window.
+ * A delivery still out (read but undecided, or its publish unanswered) is acked or held soon; at close it is neither,
+ * and is returned to the queue.
+ */
+export function planAcks(state: AckState, waiting: readonly number[], closing: boolean): {send: Ack[]; state: AckState; waiting: number[]} {
+  const send: Ack[] = []
+  const left: number[] = []
+  const first = state.through + 1
+  let through = state.through
+  for (const tag of waiting) {
+    if (tag > state.lowestHeld) send.push({tag, multiple: false})
+    else if (tag === through + 1) through = tag
+    else left.push(tag)
+  }
+  if (through > state.through) send.push({tag: through, multiple: through > first})
+  if (closing) send.push(...left.splice(0).map((tag) => ({tag, multiple: false})))
+  send.sort((a, b) => a.tag - b.tag)
+  return {send, state: {through, lowestHeld: state.lowestHeld}, waiting: left}
+}
+
+/**
+ * The acks of one channel, sent in as few frames as planAcks allows: ack() and hold() only note the tag; take() says
+ * what to send. The reader calls take() once per event-loop turn, so that the confirms of one burst (the broker
+ * confirms once per fsync, many messages in one frame) end in one ack.
  */
 export class AckWindow {
-  /** Every delivery up to this tag is acked. */
-  private through = 0
-  private readonly waiting = new Set<number>()
-  private lowestHeld = Number.POSITIVE_INFINITY
+  private state: AckState = {through: 0, lowestHeld: Number.POSITIVE_INFINITY}
+  private waiting: number[] = []
+  private sorted = true
 
-  ack(tag: number): {tag: number; multiple: boolean}[] {
-    if (tag > this.lowestHeld) return [{tag, multiple: false}]
-    this.waiting.add(tag)
-    let upTo = this.through
-    while (this.waiting.delete(upTo + 1)) upTo++
-    if (upTo === this.through) return []
-    const first = this.through + 1
-    this.through = upTo
-    return [{tag: upTo, multiple: upTo > first}]
+  ack(tag: number): void {
+    if (this.waiting.length > 0 && tag < this.waiting[this.waiting.length - 1]) this.sorted = false
+    this.waiting.push(tag)
   }
 
-  hold(tag: number): {tag: number; multiple: boolean}[] {
-    if (tag >= this.lowestHeld) return []
-    this.lowestHeld = tag
-    return this.takeWaiting((t) => t > tag)
+  hold(tag: number): void {
+    if (tag < this.state.lowestHeld) this.state = {...this.state, lowestHeld: tag}
   }
 
-  rest(): {tag: number; multiple: boolean}[] {
-    return this.takeWaiting(() => true)
+  /** True when take() has something to decide. */
+  get pending(): boolean {
+    return this.waiting.length > 0
   }
 
-  private takeWaiting(which: (tag: number) => boolean): {tag: number; multiple: boolean}[] {
-    const out: {tag: number; multiple: boolean}[] = []
-    for (const tag of this.waiting) if (which(tag)) out.push({tag, multiple: false})
-    for (const {tag} of out) this.waiting.delete(tag)
-    return out.sort((a, b) => a.tag - b.tag)
+  take(closing = false): Ack[] {
+    if (this.waiting.length === 0) return []
+    if (!this.sorted) this.waiting.sort((a, b) => a - b)
+    const plan = planAcks(this.state, this.waiting, closing)
+    this.state = plan.state
+    this.waiting = plan.waiting
+    this.sorted = true
+    return plan.send
   }
 }
 

@@ -1,7 +1,7 @@
 import type {ConfirmChannel, Message} from 'amqplib'
 
 import {OperationError, oneLine} from '../core/errors.js'
-import type {OutgoingMessage, PublishOutcome, PublisherPort} from '../core/ports.js'
+import type {OutgoingMessage, PublishOptions, PublishOutcome, PublisherPort} from '../core/ports.js'
 import type {AmqpAdapter} from './amqp.js'
 
 interface Pending {
@@ -33,9 +33,18 @@ export class ConfirmPublisher implements PublisherPort {
 
   constructor(private readonly amqp: AmqpAdapter) {}
 
+  /** The channel being opened: batches started before it is open must all wait for it, not open one each. */
+  private opening?: Promise<ConfirmChannel>
+
   private async open(): Promise<ConfirmChannel> {
     if (this.failure) throw this.failure
     if (this.channel) return this.channel
+    // Two channels would break the order of the batches: the broker orders publishes per channel only.
+    this.opening ??= this.openChannel().finally(() => (this.opening = undefined))
+    return this.opening
+  }
+
+  private async openChannel(): Promise<ConfirmChannel> {
     const channel = await this.amqp.confirmChannel()
     channel.on('return', (message: Message) => {
       const fields = message.fields as {exchange: string; routingKey: string; replyCode?: number; replyText?: string}
@@ -80,7 +89,7 @@ export class ConfirmPublisher implements PublisherPort {
     return new Set(unique.filter((_name, i) => !known[i]))
   }
 
-  async publishBatch(messages: OutgoingMessage[], options: {timeoutMs?: number} = {}): Promise<PublishOutcome[]> {
+  async publishBatch(messages: OutgoingMessage[], options: PublishOptions = {}): Promise<PublishOutcome[]> {
     // Written in call order, each batch whole: a batch that waits for the socket to drain must not let the next one's
     // messages in between, or one aggregate's events would reach the queue out of id order. The turn is taken at the
     // call, before anything is awaited.
@@ -97,11 +106,15 @@ export class ConfirmPublisher implements PublisherPort {
     const outcomes: (PublishOutcome | undefined)[] = Array.from({length: messages.length})
     const timeoutMs = options.timeoutMs ?? 60_000
     let settled = 0
+    let finished = false
     let done!: () => void
     let fail!: (error: Error) => void
     const all = new Promise<void>((resolve, reject) => {
       done = resolve
-      fail = reject
+      fail = (error) => {
+        finished = true
+        reject(error)
+      }
     })
     // Rejections are awaited below; without this, one arriving while we wait for 'drain' would go unhandled.
     all.catch(() => {})
@@ -134,11 +147,14 @@ export class ConfirmPublisher implements PublisherPort {
               setImmediate(() => fail(this.failure ?? channelFailure(this.amqp.closedWith ?? (error as Error))))
               return
             }
-            outcomes[index] = error
+            const outcome: PublishOutcome = error
               ? {status: 'nacked', reason: 'the broker nacked the message'}
               : returned
                 ? {status: 'returned', reason: returned}
                 : {status: 'confirmed'}
+            outcomes[index] = outcome
+            // Not after the batch failed (a timeout, a closed channel): its caller has given up on every unanswered one.
+            if (!finished) options.onOutcome?.(index, outcome)
             if (++settled === messages.length) done()
           },
         )
@@ -148,6 +164,7 @@ export class ConfirmPublisher implements PublisherPort {
       written()
       await all
     } finally {
+      finished = true
       written()
       clearTimeout(timer)
       this.waiting.delete(onClose)

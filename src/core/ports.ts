@@ -62,9 +62,18 @@ export interface OutgoingMessage {
  */
 export type PublishOutcome = {status: 'confirmed'} | {status: 'returned'; reason: string} | {status: 'nacked'; reason: string}
 
+export interface PublishOptions {
+  timeoutMs?: number
+  onOutcome?: (index: number, outcome: PublishOutcome) => void
+}
+
 export interface PublisherPort {
-  /** Publishes every message (mandatory, persistent) and resolves when the broker has answered for each. */
-  publishBatch(messages: OutgoingMessage[], options?: {timeoutMs?: number}): Promise<PublishOutcome[]>
+  /**
+   * Publishes every message (mandatory, persistent) and resolves when the broker has answered for each.
+   * onOutcome, when given, is told each message's outcome (by its index in messages) as soon as the broker answered
+   * for it, before the batch resolves; an implementation may not call it, so the resolved outcomes stay the reference.
+   */
+  publishBatch(messages: OutgoingMessage[], options?: PublishOptions): Promise<PublishOutcome[]>
   /**
    * The names among these that are not exchanges on the broker (the default exchange "" always is), known once per
    * publisher: a publish to a missing exchange closes the channel and fails its whole batch, so the caller sets those aside.

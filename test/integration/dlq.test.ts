@@ -199,6 +199,27 @@ describe('dlq replay', () => {
     expect((await drain(DLQ)).map((m) => m.id)).toEqual(['a-0', 'a-1', 'b-1', 'a-2'])
   })
 
+  it('acks at each confirm around held messages: the left and skipped ones stay, in order, the others move once', async () => {
+    // 1,200 in one window, one in three not matching the filter and one in seven at --max-replays, spread among the
+    // movers: the acks of confirmed ones above a held one go alone, never as a `multiple` covering it.
+    const all: Spec[] = Array.from({length: 1200}, (_, i) => ({
+      id: `w-${i}`,
+      routingKey: 'order.created',
+      headers: {'x-tenant': i % 3 === 1 ? 'other' : 'acme', ...(i % 7 === 3 ? {'x-msgops-replay-count': 5} : {})},
+    }))
+    await deadLetter(all)
+    const res = await runCli(['dlq', 'replay', DLQ, '--header', 'x-tenant=acme', '--yes', '--json'], {env})
+    // Exit 1: some were skipped (at --max-replays).
+    expect(res.code, res.stderr).toBe(1)
+    const report = JSON.parse(res.stdout)
+    const held = all.filter((s, i) => i % 3 === 1 || i % 7 === 3)
+    const left = all.filter((s, i) => i % 3 === 1)
+    expect([report.read, report.moved, report.failed, report.skipped, report.left]).toEqual([1200, 1200 - held.length, 0, held.length - left.length, left.length])
+    await waitFor(async () => (await depth(QUEUE)) === 1200 - held.length, 'replayed messages')
+    expect((await drain(QUEUE)).map((m) => m.id)).toEqual(all.filter((s) => !held.includes(s)).map((s) => s.id))
+    expect((await drain(DLQ)).map((m) => m.id)).toEqual(held.map((s) => s.id))
+  })
+
   it('group keys from inspect, --limit and --dry-run', async () => {
     await deadLetter([...specs(3, 'order.created', 'g'), ...specs(2, 'order.paid', 'h')])
     const inspect = JSON.parse((await runCli(['dlq', 'inspect', DLQ, '--json'], {env})).stdout)

@@ -1,6 +1,6 @@
 import {publishLimitError} from '../amqp-limits.js'
 import {OperationError, oneLine} from '../errors.js'
-import type {OutgoingMessage, ProgressCallback, PublisherPort} from '../ports.js'
+import type {OutgoingMessage, ProgressCallback, PublishOutcome, PublisherPort} from '../ports.js'
 import {type DeadLetterFilters, decideReplay, matcher, replayMessage, returnKey, type Target, type TargetOverride} from './decide.js'
 import type {DeadLetter, DeadLetterQueues, DeadLetterReader} from './ports.js'
 import {readDeadLetters} from './read.js'
@@ -71,7 +71,8 @@ export const DEFAULT_MAX_REPLAYS = 5
 const DETAIL_LIMIT = 100
 /**
  * A batch is an eighth of the prefetch window, so several are in flight and the window never runs dry: the broker
- * confirms in bursts (one per fsync), and a batch is acked only once all of it is confirmed. Measured at prefetch
+ * confirms in bursts (one per fsync). Each dead letter is acked at its own confirm, not at its batch's last (since
+ * 2026-12-01 afternoon; the sizes below were measured before that, when a batch was acked whole). Measured at prefetch
  * 2,000 (bench/RESULTS.md#replay): batches of 250 × 12 in flight and 62 × 48 alike at about 0.8 of the raw loop in
  * process; 500 × 6 (a quarter, the old rule) slower in most rounds.
  */
@@ -89,8 +90,8 @@ interface Item {
 
 /**
  * Moves dead letters back: reads at most the depth seen at the start, decides per message (decideReplay),
- * publishes movers with confirms in pipelined batches and acks each dead letter only after its publish was
- * confirmed and not returned. Everything else is held unacked and returned to the queue, in place, when the
+ * publishes movers with confirms in pipelined batches and acks each dead letter as soon as its publish was
+ * confirmed and not returned (its own confirm, not its batch's last). Everything else is held unacked and returned to the queue, in place, when the
  * reader closes at the end, so it is never read twice in a run.
  */
 export async function replayDeadLetters(
@@ -166,24 +167,34 @@ export async function replayDeadLetters(
     if (sendable.length === 0) return
     for (const item of sendable) keysInFlight.set(item.key, (keysInFlight.get(item.key) ?? 0) + 1)
     messagesInFlight += sendable.length
+    // Each dead letter is settled at its own answer (onOutcome, at the confirm), so its ack goes out with the others
+    // confirmed in the same event-loop turn instead of waiting for the whole batch; the resolved outcomes settle what
+    // a publisher did not report one by one.
+    const settled: boolean[] = Array.from({length: sendable.length}, () => false)
+    const settle = (index: number, outcome: PublishOutcome) => {
+      if (settled[index]) return
+      settled[index] = true
+      const item = sendable[index]
+      if (outcome.status !== 'confirmed') fail(item, outcome.reason)
+      else if (reader.ack(item.letter)) {
+        report.moved++
+        countTarget(item.target)
+      } else fail(item, 'published, but the dead letter could not be acked (channel closed): it stays in the queue and may arrive twice')
+    }
     const work: Promise<void> = publisher!
-      .publishBatch(sendable.map((i) => i.message), {timeoutMs: options.publishTimeoutMs})
+      .publishBatch(sendable.map((i) => i.message), {timeoutMs: options.publishTimeoutMs, onOutcome: settle})
       .then(
-        async (outcomes) => {
-          // A channel closed by the broker (e.g. a missing exchange) rejects the whole batch: handled below.
-          for (const [index, item] of sendable.entries()) {
-            const outcome = outcomes[index]
-            if (outcome.status !== 'confirmed') fail(item, outcome.reason)
-            else if (reader.ack(item.letter)) {
-              report.moved++
-              countTarget(item.target)
-            } else fail(item, 'published, but the dead letter could not be acked (channel closed): it stays in the queue and may arrive twice')
-          }
+        (outcomes) => {
+          for (const [index, outcome] of outcomes.entries()) settle(index, outcome)
         },
         (error: Error) => {
-          // The channel died or confirms timed out: these may or may not have arrived, so their dead letters stay.
+          // The channel died or confirms timed out: those not answered yet may or may not have arrived, so their
+          // dead letters stay. A channel closed by the broker (e.g. a missing exchange) rejects the whole batch.
           stopped ??= error
-          for (const item of sendable) fail(item, `unconfirmed: ${oneLine(error.message)}`)
+          for (const [index, item] of sendable.entries()) if (!settled[index]) {
+            settled[index] = true
+            fail(item, `unconfirmed: ${oneLine(error.message)}`)
+          }
         },
       )
       .finally(() => {

@@ -49,6 +49,9 @@ export interface RowFilter {
   ordered?: boolean
 }
 
+/** The optional columns a drain reads (drainSelectList). */
+const DRAIN_COLUMNS = ['headers', 'eventType', 'exchange', 'routingKey', 'attempts'] as const
+
 const OPTIONAL = ['aggregateType', 'aggregateId', 'eventType', 'exchange', 'routingKey', 'headers', 'attempts', 'lastError', 'availableAt', 'sentAt'] as const
 
 /** The SQL of the outbox, built from the resolved mapping: identifiers through qid, values as `?`. */
@@ -65,6 +68,17 @@ export class OutboxRepository {
     const parts = [`${c.id} AS \`id\``, `${c.status} AS \`status\``, `${c.payload} AS \`payload\``, `${c.createdAt ?? 'NULL'} AS \`createdAt\``]
     for (const name of OPTIONAL) parts.push(`${c[name] ?? 'NULL'} AS \`${name}\``)
     parts.push(`${this.ageSql()} AS \`ageMs\``)
+    return parts.join(', ')
+  }
+
+  /**
+   * The select list of lockBatch: only what a drain publishes and decides with (id, payload, headers, type, exchange,
+   * routing key, attempts). The other OutboxRow fields read as null: no DATETIME decoded or age computed per row.
+   */
+  drainSelectList(): string {
+    const c = this.table.c
+    const parts = [`${c.id} AS \`id\``, `${c.payload} AS \`payload\``]
+    for (const name of DRAIN_COLUMNS) if (c[name]) parts.push(`${c[name]} AS \`${name}\``)
     return parts.join(', ')
   }
 
@@ -182,7 +196,8 @@ export class OutboxRepository {
    * 2. those rows by primary key, re-checked against the filter, FOR UPDATE [SKIP LOCKED].
    * A single locking range read would lock every row it scans (a filesort on (status, created_at) scans them all)
    * plus index gaps: concurrent drains then deadlock on their UPDATEs and the application's inserts wait.
-   * Rows another drain holds are skipped; lastCandidate moves the cursor past them.
+   * Rows another drain holds are skipped; lastCandidate moves the cursor past them. The rows carry only the columns of
+   * drainSelectList.
    */
   async lockBatch(on: SqlExecutor, filter: RowFilter, limit: number, skipLocked: boolean): Promise<{rows: OutboxRow[]; lastCandidate?: string}> {
     const w = this.where(filter)
@@ -192,7 +207,7 @@ export class OutboxRepository {
     const ids = candidates.map((r) => String(r.id))
     const locked = this.where({...filter, afterId: undefined, ids})
     const rows = await on.query(
-      `SELECT ${this.selectList()} FROM ${t} FORCE INDEX (PRIMARY) ${locked.sql} ORDER BY ${c.id} LIMIT ? FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}`,
+      `SELECT ${this.drainSelectList()} FROM ${t} FORCE INDEX (PRIMARY) ${locked.sql} ORDER BY ${c.id} LIMIT ? FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}`,
       [...locked.params, limit],
     )
     return {rows: rows.map(toOutboxRow), lastCandidate: ids.at(-1)}
