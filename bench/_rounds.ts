@@ -1,5 +1,7 @@
 /** What the drain and replay benches share: cases run in alternating order over rounds, medians, one table. */
 import {loadavg} from 'node:os'
+import {writeFile} from 'node:fs/promises'
+import {Session} from 'node:inspector/promises'
 
 export interface Case {
   name: string
@@ -51,4 +53,20 @@ export function table(cases: Case[], rates: number[][]): string {
   const widths = head.map((h, k) => Math.max(h.length, ...rows.map((r) => r[k].length)))
   const line = (cells: string[]) => '| ' + cells.map((cell, k) => (k === 0 ? cell.padEnd(widths[k]) : cell.padStart(widths[k]))).join(' | ') + ' |'
   return [line(head), '| ' + widths.map((w) => '-'.repeat(w)).join(' | ') + ' |', ...rows.map(line)].join('\n')
+}
+
+/** Runs work under this process's CPU profiler when file is given, and writes the profile there (.cpuprofile, for Chrome DevTools). */
+export async function profiled<T>(file: string | undefined, work: () => Promise<T>): Promise<T> {
+  if (!file) return work()
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.start')
+  try {
+    return await work()
+  } finally {
+    const {profile} = await session.post('Profiler.stop')
+    await writeFile(file, JSON.stringify(profile))
+    session.disconnect()
+  }
 }

@@ -27,8 +27,6 @@ import {readFileSync, rmSync} from 'node:fs'
 import {availableParallelism, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {writeFile} from 'node:fs/promises'
-import {Session} from 'node:inspector/promises'
 
 import amqp from 'amqplib'
 import {Redis} from 'ioredis'
@@ -46,7 +44,7 @@ import {resolveOutbox} from '../src/core/outbox/table.js'
 import {initSchema} from '../src/core/schema.js'
 import {cliProcessEnv, createTestDatabase, createTestVhost, REDIS_URL} from '../test/helpers/env.js'
 import {dropKeys} from './_redis.js'
-import {alternate, BENCH_PREFIX, type Case, load, median, table} from './_rounds.js'
+import {alternate, BENCH_PREFIX, type Case, load, median, profiled, table} from './_rounds.js'
 import {report, traceSql, tracePublisher} from './_spans.js'
 
 export function option(args: string[], name: string, fallback: number): number {
@@ -314,22 +312,11 @@ export async function main(args: string[]): Promise<void> {
         async run() {
           const amqpAdapter = await AmqpAdapter.connect(vhost.amqpUrl, 10_000)
           const publisher = new ConfirmPublisher(amqpAdapter)
-          const profiler = profileTo ? new Session() : undefined
-          if (profiler) {
-            profiler.connect()
-            await profiler.post('Profiler.enable')
-            await profiler.post('Profiler.start')
-          }
           const used = process.cpuUsage()
-          const {result, seconds} = await timed(name, () => drainOutbox(trace ? {sql: traceSql(sql), publisher: tracePublisher(publisher)} : {sql, publisher}, {config, batchSize, pipeline, markDrained}),
-            (r) => ({clientS: [cpuMsOf(process.cpuUsage(used)) / 1000], published: [r.published]}))
-          if (profiler && profileTo) {
-            const {profile} = await profiler.post('Profiler.stop')
-            await writeFile(profileTo, JSON.stringify(profile))
-            profiler.disconnect()
-            out(`  CPU profile of this drain (drainOutbox only): ${profileTo}`)
-            profileTo = undefined
-          }
+          const {result, seconds} = await profiled(profileTo, () => timed(name, () => drainOutbox(trace ? {sql: traceSql(sql), publisher: tracePublisher(publisher)} : {sql, publisher}, {config, batchSize, pipeline, markDrained}),
+            (r) => ({clientS: [cpuMsOf(process.cpuUsage(used)) / 1000], published: [r.published]})))
+          if (profileTo) out(`  CPU profile of this drain (drainOutbox only): ${profileTo}`)
+          profileTo = undefined
           keepCpu(name, cpuMsOf(process.cpuUsage(used)), result.published)
           if (trace) out(report(seconds * 1000))
           await publisher.close()

@@ -14,8 +14,6 @@
  * Prints one table (medians, every round, ratios to the shovel and to the best raw loop) with the payload size, the
  * message count and the load. Needs dist/ (npm run build) and the shovel plugins (rabbitmq-plugins list).
  */
-import {writeFile} from 'node:fs/promises'
-import {Session} from 'node:inspector/promises'
 
 import amqp, {type Channel, type ChannelModel} from 'amqplib'
 
@@ -26,7 +24,7 @@ import {DEFAULT_ERROR_HEADERS} from '../src/config/defaults.js'
 import {DEFAULT_MAX_REPLAYS, replayDeadLetters} from '../src/core/dlq/replay.js'
 import {DEFAULT_PREFETCH} from '../src/flags.js'
 import {cliEnv, createTestDatabase, createTestRedis, createTestVhost, MANAGEMENT_URL, runCli} from '../test/helpers/env.js'
-import {alternate, BENCH_PREFIX, type Case, load, median, table} from './_rounds.js'
+import {alternate, BENCH_PREFIX, type Case, load, median, profiled, table} from './_rounds.js'
 
 const EXCHANGE = 'order_exchange'
 const QUEUE = 'order_queue'
@@ -164,28 +162,17 @@ export async function main(args: string[]): Promise<void> {
         async run() {
           const adapter = await AmqpAdapter.connect(vhost.amqpUrl, 5000)
           const publisher = new ConfirmPublisher(adapter)
-          const profiler = profileTo ? new Session() : undefined
-          if (profiler) {
-            profiler.connect()
-            await profiler.post('Profiler.enable')
-            await profiler.post('Profiler.start')
-          }
           const used = process.cpuUsage()
           const started = performance.now()
-          const report = await replayDeadLetters(
+          const report = await profiled(profileTo, () => replayDeadLetters(
             {queues: new AmqpDeadLetterQueues(adapter), publisher},
             {queue: DLQ, filters: {}, maxReplays: DEFAULT_MAX_REPLAYS, dryRun: false, prefetch, errorHeaders: DEFAULT_ERROR_HEADERS, idleMs: 2000},
-          )
+          ))
           const rate = report.moved / ((performance.now() - started) / 1000)
           const cpu = process.cpuUsage(used)
           coreCpu.push(((cpu.user + cpu.system) / 1000) / (report.moved / 1000))
-          if (profiler && profileTo) {
-            const {profile} = await profiler.post('Profiler.stop')
-            await writeFile(profileTo, JSON.stringify(profile))
-            profiler.disconnect()
-            out(`  CPU profile of this replay (replayDeadLetters only): ${profileTo}`)
-            profileTo = undefined
-          }
+          if (profileTo) out(`  CPU profile of this replay (replayDeadLetters only): ${profileTo}`)
+          profileTo = undefined
           await publisher.close()
           await adapter.close()
           await moved('msgops core', report.moved)
