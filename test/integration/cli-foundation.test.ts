@@ -1,4 +1,4 @@
-import {mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import mysql from 'mysql2/promise'
@@ -16,13 +16,17 @@ beforeAll(async () => {
   redis = await createTestRedis()
 })
 
+const made: string[] = []
+
 afterAll(async () => {
   await db?.drop()
   await redis?.cleanup()
+  for (const dir of made) rmSync(dir, {recursive: true, force: true})
 })
 
 function configDir(yaml: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'msgops-cli-'))
+  made.push(dir)
   writeFileSync(join(dir, 'msgops.yaml'), yaml)
   return dir
 }

@@ -1,7 +1,7 @@
-import {chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {afterAll, describe, expect, it} from 'vitest'
+import {afterAll, describe, expect, it, onTestFinished} from 'vitest'
 
 import {RUN_JS, runCli} from '../helpers/env.js'
 import {closeTerminals, openShell} from '../helpers/terminal.js'
@@ -91,6 +91,7 @@ describe('help and version', () => {
 describe('shell completion', () => {
   it('autocomplete prints the setup for bash, zsh and powershell and names the commands in its scripts', async () => {
     const home = mkdtempSync(join(tmpdir(), 'msgops-ac-'))
+    onTestFinished(() => rmSync(home, {recursive: true, force: true}))
     for (const shell of ['bash', 'zsh', 'powershell']) {
       const r = await runCli(['autocomplete', shell], {env: {HOME: home, XDG_CACHE_HOME: join(home, '.cache')}})
       expect(r.code, r.stderr).toBe(0)
@@ -104,6 +105,7 @@ describe('shell completion', () => {
 
   it('completes a topic, a command and a flag in a real bash (tmux)', async () => {
     const home = mkdtempSync(join(tmpdir(), 'msgops-ac-bash-'))
+    onTestFinished(() => rmSync(home, {recursive: true, force: true}))
     const bin = join(home, 'bin')
     mkdirSync(bin)
     writeFileSync(join(bin, 'msgops'), `#!/bin/sh\nexec '${process.execPath}' '${RUN_JS}' "$@"\n`)

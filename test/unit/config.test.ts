@@ -1,15 +1,21 @@
-import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {describe, expect, it} from 'vitest'
+import {afterAll, describe, expect, it} from 'vitest'
 
 import {flattenConfig, loadConfig} from '../../src/config/load.js'
 import {DEFAULT_ERROR_HEADERS} from '../../src/config/defaults.js'
 import {ConfigError} from '../../src/core/errors.js'
 import {renderConfig} from '../../src/render/config.js'
 
+const made: string[] = []
+afterAll(() => {
+  for (const dir of made) rmSync(dir, {recursive: true, force: true})
+})
+
 function dirWith(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'msgops-cfg-'))
+  made.push(dir)
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text)
   return dir
 }
