@@ -16,7 +16,7 @@ import {fileURLToPath} from 'node:url'
 import {Redis} from 'ioredis'
 
 import {caughtUp, startServerPair} from '../test/helpers/mariadb-pair.js'
-import {dropKeys} from './_redis.js'
+import {dropKeys} from '../test/helpers/env.js'
 
 const RUN_JS = fileURLToPath(new URL('../bin/run.js', import.meta.url))
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'

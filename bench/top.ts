@@ -26,7 +26,7 @@ import {DEFAULTS} from '../src/config/defaults.js'
 import {writeAudit} from '../src/core/audit.js'
 import {acquireLock, lockRegistry} from '../src/core/lock.js'
 import {initSchema} from '../src/core/schema.js'
-import {createTestRedis, createTestVhost, REDIS_URL} from '../test/helpers/env.js'
+import {createTestRedis, createTestVhost, ORDERS_TOPOLOGY, REDIS_URL} from '../test/helpers/env.js'
 import {loadRows} from './snapshot.js'
 
 const MYSQL_ROOT = process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test'
@@ -34,16 +34,6 @@ const LIMIT_PERCENT = 5
 const WARMUP_MS = 5000
 const TICKS = Number(execFileSync('getconf', ['CLK_TCK'], {encoding: 'utf8'}).trim()) || 100
 
-const TOPOLOGY = `exchanges:
-  - {name: orders.x, type: topic}
-  - {name: orders.dlx, type: fanout}
-queues:
-  - {name: orders.q, arguments: {deadLetterExchange: orders.dlx}}
-  - {name: orders.dlq}
-bindings:
-  - {source: orders.x, destination: orders.q, routingKey: "order.#"}
-  - {source: orders.dlx, destination: orders.dlq, routingKey: ""}
-`
 
 function arg(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(name)
@@ -176,7 +166,7 @@ export async function main(args: string[]): Promise<void> {
   const redis = await createTestRedis('msgops_bench_top')
   const lockRedis = await RedisAdapter.connect(REDIS_URL, 5000)
   const topologyFile = `/tmp/${dbName}-${vhost.name}.yaml`
-  writeFileSync(topologyFile, TOPOLOGY)
+  writeFileSync(topologyFile, ORDERS_TOPOLOGY)
   const broker = await amqp.connect(vhost.amqpUrl)
   const tmuxSocket = `msgops-bench-top-${randomBytes(3).toString('hex')}`
   let child: ReturnType<typeof spawn> | undefined

@@ -34,7 +34,7 @@ import {TouchedIds, withIds, writeAudit} from '../src/core/audit.js'
 import {initSchema} from '../src/core/schema.js'
 import {traceIds} from '../src/core/trace/run.js'
 import {addMissingKeys, dropTimeIndexes, keyDifferences, LOAD_CHUNK} from './_load.js'
-import {dropKeys} from './_redis.js'
+import {dropKeys} from '../test/helpers/env.js'
 
 const MYSQL_ROOT = process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test'
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'

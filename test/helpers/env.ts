@@ -84,6 +84,16 @@ export interface TestRedis {
   cleanup(): Promise<void>
 }
 
+/** Deletes every key under a prefix (SCAN + UNLINK in pages: a bench may leave millions). */
+export async function dropKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0'
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 10_000)
+    if (keys.length > 0) await redis.unlink(...keys)
+    cursor = next
+  } while (cursor !== '0')
+}
+
 /** A key prefix of its own; every key under it is deleted afterwards. */
 export async function createTestRedis(prefix = 'msgops_t'): Promise<TestRedis> {
   const keyPrefix = `${uniqueName(prefix)}:`
@@ -93,12 +103,7 @@ export async function createTestRedis(prefix = 'msgops_t'): Promise<TestRedis> {
     prefix: keyPrefix,
     client,
     async cleanup() {
-      let cursor = '0'
-      do {
-        const [next, keys] = await client.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000)
-        if (keys.length > 0) await client.del(...keys)
-        cursor = next
-      } while (cursor !== '0')
+      await dropKeys(client, keyPrefix)
       client.disconnect()
     },
   }
@@ -160,3 +165,15 @@ export function cliEnv(parts: {db?: TestDatabase; vhost?: TestVhost; redis?: Tes
   if (parts.redis) env.MSGOPS_REDIS_KEY_PREFIX = parts.redis.prefix
   return env
 }
+
+/** The smallest order topology (topic exchange, queue with its dead-letter queue) that `top` and its bench declare. */
+export const ORDERS_TOPOLOGY = `exchanges:
+  - {name: orders.x, type: topic}
+  - {name: orders.dlx, type: fanout}
+queues:
+  - {name: orders.q, arguments: {deadLetterExchange: orders.dlx}}
+  - {name: orders.dlq}
+bindings:
+  - {source: orders.x, destination: orders.q, routingKey: "order.#"}
+  - {source: orders.dlx, destination: orders.dlq, routingKey: ""}
+`

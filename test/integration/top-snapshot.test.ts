@@ -17,7 +17,7 @@ import {readOutbox} from '../../src/core/snapshot/outbox.js'
 import {COUNT_CAP} from '../../src/core/outbox/status.js'
 import {readLastReconcile} from '../../src/core/snapshot/reconcile.js'
 import {startProxy, type CutProxy} from '../reliability/helpers/proxy.js'
-import {createTestDatabase, createTestRedis, createTestVhost, makeAll, REDIS_URL, runCli, type TestDatabase, type TestRedis, type TestVhost, cliEnv} from '../helpers/env.js'
+import {cliEnv, createTestDatabase, createTestRedis, createTestVhost, makeAll, ORDERS_TOPOLOGY, REDIS_URL, runCli, type TestDatabase, type TestRedis, type TestVhost} from '../helpers/env.js'
 
 let db: TestDatabase
 let big: TestDatabase
@@ -34,16 +34,6 @@ let silent: CutProxy
 let reconciled: Record<string, number>
 let reconcileFile: string
 
-const TOPOLOGY = `exchanges:
-  - {name: orders.x, type: topic}
-  - {name: orders.dlx, type: fanout}
-queues:
-  - {name: orders.q, arguments: {deadLetterExchange: orders.dlx}}
-  - {name: orders.dlq}
-bindings:
-  - {source: orders.x, destination: orders.q, routingKey: "order.#"}
-  - {source: orders.dlx, destination: orders.dlq, routingKey: ""}
-`
 
 async function until(check: () => Promise<boolean>, what: string): Promise<void> {
   for (let i = 0; i < 300; i++) {
@@ -68,7 +58,7 @@ beforeAll(async () => {
   ;[db, big, vhost, redis] = await makeAll([createTestDatabase('msgops_top'), createTestDatabase('msgops_topx'), createTestVhost('msgops_top'), createTestRedis('msgops_top')] as const)
   env = cliEnv({db, vhost, redis})
   topologyFile = join('/tmp', `${db.name}.yaml`)
-  writeFileSync(topologyFile, TOPOLOGY)
+  writeFileSync(topologyFile, ORDERS_TOPOLOGY)
   expect((await runCli(['topology', 'apply', topologyFile, '--yes'], {env})).code).toBe(0)
   expect((await runCli(['schema', 'init'], {env})).code).toBe(0)
   conn = await mysql.createConnection(db.url)
