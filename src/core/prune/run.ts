@@ -154,7 +154,7 @@ export async function pruneRows(ports: PrunePorts, target: PruneTarget, options:
     const wasPolite: boolean = polite
     polite = politeNext({pace, othersPerS: others, lastBusyAt, now: clock.now()})
     const targetMs = polite ? politeTargetMs : options.chunkTimeMs
-    // A change of pace moves the target 50-fold: the size jumps to it from the last chunk's speed, not by halves.
+    // A change of pace moves the target 100-fold (500 ms against 5 ms): the size jumps to it from the last chunk's speed, not by halves.
     if (polite !== wasPolite && rowsPerMs !== undefined) size = Math.min(options.maxChunkSize, Math.max(MIN_CHUNK_SIZE, Math.round(rowsPerMs * targetMs)))
     if (clock.now() >= deadline) {
       report.stoppedBy = 'until'
