@@ -1,4 +1,4 @@
-import type {ConfirmChannel, Message} from 'amqplib'
+import type {ConfirmChannel, Message, Options} from 'amqplib'
 
 import {OperationError, oneLine} from '../core/errors.js'
 import type {OutgoingMessage, PublishOptions, PublishOutcome, PublisherPort} from '../core/ports.js'
@@ -137,7 +137,7 @@ export class ConfirmPublisher implements PublisherPort {
           message.exchange,
           message.routingKey,
           message.body,
-          {...message.properties, mandatory: true, persistent: true},
+          publishOptions(message.properties),
           (error: unknown) => {
             const returned = this.pending.get(seq)?.returned
             this.pending.delete(seq)
@@ -177,6 +177,18 @@ export class ConfirmPublisher implements PublisherPort {
     const channel = this.channel
     this.channel = undefined
     await channel?.close().catch(() => {})
+  }
+}
+
+/**
+ * amqplib's options for one publish, always of one shape: an object spread of each message's own properties made
+ * amqplib's Args.publish megamorphic (twice the client CPU of a raw loop; measured with bench/_pubcpu.ts).
+ */
+function publishOptions(p: OutgoingMessage['properties']): Options.Publish {
+  return {
+    mandatory: true, persistent: true, messageId: p.messageId, headers: p.headers, contentType: p.contentType, contentEncoding: p.contentEncoding,
+    correlationId: p.correlationId, type: p.type, appId: p.appId, timestamp: p.timestamp, expiration: p.expiration, priority: p.priority,
+    replyTo: p.replyTo, userId: p.userId,
   }
 }
 

@@ -46,13 +46,15 @@ interface Spec {
   id: string
   routingKey: string
   headers?: Record<string, unknown>
+  /** Other AMQP properties of the original publish. */
+  properties?: amqp.Options.Publish
 }
 
 /** Publishes to order_exchange, then a consumer of order_queue rejects each without requeue: genuine x-death. */
 async function deadLetter(specs: Spec[]): Promise<void> {
   const before = await depth(DLQ)
   for (const s of specs)
-    ch.publish(EXCHANGE, s.routingKey, Buffer.from(JSON.stringify({order: s.id})), {messageId: s.id, contentType: 'application/json', headers: s.headers, persistent: true})
+    ch.publish(EXCHANGE, s.routingKey, Buffer.from(JSON.stringify({order: s.id})), {messageId: s.id, contentType: 'application/json', headers: s.headers, persistent: true, ...s.properties})
   await waitFor(async () => (await depth(QUEUE)) === specs.length, 'order_queue to fill')
   const consumer = await conn.createChannel()
   await consumer.prefetch(50)
@@ -179,6 +181,18 @@ describe('dlq replay', () => {
     await sql.end()
     expect(rows).toHaveLength(1)
     expect((rows as {command: string}[])[0].command).toBe('dlq:replay')
+  })
+
+  it('keeps every AMQP property of the dead letter on the replayed copy', async () => {
+    // The publisher builds amqplib's options field by field (one shape for speed): none may be dropped on the way.
+    const properties = {contentEncoding: 'identity', correlationId: 'corr-1', replyTo: 'replies', priority: 3, timestamp: 1_764_547_200, type: 'order.created', userId: 'guest', appId: 'shop'}
+    await deadLetter([{id: 'props-1', routingKey: 'order.created', headers: {'x-trace': 'abc'}, properties}])
+    const res = await runCli(['dlq', 'replay', DLQ, '--yes', '--json'], {env})
+    expect(res.code, res.stderr).toBe(0)
+    await waitFor(async () => (await depth(QUEUE)) === 1, 'the replayed message')
+    const msg = await ch.get(QUEUE, {noAck: true})
+    expect(msg && msg.properties).toMatchObject({...properties, messageId: 'props-1', contentType: 'application/json', deliveryMode: 2})
+    expect(msg && msg.properties.headers?.['x-trace']).toBe('abc')
   })
 
   it('moves only what the filters match and leaves the rest in order', async () => {
