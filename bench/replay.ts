@@ -73,9 +73,9 @@ async function makeDeadLetters(conn: ChannelModel, ch: Channel, n: number, body:
   await consumer.close()
 }
 
-async function rawLoop(conn: ChannelModel, n: number, prefetch: number): Promise<number> {
+async function rawLoop(conn: ChannelModel, n: number, prefetch: number, publishOn: ChannelModel = conn): Promise<number> {
   const consume = await conn.createChannel()
-  const publish = await conn.createConfirmChannel()
+  const publish = await publishOn.createConfirmChannel()
   await consume.prefetch(prefetch)
   const started = performance.now()
   let done = 0
@@ -121,6 +121,7 @@ export async function main(args: string[]): Promise<void> {
   const vhost = await createTestVhost(BENCH_PREFIX)
   const [db, redis] = await Promise.all([createTestDatabase(BENCH_PREFIX), createTestRedis(BENCH_PREFIX)])
   const conn = await amqp.connect(vhost.amqpUrl)
+  const split = args.includes('--raw-split') ? await amqp.connect(vhost.amqpUrl) : undefined
   const ch = await conn.createChannel()
   const out = (line: string) => process.stdout.write(`${line}\n`)
   try {
@@ -142,6 +143,8 @@ export async function main(args: string[]): Promise<void> {
     const cases: Case[] = [
       {name: 'RabbitMQ shovel (on-confirm)', anchor: true, run: () => shovel(vhost.name, ch, n)},
       ...prefetches.map((prefetch): Case => ({name: `raw amqplib loop, prefetch ${prefetch}`, run: () => rawLoop(conn, n, prefetch)})),
+      // --raw-split: the same loop publishing on a second connection (the broker's work for each connection is its own processes).
+      ...(split ? prefetches.map((prefetch): Case => ({name: `raw amqplib loop, prefetch ${prefetch}, publishing on a 2nd connection`, run: () => rawLoop(conn, n, prefetch, split)})) : []),
       {
         name: `msgops dlq replay (CLI, end to end${cliExtra.length ? ` ${cliExtra.join(' ')}` : ', defaults'})`,
         async run() {
@@ -179,7 +182,7 @@ export async function main(args: string[]): Promise<void> {
           return rate
         },
       })
-    for (const c of cases.slice(0, 1 + prefetches.length)) {
+    for (const c of cases.slice(0, 1 + prefetches.length * (split ? 2 : 1))) {
       const run = c.run
       c.run = async () => {
         const rate = await run()
@@ -204,6 +207,7 @@ export async function main(args: string[]): Promise<void> {
     out(`peak RSS of this process: ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB`)
   } finally {
     await conn.close().catch(() => {})
+    await split?.close().catch(() => {})
     await Promise.all([vhost.drop(), db.drop(), redis.cleanup()])
   }
 }

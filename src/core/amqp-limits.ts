@@ -36,26 +36,42 @@ export function publishLimitError(message: OutgoingMessage): string | null {
     }
   }
   if (!message.properties.headers) return null
-  const size = tableSize(message.properties.headers, 'headers')
+  const size = tableSize(message.properties.headers, {key: 'headers'})
   if (typeof size === 'string') return size
   return size > HEADERS_TABLE_BYTES ? `the headers encode to ${size} bytes, above the ${HEADERS_TABLE_BYTES}-byte limit of a headers table` : null
 }
 
+/**
+ * Where a header value sits (headers.x-death[0].queue), built only for an error: every message's headers are walked,
+ * and a path string per field cost the replay more than the rest of this check (CPU profile, bench replay --core).
+ */
+interface Where {
+  parent?: Where
+  key: string | number
+}
+
+function pathOf(where: Where): string {
+  const up = where.parent ? pathOf(where.parent) : ''
+  return typeof where.key === 'number' ? `${up}[${where.key}]` : up === '' ? where.key : `${up}.${where.key}`
+}
+
 /** The encoded size of a field table as amqplib writes it, or why it cannot be written. */
-function tableSize(table: Record<string, unknown>, path: string): number | string {
+function tableSize(table: Record<string, unknown>, where: Where): number | string {
   let size = 4
-  for (const [key, value] of Object.entries(table)) {
+  for (const key in table) {
+    if (!Object.hasOwn(table, key)) continue
+    const value = table[key]
     if (value === undefined) continue
     const keyBytes = Buffer.byteLength(key)
-    if (keyBytes > SHORT_STRING_BYTES) return `the header name ${path}.${key.slice(0, 40)}… is ${keyBytes} bytes, above AMQP's ${SHORT_STRING_BYTES}-byte limit for a short string`
-    const valueSize = fieldSize(value, `${path}.${key}`)
+    if (keyBytes > SHORT_STRING_BYTES) return `the header name ${pathOf(where)}.${key.slice(0, 40)}… is ${keyBytes} bytes, above AMQP's ${SHORT_STRING_BYTES}-byte limit for a short string`
+    const valueSize = fieldSize(value, where, key)
     if (typeof valueSize === 'string') return valueSize
     size += 1 + keyBytes + valueSize
   }
   return size
 }
 
-function fieldSize(value: unknown, path: string): number | string {
+function fieldSize(value: unknown, parent: Where, key: string | number): number | string {
   if (value === null) return 1
   if (typeof value === 'string') return 5 + Buffer.byteLength(value)
   if (typeof value === 'boolean') return 2
@@ -67,17 +83,18 @@ function fieldSize(value: unknown, path: string): number | string {
   }
   if (Buffer.isBuffer(value)) return 5 + value.length
   if (Array.isArray(value)) {
+    const where = {parent, key}
     let size = 5
-    for (const [i, item] of value.entries()) {
-      const itemSize = fieldSize(item, `${path}[${i}]`)
+    for (let i = 0; i < value.length; i++) {
+      const itemSize = fieldSize(value[i], where, i)
       if (typeof itemSize === 'string') return itemSize
       size += itemSize
     }
     return size
   }
   if (typeof value === 'object') {
-    const size = tableSize(value as Record<string, unknown>, path)
+    const size = tableSize(value as Record<string, unknown>, {parent, key})
     return typeof size === 'string' ? size : 1 + size
   }
-  return `the header ${path} holds a ${typeof value}, which AMQP cannot carry`
+  return `the header ${pathOf({parent, key})} holds a ${typeof value}, which AMQP cannot carry`
 }

@@ -57,5 +57,7 @@ describe('publishLimitError (the table of limits, at each boundary in bytes)', (
 
   it('a value AMQP cannot carry is named by its path', () => {
     expect(publishLimitError(message({properties: {headers: {a: {b: () => 1}}}}))).toBe('the header headers.a.b holds a function, which AMQP cannot carry')
+    expect(publishLimitError(message({properties: {headers: {'x-death': [{queue: 'q'}, {count: Symbol('n')}]}}}))).toBe('the header headers.x-death[1].count holds a symbol, which AMQP cannot carry')
+    expect(publishLimitError(message({properties: {headers: {list: [{['k'.repeat(300)]: 1}]}}}))).toMatch(/^the header name headers\.list\[0\]\.kkkk/)
   })
 })

@@ -98,16 +98,11 @@ export function targetOf(facts: DeadLetterFacts, override?: TargetOverride): Tar
 
 /** The republished message: body and properties unchanged, plus the replay stamp and an incremented count. */
 export function replayMessage(letter: DeadLetter, facts: DeadLetterFacts, target: Target, now: Date): OutgoingMessage {
-  const {headers, ...properties} = letter.properties
-  return {
-    exchange: target.exchange,
-    routingKey: target.routingKey,
-    body: letter.body,
-    properties: {
-      ...properties,
-      headers: {...headers, [REPLAYED_AT_HEADER]: now.toISOString(), [REPLAY_COUNT_HEADER]: facts.replayCount + 1},
-    },
-  }
+  // Spread and assign, not rest destructuring: that one takes V8's slow path, a cost per message in a replay's profile.
+  const headers: Record<string, unknown> = {...letter.properties.headers}
+  headers[REPLAYED_AT_HEADER] = now.toISOString()
+  headers[REPLAY_COUNT_HEADER] = facts.replayCount + 1
+  return {exchange: target.exchange, routingKey: target.routingKey, body: letter.body, properties: {...letter.properties, headers}}
 }
 
 /**
