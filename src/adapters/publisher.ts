@@ -182,7 +182,7 @@ export class ConfirmPublisher implements PublisherPort {
 
 /**
  * amqplib's options for one publish, always of one shape: an object spread of each message's own properties made
- * amqplib's Args.publish megamorphic (twice the client CPU of a raw loop; measured with bench/_pubcpu.ts).
+ * amqplib's Args.publish megamorphic (twice the client CPU of a raw loop: `npm run bench -- publisher`).
  */
 function publishOptions(p: OutgoingMessage['properties']): Options.Publish {
   return {
