@@ -138,7 +138,8 @@ const cores = availableParallelism()
 const cpuMsOf = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000
 const mb = (kb: number) => `${Math.round(kb / 1024)} MB`
 
-function payload(i: number): string {
+/** The JSON payload of the bench's row i (148 bytes), shared with bench/publisher.ts. */
+export function payload(i: number): string {
   return JSON.stringify({orderId: `o-${i}`, customerId: `c-${i % 977}`, amount: (i % 10_000) / 100, currency: 'EUR', items: [{sku: `sku-${i % 131}`, qty: 1 + (i % 3)}], createdAt: '2026-01-01T00:00:00.000Z'})
 }
 
@@ -152,7 +153,7 @@ function syntheticRow(n: number): OutboxRow {
 }
 
 /** Confirmed, persistent, mandatory publishes with at most `window` unconfirmed; bodies are the rows' payloads. */
-async function rawPublish(broker: amqp.ChannelModel, bodies: Buffer[], window: number, properties: (n: number) => amqp.Options.Publish): Promise<{seconds: number; cpuMs: number}> {
+export async function rawPublish(broker: amqp.ChannelModel, bodies: Buffer[], window: number, properties: (n: number) => amqp.Options.Publish): Promise<{seconds: number; cpuMs: number}> {
   const rows = bodies.length
   const channel = await broker.createConfirmChannel()
   const cpu = process.cpuUsage()
@@ -165,7 +166,11 @@ async function rawPublish(broker: amqp.ChannelModel, bodies: Buffer[], window: n
       while (inFlight < window && sent < rows) {
         const n = sent++
         inFlight++
-        channel.publish('bench.x', 'order.created', bodies[n], {...properties(n), persistent: true, mandatory: true}, (error) => {
+        // Assigned, not spread: spread options make amqplib's Args.publish megamorphic (bench/RESULTS.md#publisher).
+        const options = properties(n)
+        options.persistent = true
+        options.mandatory = true
+        channel.publish('bench.x', 'order.created', bodies[n], options, (error) => {
           if (error) return reject(error)
           inFlight--
           if (++confirmed === rows) resolve()

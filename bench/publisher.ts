@@ -2,7 +2,7 @@
  * `npm run bench -- publisher [--messages 100000] [--rounds 3] [--batch 500] [--in-flight 3]`
  * The client's own cost of msgops' publisher, without a database: the same persistent, mandatory, confirmed publishes
  * (148-byte JSON bodies, messageId, contentType and type, as a drain sends them) in alternating order over --rounds:
- *  - the anchor: a raw amqplib loop on a confirm channel, a sliding window of batch × in-flight unconfirmed;
+ *  - the anchor: the drain bench's raw amqplib loop (rawPublish) on a confirm channel, a sliding window of batch × in-flight;
  *  - ConfirmPublisher.publishBatch() in batches of --batch, --in-flight batches awaiting their confirms (the drain's flow).
  * Prints one table (medians, every round, ratio to the raw loop) and the client CPU per 1,000 messages of each case:
  * the figure that showed amqplib's Args.publish gone megamorphic (bench/RESULTS.md#publisher).
@@ -14,7 +14,7 @@ import {ConfirmPublisher} from '../src/adapters/publisher.js'
 import type {OutgoingMessage} from '../src/core/ports.js'
 import {createTestVhost} from '../test/helpers/env.js'
 import {alternate, BENCH_PREFIX, type Case, load, median, table} from './_rounds.js'
-import {option} from './drain.js'
+import {option, payload, rawPublish} from './drain.js'
 
 const EXCHANGE = 'bench.x'
 const PROPERTIES = {contentType: 'application/json', type: 'order.created'}
@@ -34,52 +34,29 @@ export async function main(args: string[]): Promise<void> {
     await setup.assertExchange(EXCHANGE, 'topic', {durable: true})
     await setup.assertQueue('bench.q', {durable: true})
     await setup.bindQueue('bench.q', EXCHANGE, '#')
-    const bodies = Array.from({length: n}, (_, i) =>
-      Buffer.from(JSON.stringify({orderId: `o-${i}`, customerId: `c-${i % 977}`, amount: (i % 10_000) / 100, currency: 'EUR', items: [{sku: `sku-${i % 131}`, qty: 1 + (i % 3)}], createdAt: '2026-01-01T00:00:00.000Z'})),
-    )
+    const bodies = Array.from({length: n}, (_, i) => Buffer.from(payload(i)))
     const cpu = new Map<string, number[]>()
-    const measured = async (name: string, work: () => Promise<void>) => {
-      await setup.purgeQueue('bench.q')
-      const used = process.cpuUsage()
-      const started = performance.now()
-      await work()
-      const seconds = (performance.now() - started) / 1000
-      cpu.set(name, [...(cpu.get(name) ?? []), cpuMs(process.cpuUsage(used)) / (n / 1000)])
-      return n / seconds
-    }
     const rawName = `raw amqplib loop (window ${batch * depth})`
     const ownName = `ConfirmPublisher.publishBatch (${depth} batches of ${batch} in flight)`
     const cases: Case[] = [
       {
         name: rawName, anchor: true,
-        run: () => measured(rawName, async () => {
-          const channel = await conn.createConfirmChannel()
-          let sent = 0
-          let done = 0
-          let inFlight = 0
-          await new Promise<void>((resolve, reject) => {
-            const pump = () => {
-              while (inFlight < batch * depth && sent < n) {
-                const i = sent++
-                inFlight++
-                channel.publish(EXCHANGE, 'order.created', bodies[i], {messageId: `m-${i}`, ...PROPERTIES, persistent: true, mandatory: true}, (error) => {
-                  if (error) return reject(error)
-                  inFlight--
-                  if (++done === n) resolve()
-                  else pump()
-                })
-              }
-            }
-            pump()
-          })
-          await channel.close()
-        }),
+        async run() {
+          await setup.purgeQueue('bench.q')
+          const r = await rawPublish(conn, bodies, batch * depth, (i) => ({messageId: `m-${i}`, ...PROPERTIES}))
+          cpu.set(rawName, [...(cpu.get(rawName) ?? []), r.cpuMs / (n / 1000)])
+          return n / r.seconds
+        },
       },
       {
         name: ownName,
-        run: () => measured(ownName, async () => {
+        async run() {
+          await setup.purgeQueue('bench.q')
+          // Connected before the clock starts, as the raw loop's channel is; the publisher opens its channel on the first batch.
           const adapter = await AmqpAdapter.connect(vhost.amqpUrl, 5000)
           const publisher = new ConfirmPublisher(adapter)
+          const used = process.cpuUsage()
+          const started = performance.now()
           const inFlight = new Set<Promise<unknown>>()
           for (let i = 0; i < n; i += batch) {
             const messages: OutgoingMessage[] = bodies.slice(i, i + batch).map((body, k) => ({exchange: EXCHANGE, routingKey: 'order.created', body, properties: {messageId: `m-${i + k}`, ...PROPERTIES}}))
@@ -91,9 +68,12 @@ export async function main(args: string[]): Promise<void> {
             while (inFlight.size >= depth) await Promise.race(inFlight)
           }
           await Promise.all(inFlight)
+          const seconds = (performance.now() - started) / 1000
+          cpu.set(ownName, [...(cpu.get(ownName) ?? []), cpuMs(process.cpuUsage(used)) / (n / 1000)])
           await publisher.close()
           await adapter.close()
-        }),
+          return n / seconds
+        },
       },
     ]
     const before = load()

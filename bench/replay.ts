@@ -84,7 +84,11 @@ async function rawLoop(conn: ChannelModel, n: number, prefetch: number, publishO
     void consume.consume(DLQ, (msg) => {
       if (!msg) return
       const first = (msg.properties.headers?.['x-death'] as {exchange: string; 'routing-keys': string[]}[]).at(-1)!
-      publish.publish(first.exchange, first['routing-keys'][0], msg.content, {...msg.properties, mandatory: true, persistent: true}, (error: unknown) => {
+      const p = msg.properties
+      // Field by field, one shape: spread options make amqplib's Args.publish megamorphic (bench/RESULTS.md#publisher).
+      const options = {mandatory: true, persistent: true, messageId: p.messageId, headers: p.headers, contentType: p.contentType, contentEncoding: p.contentEncoding,
+        correlationId: p.correlationId, type: p.type, appId: p.appId, timestamp: p.timestamp, expiration: p.expiration, priority: p.priority, replyTo: p.replyTo, userId: p.userId}
+      publish.publish(first.exchange, first['routing-keys'][0], msg.content, options, (error: unknown) => {
         if (error) return reject(error)
         consume.ack(msg)
         if (++done === n) resolve()
