@@ -41,6 +41,16 @@ describe('msgops CLI', () => {
     expect(stdout).toMatch(/doctor/)
   })
 
+  it('under NODE_ENV=development or test (a developer\'s shell, a test runner) runs the build, never a TypeScript loader', async () => {
+    for (const nodeEnv of ['development', 'test']) {
+      // oclif's own debug lines say what its TypeScript path lookup did for the command run.
+      const {code, stderr} = await runCli(['config', 'show'], {env: {NODE_ENV: nodeEnv, DEBUG: 'oclif:config:ts-path'}})
+      expect(code, stderr).toBe(0)
+      expect(stderr).toMatch(/Skipping typescript path lookup .* enableAutoTranspile is explicitly set to false/)
+      expect(stderr).not.toMatch(/registering tsx|tsconfig:/)
+    }
+  })
+
   it('schema init creates the tables, and succeeds again without changing them', async () => {
     const env = cliEnv({db, redis})
     const first = await runCli(['schema', 'init', '--json'], {env})

@@ -1,4 +1,4 @@
-import {mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -22,6 +22,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
+  if (cwd) rmSync(cwd, {recursive: true, force: true})
   await Promise.all([db?.drop(), vhost?.drop(), redis?.cleanup()])
 })
 

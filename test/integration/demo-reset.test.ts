@@ -1,4 +1,4 @@
-import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -26,6 +26,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   closeTerminals()
+  if (cwd) rmSync(cwd, {recursive: true, force: true})
   await Promise.all([db?.drop(), vhost?.drop(), redis?.cleanup()])
 })
 
@@ -111,6 +112,7 @@ describe('demo prompt', () => {
       expect(tables).toEqual([])
     } finally {
       terminal.close()
+      rmSync(dir, {recursive: true, force: true})
       await Promise.all([ownDb.drop(), ownVhost.drop()])
     }
   })

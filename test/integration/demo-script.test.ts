@@ -1,5 +1,5 @@
 import {spawn} from 'node:child_process'
-import {mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -13,16 +13,18 @@ let db: TestDatabase
 let vhost: TestVhost
 let redis: TestRedis
 let env: Record<string, string>
+let dir: string
 
 beforeAll(async () => {
   ;[db, vhost, redis] = await makeAll([createTestDatabase(), createTestVhost(), createTestRedis()] as const)
-  const dir = mkdtempSync(join(tmpdir(), 'msgops-demo-sh-'))
+  dir = mkdtempSync(join(tmpdir(), 'msgops-demo-sh-'))
   const config = join(dir, 'msgops.yaml')
   writeFileSync(config, `cache:\n  keyPattern: "${redis.prefix}order:{id}"\n`)
   env = {...cliEnv({db, vhost, redis}), MSGOPS_CONFIG: config}
 })
 
 afterAll(async () => {
+  if (dir) rmSync(dir, {recursive: true, force: true})
   await Promise.all([db?.drop(), vhost?.drop(), redis?.cleanup()])
 })
 

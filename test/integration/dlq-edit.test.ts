@@ -1,4 +1,5 @@
-import {chmodSync, writeFileSync} from 'node:fs'
+import {chmodSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import amqp, {type Channel, type ChannelModel} from 'amqplib'
@@ -74,10 +75,11 @@ beforeAll(async () => {
   await ch.assertQueue(DLQ, {durable: true})
   await ch.bindQueue(DLQ, DLX, '')
   await ch.assertQueue('retry_q', {durable: true})
-  dir = (await import('node:fs')).mkdtempSync(join((await import('node:os')).tmpdir(), 'msgops-dlq-edit-'))
+  dir = mkdtempSync(join(tmpdir(), 'msgops-dlq-edit-'))
 })
 
 afterAll(async () => {
+  if (dir) rmSync(dir, {recursive: true, force: true})
   await conn?.close().catch(() => {})
   await Promise.all([db?.drop(), vhost?.drop(), redis?.cleanup()])
 })

@@ -1,4 +1,4 @@
-import {writeFileSync} from 'node:fs'
+import {rmSync, writeFileSync} from 'node:fs'
 import {createServer, type Server} from 'node:net'
 import {join} from 'node:path'
 import {tmpdir} from 'node:os'
@@ -47,6 +47,10 @@ describe('bad input to top and metrics serve: one line, exit 2', () => {
   it('a threshold of the wrong type in top.thresholds names the key', async () => {
     const file = join(tmpdir(), `msgops-top-${process.pid}.yaml`)
     writeFileSync(file, 'top:\n  thresholds:\n    dlqMessages: lots\n')
-    await refused(['top', '--once', '--config', file], /top\.thresholds\.dlqMessages/)
+    try {
+      await refused(['top', '--once', '--config', file], /top\.thresholds\.dlqMessages/)
+    } finally {
+      rmSync(file, {force: true})
+    }
   })
 })

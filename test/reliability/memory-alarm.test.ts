@@ -8,7 +8,7 @@ import {errorLines, outboxByStatus, QueueRecorder, seedOutbox, sleep, spawnCli, 
 
 /**
  * A memory alarm blocks EVERY publisher on the broker, not only ours: this file must run alone
- * (vitest.reliability.config.ts runs files one at a time, after the main suite) and always restores the watermark.
+ * (vitest.reliability.config.ts runs it after the other files, by itself) and always restores the watermark.
  */
 const run = promisify(execFile)
 const NORMAL_WATERMARK = '0.4'

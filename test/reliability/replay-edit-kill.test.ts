@@ -1,8 +1,8 @@
-import {writeFileSync} from 'node:fs'
+import {rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {afterAll, beforeAll, describe, expect, it, onTestFinished} from 'vitest'
 
 import {createWorld, figure, random, type World} from './helpers/setup.js'
 import {makeDeadLetters, sleep, spawnCli, waitFor} from './helpers/world.js'
@@ -36,6 +36,7 @@ describe('kill -9 of dlq replay --edit at a random moment', () => {
     // Nothing consumes work.q during the rounds: what a run delivered stays there to be counted.
     await world.channel.purgeQueue('work.q')
     const file = join(tmpdir(), `msgops-edit-kill-${process.pid}.json`)
+    onTestFinished(() => rmSync(file, {force: true}))
     const rand = random(SEED)
     const lockKey = `${world.redis.prefix}lock:dlq-replay:work.dlq`
     // One unkilled run measures how long a run takes; the moments spread over [0.5, 1.2] × that, around the publish and the ack (the process start is most of a run).
