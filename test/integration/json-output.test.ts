@@ -34,6 +34,8 @@ beforeAll(async () => {
   conn = await mysql.createConnection(db.url)
   env = cliEnv({db, vhost, redis})
   dir = mkdtempSync(join(tmpdir(), 'msgops-json-'))
+  // The demo's cache keys under this file's Redis prefix, so that its cleanup removes them (the CLIs run in dir).
+  writeFileSync(join(dir, 'msgops.yaml'), `cache:\n  keyPattern: "${redis.prefix}order:{id}"\n`)
 })
 
 afterAll(async () => {
