@@ -8,20 +8,18 @@ import {defineConfig} from 'vitest/config'
  * blocks every publisher on the shared broker, so it runs after the others, alone.
  */
 const ALONE = ['test/reliability/memory-alarm.test.ts']
+// The projects do not extend the root: with extends, each would run the root's globalSetup again.
+const EACH = {disableConsoleIntercept: true, testTimeout: 300_000, hookTimeout: 120_000}
 
 export default defineConfig({
   test: {
-    disableConsoleIntercept: true,
+    // The same check of the services as the integration tests (vitest.config.ts), once, whichever files run.
+    globalSetup: ['./test/helpers/global-setup.ts'],
     reporters: ['default', './test/helpers/summary-reporter.ts'],
-    testTimeout: 300_000,
-    hookTimeout: 120_000,
+    ...EACH,
     projects: [
-      {
-        extends: true,
-        // The same check of the services as the integration tests (vitest.config.ts).
-        test: {name: 'reliability', include: ['test/reliability/**/*.test.ts'], exclude: ALONE, globalSetup: ['./test/helpers/global-setup.ts'], fileParallelism: true, maxWorkers: 2, sequence: {groupOrder: 0}},
-      },
-      {extends: true, test: {name: 'reliability-alone', include: ALONE, fileParallelism: false, maxWorkers: 1, sequence: {groupOrder: 1}}},
+      {test: {...EACH, name: 'reliability', include: ['test/reliability/**/*.test.ts'], exclude: ALONE, fileParallelism: true, maxWorkers: 2, sequence: {groupOrder: 0}}},
+      {test: {...EACH, name: 'reliability-alone', include: ALONE, fileParallelism: false, maxWorkers: 1, sequence: {groupOrder: 1}}},
     ],
   },
 })

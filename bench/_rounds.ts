@@ -16,6 +16,9 @@ export const BENCH_PREFIX = process.env.MSGOPS_BENCH_PREFIX ?? 'msgops_bench'
 
 export const load = () => loadavg().map((l) => l.toFixed(1)).join(' ')
 
+/** Milliseconds of CPU (user + system) in a process.cpuUsage() difference. */
+export const cpuMsOf = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000
+
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)

@@ -43,7 +43,7 @@ import {outboxStatus} from '../src/core/outbox/status.js'
 import {resolveOutbox} from '../src/core/outbox/table.js'
 import {initSchema} from '../src/core/schema.js'
 import {cliProcessEnv, createTestDatabase, createTestVhost, dropKeys, REDIS_URL} from '../test/helpers/env.js'
-import {alternate, BENCH_PREFIX, type Case, load, median, profiled, table} from './_rounds.js'
+import {alternate, BENCH_PREFIX, type Case, cpuMsOf, load, median, profiled, table} from './_rounds.js'
 import {report, traceSql, tracePublisher} from './_spans.js'
 
 export function option(args: string[], name: string, fallback: number): number {
@@ -135,7 +135,6 @@ interface Split {
 
 const cores = availableParallelism()
 
-const cpuMsOf = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000
 const mb = (kb: number) => `${Math.round(kb / 1024)} MB`
 
 /** The JSON payload of the bench's row i (148 bytes), shared with bench/publisher.ts. */

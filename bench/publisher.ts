@@ -13,13 +13,11 @@ import {AmqpAdapter} from '../src/adapters/amqp.js'
 import {ConfirmPublisher} from '../src/adapters/publisher.js'
 import type {OutgoingMessage} from '../src/core/ports.js'
 import {createTestVhost} from '../test/helpers/env.js'
-import {alternate, BENCH_PREFIX, type Case, load, median, table} from './_rounds.js'
+import {alternate, BENCH_PREFIX, type Case, cpuMsOf, load, median, table} from './_rounds.js'
 import {option, payload, rawPublish} from './drain.js'
 
 const EXCHANGE = 'bench.x'
 const PROPERTIES = {contentType: 'application/json', type: 'order.created'}
-
-const cpuMs = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000
 
 export async function main(args: string[]): Promise<void> {
   const n = option(args, 'messages', 100_000)
@@ -69,7 +67,7 @@ export async function main(args: string[]): Promise<void> {
           }
           await Promise.all(inFlight)
           const seconds = (performance.now() - started) / 1000
-          cpu.set(ownName, [...(cpu.get(ownName) ?? []), cpuMs(process.cpuUsage(used)) / (n / 1000)])
+          cpu.set(ownName, [...(cpu.get(ownName) ?? []), cpuMsOf(process.cpuUsage(used)) / (n / 1000)])
           await publisher.close()
           await adapter.close()
           return n / seconds

@@ -24,7 +24,7 @@ import {DEFAULT_ERROR_HEADERS} from '../src/config/defaults.js'
 import {DEFAULT_MAX_REPLAYS, replayDeadLetters} from '../src/core/dlq/replay.js'
 import {DEFAULT_PREFETCH} from '../src/flags.js'
 import {cliEnv, createTestDatabase, createTestRedis, createTestVhost, MANAGEMENT_URL, runCli} from '../test/helpers/env.js'
-import {alternate, BENCH_PREFIX, type Case, load, median, profiled, table} from './_rounds.js'
+import {alternate, BENCH_PREFIX, type Case, cpuMsOf, load, median, profiled, table} from './_rounds.js'
 
 const EXCHANGE = 'order_exchange'
 const QUEUE = 'order_queue'
@@ -176,8 +176,7 @@ export async function main(args: string[]): Promise<void> {
             {queue: DLQ, filters: {}, maxReplays: DEFAULT_MAX_REPLAYS, dryRun: false, prefetch, errorHeaders: DEFAULT_ERROR_HEADERS, idleMs: 2000},
           ))
           const rate = report.moved / ((performance.now() - started) / 1000)
-          const cpu = process.cpuUsage(used)
-          coreCpu.push(((cpu.user + cpu.system) / 1000) / (report.moved / 1000))
+          coreCpu.push(cpuMsOf(process.cpuUsage(used)) / (report.moved / 1000))
           if (profileTo) out(`  CPU profile of this replay (replayDeadLetters only): ${profileTo}`)
           profileTo = undefined
           await publisher.close()
